@@ -1,0 +1,233 @@
+"""The `rankbot` command line: argument parsing and printing only; the work is elsewhere."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from importlib import resources
+from pathlib import Path
+
+from bot.config import Config, ConfigError, load_config
+from bot.history import HistoryError, load_history, read_history
+from bot.model import PERIODS, Snapshot
+from bot.pipeline import ingest
+from bot.render import Renderer
+from bot.storage import StoreBusy, StoreCorrupt
+from bot.store import Store
+from bot.views import top_view
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class UsageError(Exception):
+    """A command used in a way it cannot work; printed without a traceback."""
+
+
+def _positive(upper: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not 1 <= value <= upper:
+            raise argparse.ArgumentTypeError(f"expected a number from 1 to {upper}, got {value}")
+        return value
+
+    return parse
+
+
+def _config(args: argparse.Namespace) -> Config:
+    path = args.config or os.environ.get("RANKBOT_CONFIG")
+    config = load_config(Path(path) if path else None)
+    if getattr(args, "db", None):
+        config = replace(config, db_path=Path(args.db))
+    return config
+
+
+def _detect_params(args: argparse.Namespace, config: Config):  # type: ignore[no-untyped-def]
+    params = config.detect
+    if getattr(args, "confirm", None) is not None:
+        params = replace(params, confirm=args.confirm)
+    if getattr(args, "top_n", None) is not None:
+        params = replace(params, top_n=args.top_n)
+    return params
+
+
+def replay_snapshots(
+    snapshots: Sequence[Snapshot] | list[Snapshot],
+    args: argparse.Namespace,
+    config: Config,
+    *,
+    on_snapshot: Callable[[Snapshot, list], None],
+) -> None:
+    """Run snapshots through store → detect, into `--db` or a throwaway store."""
+    params = _detect_params(args, config)
+    with tempfile.TemporaryDirectory(prefix="rankbot-") as tmp:
+        db_path = Path(args.db) if args.db else Path(tmp) / "replay.db.json"
+        with Store.open(db_path) as store:
+            for snapshot in snapshots:
+                result = ingest(store, snapshot, params=params, countries=config.countries)
+                on_snapshot(snapshot, result.events)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    config = _config(args)
+    if args.file == "-":
+        snapshots = list(read_history(sys.stdin, name="<stdin>"))
+    else:
+        path = Path(args.file)
+        if not path.is_file():
+            raise UsageError(f"history file not found: {path}")
+        snapshots = load_history(path)
+    renderer = Renderer(config.templates_dir)
+    first = True
+
+    def show(snapshot: Snapshot, events: list) -> None:
+        nonlocal first
+        if args.json:
+            for event in events:
+                print(json.dumps(event.to_dict(), ensure_ascii=False, sort_keys=True))
+            return
+        if not first:
+            print()
+        first = False
+        header = f"── {snapshot.source} · {snapshot.period} · {snapshot.as_of.isoformat()} ──"
+        print(header)
+        if events:
+            print(renderer.group(events))
+        else:
+            print("(no alerts)")
+
+    replay_snapshots(snapshots, args, config, on_snapshot=show)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    config = _config(args)
+    text = resources.files("bot").joinpath("data/demo-history.jsonl").read_text("utf-8")
+    snapshots = list(read_history(text.splitlines(), name="demo-history.jsonl"))
+    renderer = Renderer(config.templates_dir)
+    print(
+        "rankbot demo: replaying the weekly OpenRouter ranking of early 2026 "
+        f"({len(snapshots)} weeks, figures reconstructed from public reporting)\n"
+        "into the console channel #llm-rankings. The first week is the silent baseline.\n"
+    )
+
+    def show(snapshot: Snapshot, events: list) -> None:
+        print(f"[week of {snapshot.as_of.isoformat()}] ", end="")
+        if not events:
+            print("nothing worth an alert\n")
+            return
+        print(f"#llm-rankings receives 1 message ({len(events)} events):")
+        print(_indent(renderer.group(events)))
+        print()
+
+    replay_snapshots(snapshots, args, config, on_snapshot=show)
+    last, previous = snapshots[-1], snapshots[-2]
+    print("> /top 5")
+    view = top_view(last, previous, 5, config.countries)
+    print(_indent(renderer.render("text/top.j2", view=view)))
+    return 0
+
+
+def cmd_top(args: argparse.Namespace) -> int:
+    config = _config(args)
+    if not config.db_path.exists():
+        raise UsageError(
+            f"no database at {config.db_path} yet: run `rankbot replay FILE --db "
+            f"{config.db_path}` or the poller first"
+        )
+    with Store.open(config.db_path, readonly=True) as store:
+        history = store.snapshots(args.source, args.period, last=2)
+    if not history:
+        raise UsageError(f"no {args.period} snapshots of {args.source} stored in {config.db_path}")
+    current = history[-1]
+    previous = history[-2] if len(history) > 1 else None
+    view = top_view(current, previous, args.n, config.countries)
+    if args.json:
+        print(json.dumps(view.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(Renderer(config.templates_dir).render("text/top.j2", view=view))
+    return 0
+
+
+def _indent(text: str) -> str:
+    return "\n".join(("  " + line) if line else "" for line in text.splitlines())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", metavar="PATH", help="config file (TOML); default: $RANKBOT_CONFIG or none"
+    )
+    common.add_argument("--db", metavar="PATH", help="database file (overrides the config)")
+
+    parser = argparse.ArgumentParser(
+        prog="rankbot",
+        description="Watches the public LLM token-usage rankings and posts alerts to chat.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="replay the early-2026 story into a console channel (no tokens, no network)",
+        description="Replay the bundled early-2026 weekly history and show the alerts a "
+        "channel would receive, then what `/top 5` answers.",
+    )
+    demo.set_defaults(handler=cmd_demo, confirm=None, top_n=None)
+
+    replay = sub.add_parser(
+        "replay",
+        parents=[common],
+        help="run a JSON Lines history through store → detect → render",
+        description="Read snapshots from a JSON Lines file (one per line, see README) and "
+        "print the alerts each would cause. Without --db a temporary store is used.",
+    )
+    replay.add_argument("file", help="history file (JSON Lines), or - for standard input")
+    replay.add_argument("--json", action="store_true", help="print one JSON object per event")
+    replay.add_argument(
+        "--confirm",
+        type=_positive(10),
+        metavar="K",
+        help="consecutive snapshots a change must hold before it is announced (default 1)",
+    )
+    replay.add_argument(
+        "--top-n",
+        type=_positive(50),
+        metavar="N",
+        help="N for top-N entries and exits (default 10)",
+    )
+    replay.set_defaults(handler=cmd_replay)
+
+    top = sub.add_parser(
+        "top",
+        parents=[common],
+        help="print the current top N from the store",
+        description="Print the latest stored ranking: tokens, share, change against the "
+        "previous snapshot, and the developer's country.",
+    )
+    top.add_argument("n", nargs="?", type=_positive(50), default=10, help="how many (default 10)")
+    top.add_argument("--period", choices=PERIODS, default="week", help="default: week")
+    top.add_argument("--source", default="openrouter", help="default: openrouter")
+    top.add_argument("--json", action="store_true", help="print JSON instead of text")
+    top.set_defaults(handler=cmd_top)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except (ConfigError, HistoryError, StoreBusy, StoreCorrupt, UsageError) as exc:
+        print(f"rankbot: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

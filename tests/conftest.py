@@ -1,0 +1,13 @@
+"""Shared fixtures. Nothing in the suite may reach the internet: chat platforms are loopback
+fakes started by the tests, the ranking source is served from recorded payloads."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    # slack_sdk reads HTTP(S)_PROXY itself and ignores NO_PROXY: loopback calls would go out.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
