@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.countries import CountryTable
-from bot.events import DetectorState, DetectParams, Event, detect
+from bot.events import DetectorState, DetectParams, Event, baseline, detect
 from bot.model import Snapshot
 from bot.store import Store, Stored
 
@@ -53,3 +53,31 @@ def ingest(
         store.add_known_models(snapshot.source, (e.model for e in snapshot.entries))
         logged = store.log_events(events)
     return Ingested(snapshot, stored, logged)
+
+
+def ingest_baseline(
+    store: Store, snapshots: list[Snapshot], *, params: DetectParams, countries: CountryTable
+) -> int:
+    """Store history (a backfill) without announcing any of it; return how many were new.
+
+    The detector state is rebuilt as a silent baseline from the newest snapshot of each stream,
+    and every listed model becomes known, so the first live snapshot after a backfill compares
+    against real data and only real news is announced.
+    """
+    stored = 0
+    with store.batch():
+        newest: dict[tuple[str, str], Snapshot] = {}
+        for snapshot in snapshots:
+            if store.add_snapshot(snapshot) is Stored.NEW:
+                stored += 1
+            store.add_known_models(snapshot.source, (e.model for e in snapshot.entries))
+            key = (snapshot.source, snapshot.period)
+            if key not in newest or snapshot.as_of >= newest[key].as_of:
+                newest[key] = snapshot
+        for (source, period), _ in newest.items():
+            latest = store.latest_snapshot(source, period)
+            if latest is not None:
+                store.set_state(
+                    state_key(source, period), baseline(latest, params, countries).to_dict()
+                )
+    return stored
