@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from bot.model import Snapshot, SnapshotError, author_of
+from tests.helpers import snap
+
+
+def test_ranks_follow_tokens_with_ties_broken_by_model_id() -> None:
+    s = snap("2026-02-16", {"b/y": 5, "a/x": 5, "c/z": 9})
+    assert [(e.rank, e.model) for e in s.entries] == [(1, "c/z"), (2, "a/x"), (3, "b/y")]
+    assert s.leader.model == "c/z"
+
+
+def test_author_defaults_to_id_prefix_lowercased_without_variant() -> None:
+    assert author_of("MiniMax/minimax-m2.5:free") == "minimax"
+    assert author_of("Qwen:free") == "qwen"
+    s = snap("2026-02-16", {"OpenAI/gpt-5": 1})
+    assert s.entries[0].author == "openai"
+
+
+def test_token_strings_beyond_2_pow_53_stay_exact() -> None:
+    big = 2**60 + 1
+    s = Snapshot.create(
+        source="openrouter",
+        period="day",
+        as_of="2026-07-31",
+        entries=[{"model": "a/x", "tokens": str(big)}],
+    )
+    assert s.entries[0].tokens == big
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ([], "no entries"),
+        (
+            [{"model": "a/x", "tokens": 1}, {"model": "a/x", "tokens": 2}],
+            "entry 2 (a/x): duplicate",
+        ),
+        ([{"model": "a/x", "tokens": -1}], "entry 1 (a/x): 'tokens' must be non-negative"),
+        (
+            [{"model": "a/x", "tokens": 1.5}],
+            "entry 1 (a/x): 'tokens' must be a non-negative integer",
+        ),
+        ([{"model": "a/x", "tokens": "12a"}], "entry 1 (a/x)"),
+        ([{"model": "a/x", "tokens": True}], "entry 1 (a/x)"),
+        ([{"model": "", "tokens": 1}], "entry 1: 'model'"),
+        ([{"model": "a/x", "tokens": 1}, "oops"], "entry 2: expected an object"),
+    ],
+)
+def test_validation_names_the_entry(entries: list, message: str) -> None:
+    with pytest.raises(SnapshotError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Snapshot.create(source="openrouter", period="week", as_of="2026-02-16", entries=entries)
+
+
+def test_bad_period_date_and_total_are_rejected() -> None:
+    with pytest.raises(SnapshotError, match="period"):
+        Snapshot.create(
+            source="s", period="year", as_of="2026-02-16", entries=[{"model": "a", "tokens": 1}]
+        )
+    with pytest.raises(SnapshotError, match="as_of"):
+        Snapshot.create(
+            source="s", period="week", as_of="last week", entries=[{"model": "a", "tokens": 1}]
+        )
+    with pytest.raises(SnapshotError, match="total"):
+        snap("2026-02-16", {"a/x": 10}, total=5)
+
+
+def test_round_trip_through_dict_and_hash_ignores_fetch_time() -> None:
+    s = snap("2026-02-16", {"a/x": 10, "b/y": 3}, total=20, attribution="Source: test")
+    again = Snapshot.from_dict({**s.to_dict(), "fetched_at": "2026-02-17T02:00:00Z"})
+    assert again.entries == s.entries
+    assert again.as_of == date(2026, 2, 16)
+    assert again.content_hash() == s.content_hash()
+    assert again.share(again.entries[0]) == 0.5
+
+
+def test_from_dict_defaults_source_and_period() -> None:
+    s = Snapshot.from_dict({"as_of": "2026-02-09", "entries": [{"model": "a/x", "tokens": 1}]})
+    assert (s.source, s.period) == ("openrouter", "week")
