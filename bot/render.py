@@ -39,16 +39,14 @@ def human_tokens(value: int | float | None) -> str:
     sign = "-" if n < 0 else ""
     n = abs(n)
     for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= size:
-            scaled = n / size
-            if round(scaled, 3 - _digits(scaled)) >= 1000 and unit != "T":
-                continue
-            return f"{sign}{_three_significant(scaled)}{unit}"
+        text = _three_significant(n / size)
+        if float(text) >= 1:  # 999.96B rounds to 1T: the larger unit is tried first
+            return f"{sign}{text}{unit}"
     return f"{sign}{int(n)}"
 
 
 def _digits(x: float) -> int:
-    return math.floor(math.log10(x)) + 1 if x >= 1 else 1
+    return math.floor(math.log10(x)) + 1 if x > 0 else 1
 
 
 def _three_significant(x: float) -> str:

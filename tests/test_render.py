@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from jinja2.exceptions import SecurityError
+
+from bot.countries import shipped_table
+from bot.events import KINDS, DetectParams, Event
+from bot.pipeline import ingest
+from bot.render import Renderer, human_tokens, percent, rank_arrow, signed_percent
+from bot.store import Store
+from tests.helpers import snap
+
+B = 1_000_000_000
+ATTRIBUTION = "Source: OpenRouter (openrouter.ai/rankings), as of 2026-01-13T02:00:00Z."
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (1_700_000_000_000, "1.7T"),
+        (997_000_000_000, "997B"),
+        (798_400_000_000, "798B"),
+        (84_300_000_000, "84.3B"),
+        (5_160_000_000_000, "5.16T"),
+        (999_999_999_999, "1T"),
+        (1_000_000, "1M"),
+        (12_345, "12.3K"),
+        (999, "999"),
+        (0, "0"),
+        (None, "–"),
+    ],
+)
+def test_human_tokens(value: int | None, text: str) -> None:
+    assert human_tokens(value) == text
+
+
+def test_small_filters() -> None:
+    assert percent(0.3451) == "34.5%"
+    assert signed_percent(52.0) == "+52%"
+    assert signed_percent(-4.2) == "-4%"
+    assert (rank_arrow(3), rank_arrow(-2), rank_arrow(0), rank_arrow(None)) == (
+        "▲3",
+        "▼2",
+        "=",
+        "new",
+    )
+
+
+def _sample_events(tmp_path: Path) -> list[Event]:
+    """A history that produces every event kind at once."""
+    a = {"google/g": 900 * B, "openai/o": 800 * B, "stealth/s": 50 * B}
+    a.update({f"openai/x{i}": (60 - i) * B for i in range(10)})
+    b = {"google/g": 800 * B, "minimax/m": 1500 * B, "openai/o": 100 * B, "stealth/s": 50 * B}
+    b.update({f"openai/x{i}": (60 - i) * B for i in range(10)})
+    b["openai/x9"] = 120 * B
+    b["deepseek/d"] = 900 * B
+    with Store.open(tmp_path / "db.json") as store:
+        ingest(store, snap("2026-01-05", a), params=DetectParams(), countries=shipped_table())
+        result = ingest(
+            store,
+            snap(
+                "2026-01-12",
+                b,
+                attribution=ATTRIBUTION,
+            ),
+            params=DetectParams(rank_move=1),
+            countries=shipped_table(),
+        )
+    return result.events
+
+
+def test_every_kind_renders_and_ends_with_the_attribution(tmp_path: Path) -> None:
+    events = _sample_events(tmp_path)
+    assert {e.kind for e in events} == set(KINDS)
+    renderer = Renderer()
+    for event in events:
+        text = renderer.event(event)
+        assert event.fields["name"] in text if "name" in event.fields else True
+        assert text.endswith("as of 2026-01-13T02:00:00Z."), text
+    grouped = renderer.group(events)
+    assert grouped.count("Source: OpenRouter") == 1
+    assert grouped.startswith(f"rankbot: {len(events)} changes")
+    assert "New #1 (weekly, 2026-01-12): minimax/m leads with 1.5T tokens" in grouped
+    assert "Unattributed: 50B" in grouped
+
+
+def test_grouped_message_reports_what_was_left_out(tmp_path: Path) -> None:
+    events = _sample_events(tmp_path)
+    text = Renderer().group(events[:2], more=len(events) - 2)
+    assert f"…and {len(events) - 2} more." in text
+
+
+def test_override_directory_wins_and_runs_sandboxed(tmp_path: Path) -> None:
+    events = _sample_events(tmp_path / "a")
+    override = tmp_path / "tpl" / "text"
+    override.mkdir(parents=True)
+    (override / "new_leader.j2").write_text("LEADER {{ e.name }} {{ e.tokens | tokens }}")
+    leader = next(e for e in events if e.kind == "new_leader")
+    assert Renderer(tmp_path / "tpl").event(leader) == "LEADER minimax/m 1.5T"
+    (override / "new_leader.j2").write_text("{{ e.__class__.__mro__ }}")
+    with pytest.raises(SecurityError):
+        Renderer(tmp_path / "tpl").render("text/new_leader.j2", e=().__class__)
