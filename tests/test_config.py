@@ -63,3 +63,11 @@ def test_shipped_table_maps_every_csv_slug_and_keeps_cloaked_unknown() -> None:
     assert table.country_of("mistralai") == "FR"
     assert table.country_of("never-heard-of") == UNKNOWN
     assert len(table.by_author) >= 87
+
+
+def test_the_shipped_example_config_loads() -> None:
+    example = Path(__file__).resolve().parent.parent / "config.example.toml"
+    config = load_config(example)
+    assert config.detect.top_n == 10
+    for name in config.sections:
+        assert config.section(name) is not None
