@@ -50,12 +50,10 @@ def bench_detect_render() -> None:
         timings.append(t1 - t0)
         render_timings.append(t2 - t1)
         count = len(events)
-    print(
-        f"detect, 400 vs 400 entries ({count} events): median {statistics.median(timings) * 1e3:.1f} ms"
-    )
-    print(
-        f"render those {count} events as one grouped message: median {statistics.median(render_timings) * 1e3:.1f} ms"
-    )
+    detect_ms = statistics.median(timings) * 1e3
+    render_ms = statistics.median(render_timings) * 1e3
+    print(f"detect, 400 vs 400 entries ({count} events): median {detect_ms:.1f} ms")
+    print(f"render those {count} events as one grouped message: median {render_ms:.1f} ms")
 
 
 def bench_year_of_hourly_polls() -> None:
@@ -89,7 +87,8 @@ def bench_year_of_hourly_polls() -> None:
             history = store.snapshots("openrouter", "day")
         read_all = time.perf_counter() - t2
     print(
-        f"8,760 hourly polls: {stored} snapshots stored (the rest identical), append took {append:.1f} s"
+        f"8,760 hourly polls: {stored} snapshots stored (the rest identical), "
+        f"append took {append:.1f} s"
     )
     print(
         f"store file: {size / 1e6:.1f} MB; open: median {statistics.median(opens) * 1e3:.0f} ms; "

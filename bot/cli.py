@@ -217,6 +217,26 @@ def build_parser() -> argparse.ArgumentParser:
     top.add_argument("--source", default="openrouter", help="default: openrouter")
     top.add_argument("--json", action="store_true", help="print JSON instead of text")
     top.set_defaults(handler=cmd_top)
+
+    from bot.runner import add_commands  # `run` and `poll`; imported here as runner imports cli
+
+    add_commands(sub, common)
+
+    from bot.openrouter.cli import add_commands as add_openrouter_commands  # imports cli too
+
+    add_openrouter_commands(sub, common)
+
+    from bot.chart_command import add_chart_command  # imports cli, like runner
+
+    add_chart_command(sub, common)
+
+    from bot.slackbot.manifest import add_manifest_command  # `slack-manifest`
+
+    add_manifest_command(sub, common)
+
+    from bot.discordbot.cli import add_commands as add_discord_commands  # `discord-*`
+
+    add_discord_commands(sub, common)
     return parser
 
 

@@ -162,6 +162,11 @@ def _show(value: Any) -> str:
 SECTIONS: Mapping[str, str] = {
     # top-level key -> "module:function" taking (Section, base: Path) and returning the parsed
     # settings; each part of the bot owns and validates its own section.
+    "delivery": "bot.delivery_settings:parse",
+    "source": "bot.openrouter.settings:parse",
+    "channels": "bot.subscriptions:parse_channels",
+    "discord": "bot.discordbot.settings:parse",
+    "slack": "bot.slackbot.settings:parse",
 }
 """Sections owned by other modules, parsed lazily so this module imports none of them."""
 

@@ -1,0 +1,80 @@
+"""Display names for ranking entries, from OpenRouter's public model catalogue.
+
+The rankings identify a model by its permaslug, which is the catalogue's `canonical_slug`
+(the dated id, `deepseek/deepseek-v4-flash-20260731`), not its `id`; a variant keeps a
+`:suffix` (`…-20260723:free`) and shares the standard model's canonical slug. So names are
+keyed by `canonical_slug` plus the variant taken from the catalogue `id`. The catalogue is
+cached in the store and refreshed once a day; an entry it does not know (retired models,
+embeddings) gets a readable name derived from its id instead of a raw slug.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+STATE_KEY = "catalogue:openrouter"
+MAX_AGE = timedelta(days=1)
+_DATED = re.compile(r"-(?:20\d{6}|\d{4})$")
+
+
+def names_from_models(payload: Any) -> dict[str, str]:
+    """`canonical_slug[:variant]` → display name, from a `/api/v1/models` response.
+
+    The catalogue's "Author: Model" prefix is dropped (the author is shown separately), and a
+    malformed item is skipped: a name is a nicety, never a reason to reject figures.
+    """
+    items = payload.get("data") if isinstance(payload, Mapping) else None
+    names: dict[str, str] = {}
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, Mapping):
+            continue
+        slug, model_id, name = item.get("canonical_slug"), item.get("id"), item.get("name")
+        if not all(isinstance(v, str) and v for v in (slug, model_id, name)):
+            continue
+        _, colon, variant = model_id.partition(":")
+        names[f"{slug}:{variant}" if colon else slug] = _short(name)
+    return names
+
+
+def display_name(permaslug: str, names: Mapping[str, str]) -> str:
+    """The catalogue name of a ranking entry, or one derived from its id."""
+    if permaslug in names:
+        return names[permaslug]
+    base, colon, variant = permaslug.partition(":")
+    if colon and base in names:
+        return f"{names[base]} ({variant})"
+    return readable_name(permaslug)
+
+
+def readable_name(permaslug: str) -> str:
+    """`perplexity/pplx-embed-v1-0.6B` → `Pplx Embed V1 0.6B`: no author, no date stamp."""
+    base, colon, variant = permaslug.partition(":")
+    slug = base.split("/", 1)[-1]
+    slug = _DATED.sub("", slug) or slug
+    words = [w[:1].upper() + w[1:] for w in re.split(r"[-_]+", slug) if w]
+    name = " ".join(words) or permaslug
+    return f"{name} ({variant})" if colon else name
+
+
+def cached_names(state: Any, now: datetime) -> tuple[dict[str, str], bool]:
+    """The names held in the store's cache, and whether they are stale (or missing)."""
+    if not isinstance(state, Mapping) or not isinstance(state.get("names"), Mapping):
+        return {}, True
+    try:
+        fetched = datetime.fromisoformat(state["fetched_at"])
+    except (KeyError, TypeError, ValueError):
+        return dict(state["names"]), True
+    return dict(state["names"]), now - fetched >= MAX_AGE
+
+
+def cache_state(names: Mapping[str, str], now: datetime) -> dict[str, Any]:
+    return {"fetched_at": now.isoformat(timespec="seconds"), "names": dict(names)}
+
+
+def _short(name: str) -> str:
+    """`DeepSeek: DeepSeek V4 Flash` → `DeepSeek V4 Flash`."""
+    _, sep, tail = name.partition(": ")
+    return (tail if sep and tail.strip() else name).strip()

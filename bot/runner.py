@@ -1,0 +1,408 @@
+"""The poller: poll the source, store, detect, plan, enqueue, deliver, in one asyncio loop.
+
+One tick: the planner releases what is due (confirmations of new subscriptions, posts held
+for quiet hours or digests); then, for each new snapshot from the source, ingest it (store →
+detect → log), let the planner turn its events into posts per channel, and enqueue those posts,
+all in ONE atomic write: a crash leaves either the snapshot with its posts in the outbox, or
+neither (never events logged whose posts were lost). Then delivery is told the outbox changed.
+Between ticks the poller sleeps until the source can have something new, waking at least every
+`MAX_SLEEP` so held-back posts go out on time. Delivery runs as a sibling task in the same
+loop (`Delivery.serve`), as do the Slack and Discord adapters.
+
+`rankbot run` runs forever; `rankbot poll --once [--dry-run]` runs one tick and delivers once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from bot import notify
+from bot.chat import ChannelRef, Message, Sender
+from bot.cli import _config
+from bot.config import Config
+from bot.countries import CountryTable
+from bot.delivery import Delivery, utcnow
+from bot.delivery_settings import DeliverySettings
+from bot.events import DetectParams, Event
+from bot.history import load_history
+from bot.model import Snapshot
+from bot.openrouter.source import OpenRouterSource
+from bot.outbox import Outbox
+from bot.pipeline import ingest
+from bot.render import Renderer
+from bot.senders.console import ConsoleSender
+from bot.senders.webhook import WebhookSender, env_name
+from bot.source import Source
+from bot.store import Store
+from bot.subscriptions import Subscriptions
+
+log = logging.getLogger("rankbot.runner")
+
+MAX_SLEEP = timedelta(seconds=60)
+"""Longest sleep between ticks: held-back posts (quiet hours, digests) are released by ticks."""
+
+
+class Planned(Protocol):
+    channel: ChannelRef
+    message: Message
+    key: str
+
+
+class Planner(Protocol):
+    """What `bot.notify` offers: events → posts per channel, and posts held back until now."""
+
+    def after_ingest(
+        self, store: Store, events: list[Event], now: datetime
+    ) -> Sequence[Planned]: ...
+
+    def flush_due(self, store: Store, now: datetime) -> Sequence[Planned]: ...
+
+
+class ReplaySource:
+    """A `Source` over recorded snapshots (a history file), for dry runs, demos and tests.
+
+    Each poll hands over the next `per_poll` snapshots (all that are left by default), and
+    the next poll is `interval` later; the store's own dedup makes re-reading harmless.
+    """
+
+    name = "replay"
+
+    def __init__(
+        self,
+        snapshots: Sequence[Snapshot],
+        *,
+        per_poll: int | None = None,
+        interval: timedelta = timedelta(hours=1),
+    ) -> None:
+        self._left = list(snapshots)
+        self._per_poll = per_poll
+        self._interval = interval
+
+    @classmethod
+    def from_file(cls, path: Path, **kwargs: Any) -> ReplaySource:
+        return cls(load_history(path), **kwargs)
+
+    @property
+    def exhausted(self) -> bool:
+        return not self._left
+
+    async def fetch_new(self, store: Store, now: datetime) -> list[Snapshot]:
+        count = len(self._left) if self._per_poll is None else self._per_poll
+        batch, self._left = self._left[:count], self._left[count:]
+        return batch
+
+    def next_poll(self, now: datetime) -> datetime:
+        return now + self._interval
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    snapshots: int = 0
+    events: int = 0
+    enqueued: int = 0
+    source_error: str | None = None
+
+
+class Poller:
+    """One tick at a time; `params(period)` gives the detection thresholds of a period.
+
+    A tick asks the source only once its `next_poll` time has come, but always releases the
+    posts the planner held back, so ticks can be more frequent than polls.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        source: Source,
+        planner: Planner,
+        outbox: Outbox,
+        *,
+        params: Callable[[str], DetectParams],
+        countries: CountryTable,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.source = source
+        self._planner = planner
+        self._outbox = outbox
+        self._params = params
+        self._countries = countries
+        self._clock = clock
+        self.next_poll: datetime | None = None
+        """When the source is asked next (None: at the first tick)."""
+
+    async def tick(self) -> TickReport:
+        now = self._clock()
+        snapshots: list[Snapshot] = []
+        source_error = None
+        if self.next_poll is None or now >= self.next_poll:
+            try:
+                snapshots = await self.source.fetch_new(self.store, now)
+            except Exception as exc:
+                # An outage of the rankings must not stop held-back posts or delivery; the
+                # source is asked again at its next poll (its own health is its business).
+                source_error = f"{type(exc).__name__}: {exc}"
+                log.warning("poll of %s failed: %s", self.source.name, source_error)
+            self.next_poll = self.source.next_poll(now)
+        with self.store.batch():  # first: a new channel's confirmation precedes its alerts
+            enqueued = self._enqueue(self._planner.flush_due(self.store, now), now)
+        events = 0
+        for snapshot in snapshots:
+            with self.store.batch():
+                result = ingest(
+                    self.store,
+                    snapshot,
+                    params=self._params(snapshot.period),
+                    countries=self._countries,
+                )
+                planned = self._planner.after_ingest(self.store, result.events, now)
+                enqueued += self._enqueue(planned, now)
+            events += len(result.events)
+        return TickReport(len(snapshots), events, enqueued, source_error)
+
+    def _enqueue(self, planned: Sequence[Planned], now: datetime) -> int:
+        return sum(self._outbox.enqueue(p.channel, p.message, key=p.key, now=now) for p in planned)
+
+
+async def run_forever(
+    poller: Poller,
+    delivery: Delivery,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+) -> None:
+    """Tick, wake delivery, sleep until the next poll; stops only if the store or delivery
+    fails (a restart then resumes from the outbox)."""
+    deliveries = asyncio.ensure_future(delivery.serve())
+    try:
+        while True:
+            report = await poller.tick()
+            log.info("poll: %s", report)
+            delivery.kick()
+            now = clock()
+            wake = min(poller.next_poll or now, now + MAX_SLEEP)
+            await asyncio.wait({deliveries}, timeout=max(0.0, (wake - now).total_seconds()))
+            if deliveries.done():
+                deliveries.result()
+    finally:
+        deliveries.cancel()
+
+
+# --- wiring: the pieces `rankbot run` and `rankbot poll` share --------------------------------
+
+
+class _OneForAll(Mapping[str, Sender]):
+    """Every platform maps to the same sender (dry runs print everything to the console)."""
+
+    def __init__(self, sender: Sender) -> None:
+        self._sender = sender
+
+    def __getitem__(self, platform: str) -> Sender:
+        return self._sender
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def webhook_env(config: Config) -> Callable[[ChannelRef], str]:
+    """The environment variable holding a webhook channel's URL: its `[[channels]] url_env`,
+    else the `RANKBOT_WEBHOOK_<NAME>` convention."""
+    declared = {d.subscription.channel: d.url_env for d in config.section("channels")}
+    return lambda channel: declared.get(channel) or env_name(channel)
+
+
+def default_senders(
+    config: Config, client: httpx.AsyncClient, renderer: Renderer
+) -> dict[str, Sender]:
+    """The senders that need no chat login; the Slack and Discord runtimes add theirs
+    (`slack`, `discord`, and their richer `slack-webhook` / `discord-webhook`) to this dict,
+    which delivery reads on every start of a channel worker."""
+    webhook = WebhookSender(client, renderer, url_env=webhook_env(config))
+    return {"console": ConsoleSender(renderer), "webhook": webhook, "slack-webhook": webhook}
+
+
+def detect_params(
+    config: Config, source: Source, subscriptions: Subscriptions
+) -> Callable[[str], DetectParams]:
+    """`[detect]`, with `confirm` per period when the source's settings offer `confirm_for`
+    (OpenRouter's `[source.confirm]`: its rolling week needs 2), and a top-N stream for every N
+    some subscription watches. A replayed history uses `[detect] confirm`, as `rankbot replay`.
+    """
+    confirm_for = getattr(getattr(source, "settings", None), "confirm_for", None)
+
+    def params(period: str) -> DetectParams:
+        extra = tuple(n for n in subscriptions.top_ns() if n != config.detect.top_n)
+        confirm = confirm_for(period) if confirm_for else config.detect.confirm
+        return replace(config.detect, confirm=confirm, extra_top_ns=extra)
+
+    return params
+
+
+@dataclass
+class Bot:
+    """Everything one process runs; `senders` may be extended before `run_forever`."""
+
+    store: Store
+    outbox: Outbox
+    poller: Poller
+    delivery: Delivery
+    senders: Mapping[str, Sender]
+
+
+def build_bot(
+    config: Config,
+    store: Store,
+    source: Source,
+    senders: Mapping[str, Sender],
+    *,
+    planner: Planner | None = None,
+    settings: DeliverySettings | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Bot:
+    """Wire poller and delivery to the store; `[[channels]]` become subscriptions first.
+
+    Permanent failures pause the channel's subscription (settings kept) and delivery skips
+    paused channels, so `resume` (or `subscribe`) followed by `Delivery.kick()` sends what
+    waited.
+    """
+    subscriptions = Subscriptions(store)
+    subscriptions.sync_declared((d.subscription for d in config.section("channels")), clock())
+    outbox = Outbox(store)
+    poller = Poller(
+        store,
+        source,
+        planner or notify,  # type: ignore[arg-type]  # a module with the two functions
+        outbox,
+        params=detect_params(config, source, subscriptions),
+        countries=config.countries,
+        clock=clock,
+    )
+    delivery = Delivery(
+        outbox,
+        senders,
+        settings or config.section("delivery"),
+        on_permanent=subscriptions.pause,
+        is_paused=subscriptions.is_paused,
+        clock=clock,
+    )
+    return Bot(store, outbox, poller, delivery, senders)
+
+
+def _source(args: argparse.Namespace, config: Config) -> Source:
+    if args.history:
+        return ReplaySource.from_file(Path(args.history))
+    return OpenRouterSource.from_config(config)
+
+
+@contextlib.contextmanager
+def _database(config: Config, *, dry_run: bool) -> Iterator[Store]:
+    """The real store, or for a dry run a throwaway copy of it (nothing is kept)."""
+    if not dry_run:
+        with Store.open(config.db_path) as store:
+            yield store
+        return
+    with tempfile.TemporaryDirectory(prefix="rankbot-dry-") as tmp:
+        copy = Path(tmp) / "dry-run.db.json"
+        if config.db_path.exists():
+            shutil.copyfile(config.db_path, copy)
+        with Store.open(copy) as store:
+            yield store
+
+
+async def poll_once(args: argparse.Namespace, config: Config) -> int:
+    """One tick, then one delivery attempt per due post (`rankbot poll --once`)."""
+    renderer = Renderer(config.templates_dir)
+    settings: DeliverySettings = config.section("delivery")
+    with _database(config, dry_run=args.dry_run) as store:
+        async with httpx.AsyncClient(timeout=settings.send_timeout) as client:
+            if args.dry_run:
+                bot = build_bot(
+                    config,
+                    store,
+                    _source(args, config),
+                    _OneForAll(ConsoleSender(renderer)),
+                    settings=replace(settings, limits={}),
+                )
+            else:
+                senders = default_senders(config, client, renderer)
+                bot = build_bot(config, store, _source(args, config), senders)
+            report = await bot.poller.tick()
+            await bot.delivery.run_until_idle(wait_for_retries=False)
+        stats, pending = bot.delivery.stats, bot.outbox.pending_count()
+    verb = "would be sent" if args.dry_run else "sent"
+    print(
+        f"polled {bot.poller.source.name}: {report.snapshots} snapshot(s), {report.events} "
+        f"event(s), {report.enqueued} post(s) planned; {stats.sent} {verb}, {pending} "
+        f"pending, {stats.failed} failed"
+        + (f"; source error: {report.source_error}" if report.source_error else "")
+        + (" (dry run: nothing stored)" if args.dry_run else ""),
+        file=sys.stderr,
+    )
+    return 1 if report.source_error else 0
+
+
+async def run(args: argparse.Namespace, config: Config) -> int:
+    """`rankbot run`: the poller and delivery (plus webhooks and the console) until stopped."""
+    renderer = Renderer(config.templates_dir)
+    settings: DeliverySettings = config.section("delivery")
+    with Store.open(config.db_path) as store:
+        async with httpx.AsyncClient(timeout=settings.send_timeout) as client:
+            senders = default_senders(config, client, renderer)
+            bot = build_bot(config, store, _source(args, config), senders)
+            await run_forever(bot.poller, bot.delivery)
+    return 0
+
+
+def cmd_poll(args: argparse.Namespace) -> int:
+    return asyncio.run(poll_once(args, _config(args)))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    return asyncio.run(run(args, _config(args)))
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add `run` and `poll` to the `rankbot` parser (called from `bot.cli.build_parser`)."""
+    run_parser = sub.add_parser(
+        "run",
+        parents=[common],
+        help="poll, detect and deliver forever (the bot)",
+        description="Poll the source on its schedule, store each new snapshot, plan one "
+        "grouped post per subscribed channel and deliver it through the outbox.",
+    )
+    run_parser.add_argument(
+        "--history", metavar="FILE", help="poll a JSON Lines history, not the API"
+    )
+    run_parser.set_defaults(handler=cmd_run)
+
+    poll = sub.add_parser(
+        "poll",
+        parents=[common],
+        help="one poll → detect → deliver cycle, then exit",
+        description="Run one cycle: poll, store, plan, and give every due post one attempt "
+        "(what fails temporarily stays in the outbox for the next run).",
+    )
+    poll.add_argument("--once", action="store_true", required=True, help="one cycle, then exit")
+    poll.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what would be sent to whom; send nothing, store nothing (works on a copy)",
+    )
+    poll.add_argument("--history", metavar="FILE", help="poll a JSON Lines history, not the API")
+    poll.set_defaults(handler=cmd_poll)

@@ -1,0 +1,107 @@
+"""A whole rankbot wired to the Slack fake, as the runner wires it: store, Slack runtime
+(Socket Mode or HTTP), outbox, planner and delivery, for the end-to-end Slack tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot import notify
+from bot.config import Config
+from bot.delivery import Delivery
+from bot.delivery_settings import DeliverySettings
+from bot.model import Snapshot
+from bot.outbox import Outbox
+from bot.pipeline import ingest
+from bot.runner import Poller, ReplaySource
+from bot.slackbot.runtime import SlackRuntime, start_slack
+from bot.slackbot.settings import SlackSecrets
+from bot.store import Store
+from bot.subscriptions import Subscriptions
+from tests.fakes.slack_fake import SlackFake
+from tests.helpers import snap
+
+B = 1_000_000_000
+ATTRIBUTION = "Source: OpenRouter (openrouter.ai/rankings), as of 2026-02-16."
+WEEK_1 = {
+    "google/gemini-3-flash": 990 * B,
+    "minimax/minimax-m2.5": 800 * B,
+    "x-ai/grok-4.1-fast": 700 * B,
+    "anthropic/claude-sonnet-4.5": 600 * B,
+    "deepseek/deepseek-v3.2": 500 * B,
+    "openai/gpt-5-mini": 400 * B,
+}
+WEEK_2 = {**WEEK_1, "minimax/minimax-m2.5": 1700 * B, "deepseek/deepseek-v3.2": 1000 * B}
+"""A new #1 (and the China/US balance flips): what the alert test replays."""
+
+SECRETS = SlackSecrets(
+    bot_token="xoxb-test-token",
+    app_token="xapp-test-token",
+    signing_secret="test-signing-secret",
+    client_secret="test-client-secret",
+)
+
+
+@dataclass
+class SlackBot:
+    fake: SlackFake
+    store: Store
+    config: Config
+    runtime: SlackRuntime
+    outbox: Outbox
+    delivery: Delivery
+
+    async def replay(self, *snapshots: Snapshot) -> None:
+        """One poller tick over `snapshots`, then deliver everything that is due."""
+        poller = Poller(
+            self.store,
+            ReplaySource(snapshots),
+            notify,
+            self.outbox,
+            params=lambda period: self.config.detect,
+            countries=self.config.countries,
+        )
+        await poller.tick()
+        await self.delivery.run_until_idle()
+
+    def subscriptions(self) -> Subscriptions:
+        return Subscriptions(self.store)
+
+
+def week(day: str, figures: dict[str, int]) -> Snapshot:
+    return snap(day, figures, attribution=ATTRIBUTION)
+
+
+@asynccontextmanager
+async def running_bot(
+    tmp_path: Path, *, mode: str = "socket", **slack: Any
+) -> AsyncIterator[SlackBot]:
+    """A bot whose store holds a silent baseline week, connected to a fresh Slack fake."""
+    fake = await SlackFake().start()
+    config = Config.from_mapping(
+        {"slack": {"api_url": fake.api_url, "mode": mode, "host": "127.0.0.1", "port": 0, **slack}},
+        base=tmp_path,
+    )
+    store = Store.open(tmp_path / "rankbot.db.json")
+    ingest(store, week("2026-02-09", WEEK_1), params=config.detect, countries=config.countries)
+    runtime = await start_slack(config, store, secrets=SECRETS)
+    subscriptions = Subscriptions(store)
+    outbox = Outbox(store)
+    delivery = Delivery(
+        outbox,
+        {"slack": runtime.sender},
+        DeliverySettings(limits={}),  # rate limits are delivery's tests; keep these fast
+        on_permanent=subscriptions.pause,
+        is_paused=subscriptions.is_paused,
+    )
+    try:
+        if mode == "socket":
+            await fake.wait_connected()
+        yield SlackBot(fake, store, config, runtime, outbox, delivery)
+    finally:
+        await runtime.close()
+        await fake.close()
+        store.close()

@@ -1,0 +1,131 @@
+"""Which events a subscription wants: each filter alone, then combined with AND."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from bot.chat import ChannelRef
+from bot.events import Event
+from bot.matching import select, wants
+from bot.subscriptions import Filters, Subscription
+
+CH = ChannelRef("slack", "T1", "C1")
+
+
+def ev(kind: str, subject: str = "openai/gpt-5", period: str = "week", **fields: Any) -> Event:
+    base: dict[str, Any] = {"model": subject, "author": subject.split("/")[0], "country": "US"}
+    return Event(kind, "openrouter", period, date(2026, 2, 16), subject, {**base, **fields})
+
+
+def sub(
+    kinds: tuple[str, ...] = (
+        "new_leader",
+        "top_entry",
+        "top_exit",
+        "rank_change",
+        "surge",
+        "drop",
+        "country_flip",
+        "milestone",
+    ),
+    periods: tuple[str, ...] = ("week",),
+    **filters: Any,
+) -> Subscription:
+    return Subscription(CH, kinds=kinds, periods=periods, filters=Filters(**filters))
+
+
+def test_default_subscription_wants_the_default_kinds_only() -> None:
+    default = Subscription(CH)
+    assert wants(default, ev("new_leader"))
+    assert wants(default, ev("milestone", threshold=10**12))
+    assert not wants(default, ev("surge", change_pct=80.0))
+    assert not wants(default, ev("new_model"))
+
+
+def test_period_must_match() -> None:
+    assert not wants(sub(), ev("new_leader", period="day"))
+    assert wants(sub(periods=("day", "week")), ev("new_leader", period="day"))
+
+
+def test_top_n_matches_the_event_stream_of_that_n() -> None:
+    five = sub(top_n=5)
+    assert wants(five, ev("top_entry", top_n=5, rank=4))
+    assert not wants(five, ev("top_entry", top_n=10, rank=7))
+    assert not wants(five, ev("top_exit", top_n=10, rank=11))
+    assert wants(five, ev("rank_change", rank=5, move=3))
+    assert not wants(five, ev("rank_change", rank=6, move=3))
+
+
+def test_model_include_and_exclude_globs_are_case_insensitive() -> None:
+    assert wants(sub(models=("OpenAI/*",)), ev("new_leader"))
+    assert not wants(sub(models=("google/*",)), ev("new_leader"))
+    assert not wants(sub(exclude_models=("*gpt*",)), ev("new_leader"))
+    assert wants(sub(exclude_models=("*gemini*",)), ev("new_leader"))
+
+
+def test_author_lists_fall_back_to_the_model_id() -> None:
+    exit_unlisted = Event(
+        "top_exit",
+        "openrouter",
+        "week",
+        date(2026, 2, 16),
+        "x/m@top10",
+        {"model": "x/m", "name": "m", "rank": None, "top_n": 10},
+    )
+    assert wants(sub(authors=("x",)), exit_unlisted)
+    assert not wants(sub(exclude_authors=("x",)), exit_unlisted)
+    assert wants(sub(authors=("openai",)), ev("new_leader"))
+    assert not wants(sub(exclude_authors=("openai",)), ev("new_leader"))
+
+
+def test_country_lists_and_the_country_flip() -> None:
+    flip = Event(
+        "country_flip",
+        "openrouter",
+        "week",
+        date(2026, 2, 16),
+        "CN",
+        {"country": "CN", "previous_country": "US"},
+    )
+    assert wants(sub(countries=("US",)), flip)  # the flip concerns the US too
+    assert not wants(sub(countries=("FR",)), flip)
+    assert not wants(sub(exclude_countries=("CN",)), flip)
+    assert not wants(sub(countries=("CN",)), ev("new_leader"))
+    assert wants(sub(authors=("openai",)), flip)  # no author on a flip: the filter says nothing
+
+
+def test_minimum_move_and_change() -> None:
+    assert wants(sub(min_move=4), ev("rank_change", rank=2, move=-5))
+    assert not wants(sub(min_move=4), ev("rank_change", rank=2, move=3))
+    assert wants(sub(min_change_pct=60), ev("drop", change_pct=-61.0))
+    assert not wants(sub(min_change_pct=60), ev("surge", change_pct=55.0))
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        (ev("top_entry", top_n=5, rank=3), True),
+        (ev("top_entry", top_n=5, rank=3, country="CN"), False),  # country fails
+        (ev("top_entry", "openai/gpt-5-mini", top_n=5, rank=3), False),  # excluded model
+        (ev("top_entry", "meta/llama", top_n=5, rank=3), False),  # author not included
+        (ev("top_entry", top_n=10, rank=8), False),  # other top N
+        (ev("surge", change_pct=90.0), False),  # kind not wanted
+    ],
+)
+def test_filters_combine_with_and(event: Event, expected: bool) -> None:
+    s = sub(
+        kinds=("top_entry",),
+        top_n=5,
+        authors=("openai",),
+        countries=("US",),
+        exclude_models=("*mini*",),
+    )
+    assert wants(s, event) is expected
+
+
+def test_select_keeps_each_event_once() -> None:
+    e = ev("new_leader")
+    assert select(sub(), [e, e, ev("surge", change_pct=70.0)]) == [e, ev("surge", change_pct=70.0)]
