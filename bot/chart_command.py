@@ -31,6 +31,7 @@ from bot.charts import (
 from bot.chat import Attachment, Reply
 from bot.cli import UsageError, _config, _positive
 from bot.config import Config
+from bot.countries import CountryTable
 from bot.events import Event
 from bot.model import PERIODS, Snapshot
 from bot.store import Store
@@ -115,16 +116,17 @@ async def chart_reply_async(
     return _reply(request, history, png)
 
 
-async def alert_attachment(event: Event, store: Store, config: Config) -> Attachment | None:
-    """The chart an alert carries, drawn off the event loop from the history up to the
-    event's date (a late retry shows what the alert is about, not newer weeks); None for
-    kinds without a chart or while the history is too short to show a change."""
+def alert_attachment(event: Event, store: Store, countries: CountryTable) -> Attachment | None:
+    """The chart an alert carries, from the history up to the event's date (a late retry
+    shows what the alert is about, not newer weeks); None for kinds without a chart or while
+    the history is too short to show a change. Drawn in the calling thread: the poller does
+    this inside its atomic write, for the rare alerts that carry a chart."""
     kind = EVENT_CHARTS.get(event.kind)
     if kind is None:
         return None
     history = [s for s in store.snapshots(event.source, event.period) if s.as_of <= event.as_of]
     try:
-        png = await render_chart_async(kind, history, countries=config.countries)
+        png = render_chart(kind, history, countries=countries)
     except NotEnoughHistory:
         return None
     return chart_attachment(kind, history[-DEFAULT_WEEKS:], png)

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import time, timedelta
 from typing import Any
 
-from bot.events import KINDS
 from bot.model import PERIODS
 from bot.schedule import WEEKDAYS, Digest, QuietHours, parse_duration, parse_hhmm, parse_tz
+from bot.subscriptions import SUBSCRIBABLE_KINDS
 
 
 class ParseError(ValueError):
@@ -57,8 +57,10 @@ USAGE: dict[str, Usage] = {
         "subscribe new_leader top_entry top=5 exclude-author=openai",
         "start or extend this channel's alerts (kinds are added; filters given replace theirs)",
         (
-            "kinds: " + ", ".join(KINDS) + " or all; default for a new channel: new_leader, "
-            "country_flip, top_entry, top_exit, milestone",
+            "kinds: " + ", ".join(SUBSCRIBABLE_KINDS) + " or all; default for a new channel: "
+            "new_leader, country_flip, top_entry, top_exit, milestone",
+            "source_health: one notice when the rankings source has been down for a day, "
+            "one when it recovers",
             "top=N: top N for entries, exits and rank moves, 1 to 50 (default 10)",
             "model= / exclude-model=: model id globs, comma-separated (openai/*, *-preview*)",
             "author= / exclude-author=: author slugs or globs (default: any)",
@@ -209,11 +211,12 @@ def parse_top(args: tuple[str, ...]) -> tuple[int, str]:
 def parse_kind(word: str, command: str) -> tuple[str, ...]:
     kind = word.lower().replace("-", "_")
     if kind == "all":
-        return KINDS
-    if kind not in KINDS:
-        near = difflib.get_close_matches(kind, KINDS, n=1)
+        return SUBSCRIBABLE_KINDS
+    if kind not in SUBSCRIBABLE_KINDS:
+        near = difflib.get_close_matches(kind, SUBSCRIBABLE_KINDS, n=1)
         hint = f" Did you mean `{near[0]}`?" if near else ""
-        raise fail(command, f"Unknown alert kind `{_clip(word)}`.{hint} Kinds: {', '.join(KINDS)}.")
+        kinds = ", ".join(SUBSCRIBABLE_KINDS)
+        raise fail(command, f"Unknown alert kind `{_clip(word)}`.{hint} Kinds: {kinds}.")
     return (kind,)
 
 

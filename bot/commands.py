@@ -21,13 +21,13 @@ from bot import command_parse as cp
 from bot.chat import CommandContext, Reply
 from bot.config import Config
 from bot.countries import balance
-from bot.events import KINDS
 from bot.model import Snapshot
 from bot.render import Renderer
 from bot.store import Store
 from bot.subscriptions import (
     DEFAULT_KINDS,
     DEFAULT_PERIODS,
+    SUBSCRIBABLE_KINDS,
     Filters,
     Subscription,
     Subscriptions,
@@ -66,6 +66,24 @@ def execute(line: str, ctx: CommandContext, services: Services) -> Reply:
             reply = _HANDLERS[command.name](command.args, ctx, services)
     except cp.ParseError as exc:
         reply = _error(services, exc.problem, exc.example)
+    return _with_pause_note(reply, ctx, services)
+
+
+async def execute_async(line: str, ctx: CommandContext, services: Services) -> Reply:
+    """`execute` for adapters running on the bot's event loop: the one slow command, `chart`,
+    is drawn in a worker thread (its store read stays on the loop, the store is not
+    thread-safe), so other commands and deliveries go on meanwhile."""
+    try:
+        command = cp.split(line)
+    except cp.ParseError:
+        return execute(line, ctx, services)
+    if command.name != "chart":
+        return execute(line, ctx, services)
+    from bot.chart_command import chart_reply_async  # matplotlib is loaded only to draw
+
+    reply = await chart_reply_async(
+        list(command.args), services.store, services.config, source=services.source
+    )
     return _with_pause_note(reply, ctx, services)
 
 
@@ -330,7 +348,7 @@ def _subscribe(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply
     wanted = set(sub.kinds) | set(req.kinds or (() if sub.kinds else DEFAULT_KINDS))
     sub = replace(
         sub,
-        kinds=tuple(k for k in KINDS if k in wanted),
+        kinds=tuple(k for k in SUBSCRIBABLE_KINDS if k in wanted),
         filters=replace(sub.filters, **req.filters),
         periods=req.periods or sub.periods,
         charts=sub.charts if req.charts is None else req.charts,

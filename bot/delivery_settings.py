@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.config import Section
+from bot.chat import ChannelRef
+from bot.config import ConfigError, Section
 from bot.ratelimit import DEFAULT_LIMITS, Limit, PlatformLimits
 
 
@@ -26,6 +27,8 @@ class DeliverySettings:
     """First retry delay after a 5xx or timeout; doubles per attempt, with jitter."""
     max_backoff: float = 300.0
     """Cap on the delay between two attempts of one post (a post is retried, never dropped)."""
+    operator_channel: ChannelRef | None = None
+    """Where the operator hears about source outages (whatever channels subscribed to)."""
 
 
 def parse(section: Section, base: Path) -> DeliverySettings:
@@ -48,6 +51,7 @@ def parse(section: Section, base: Path) -> DeliverySettings:
         send_timeout=section.number("send_timeout", defaults.send_timeout, lo=1),
         backoff_base=section.number("backoff_base", defaults.backoff_base, lo=0.1),
         max_backoff=section.number("max_backoff", defaults.max_backoff, lo=1),
+        operator_channel=_channel(section, "operator_channel"),
     )
     section.done()
     return settings
@@ -58,3 +62,17 @@ def _limit(table: Section, scope: str, default: Limit | None) -> Limit | None:
     messages = table.integer(f"{scope}_messages", default.messages if default else 0, lo=0)
     seconds = table.number(f"{scope}_seconds", default.seconds if default else 1.0, lo=0.001)
     return Limit(messages, seconds) if messages else None
+
+
+def _channel(section: Section, key: str) -> ChannelRef | None:
+    """A channel written as `platform:workspace:channel`, e.g. `slack:T0123:C0456`."""
+    text = section.text(key, None)
+    if text is None:
+        return None
+    parts = text.split(":")
+    if len(parts) != 3 or not all(parts):
+        raise ConfigError(
+            f"{section.where} {key}: expected platform:workspace:channel like "
+            f'"slack:T0123ABCD:C0456EFGH" or "webhook:config:ops", got "{text}"'
+        )
+    return ChannelRef(*parts)

@@ -13,8 +13,9 @@ from datetime import datetime
 
 from tinydb import Query
 
+from bot.chat import ChannelRef
 from bot.events import Event
-from bot.planner import Held, Planned, confirmation, mute_ended, release, route
+from bot.planner import Held, Planned, confirmation, health_notices, mute_ended, release, route
 from bot.store import Store
 from bot.subscriptions import Subscriptions
 
@@ -81,3 +82,10 @@ def flush_due(store: Store, now: datetime) -> list[Planned]:
                 subs.upsert(updated)
         held.remove(Query().channel.test(lambda key: key not in live))
     return planned
+
+
+def health(
+    store: Store, notice: str, text: str, now: datetime, operator: ChannelRef | None
+) -> list[Planned]:
+    """The source-health notice for the channels that asked for it, and the operator's."""
+    return health_notices(Subscriptions(store).all(), notice, text, now, operator)

@@ -11,9 +11,10 @@ the outbox refuses the duplicate.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from bot.chat import ChannelRef, Message
 from bot.events import Event
@@ -139,3 +140,35 @@ def mute_ended(sub: Subscription, now: datetime) -> Planned | None:
     text = f"{sub.skipped} {word} skipped while muted (until {sub.mute_until:%Y-%m-%d %H:%M} UTC)."
     key = f"muted:{sub.channel.key}:{sub.mute_until.isoformat()}"
     return Planned(sub.channel, Message(notice=text), key)
+
+
+def health_notices(
+    subs: Iterable[Subscription],
+    notice: str,
+    text: str,
+    at: datetime,
+    operator: ChannelRef | None = None,
+) -> list[Planned]:
+    """The source's outage (or recovery) notice, once, to every channel that subscribed to
+    `source_health` and to the operator's channel; `at` makes the key unique to this one."""
+    channels = [s.channel for s in subs if "source_health" in s.kinds and not s.paused]
+    if operator is not None and operator not in channels:
+        channels.append(operator)
+    title = "Rankings source down" if notice == "outage" else "Rankings source back"
+    return [
+        Planned(c, Message(notice=text, title=title), f"health:{notice}:{at.isoformat()}:{c.key}")
+        for c in channels
+    ]
+
+
+def health_text(source: str, notice: str, health: Mapping[str, Any], outage_hours: float) -> str:
+    newest = health.get("newest_day") or "none yet"
+    if notice == "outage":
+        error = health.get("last_error")
+        why = f" Last error: {error}." if error else ""
+        return (
+            f"⚠️ No new ranking data from {source} for more than {outage_hours:g} h "
+            f"(newest day held: {newest}).{why} rankbot keeps polling; this channel gets one "
+            "more notice when data flows again, nothing in between."
+        )
+    return f"✅ Ranking data from {source} is flowing again (newest day held: {newest})."

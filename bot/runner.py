@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -27,10 +28,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+import aiohttp
 import httpx
 
 from bot import notify
-from bot.chat import ChannelRef, Message, Sender
+from bot.chat import Attachment, ChannelRef, Message, Sender
 from bot.cli import _config
 from bot.config import Config
 from bot.countries import CountryTable
@@ -42,6 +44,7 @@ from bot.model import Snapshot
 from bot.openrouter.source import OpenRouterSource
 from bot.outbox import Outbox
 from bot.pipeline import ingest
+from bot.planner import health_text
 from bot.render import Renderer
 from bot.senders.console import ConsoleSender
 from bot.senders.webhook import WebhookSender, env_name
@@ -69,6 +72,10 @@ class Planner(Protocol):
     ) -> Sequence[Planned]: ...
 
     def flush_due(self, store: Store, now: datetime) -> Sequence[Planned]: ...
+
+    def health(
+        self, store: Store, notice: str, text: str, now: datetime, operator: ChannelRef | None
+    ) -> Sequence[Planned]: ...
 
 
 class ReplaySource:
@@ -133,8 +140,10 @@ class Poller:
         params: Callable[[str], DetectParams],
         countries: CountryTable,
         clock: Callable[[], datetime] = utcnow,
+        operator: ChannelRef | None = None,
     ) -> None:
         self.store = store
+        self._operator = operator
         self.source = source
         self._planner = planner
         self._outbox = outbox
@@ -159,6 +168,7 @@ class Poller:
             self.next_poll = self.source.next_poll(now)
         with self.store.batch():  # first: a new channel's confirmation precedes its alerts
             enqueued = self._enqueue(self._planner.flush_due(self.store, now), now)
+            enqueued += self._enqueue(self._health_notices(now), now)
         events = 0
         for snapshot in snapshots:
             with self.store.batch():
@@ -169,9 +179,50 @@ class Poller:
                     countries=self._countries,
                 )
                 planned = self._planner.after_ingest(self.store, result.events, now)
-                enqueued += self._enqueue(planned, now)
+                enqueued += self._enqueue(self._with_charts(planned), now)
             events += len(result.events)
         return TickReport(len(snapshots), events, enqueued, source_error)
+
+    def _with_charts(self, planned: Sequence[Planned]) -> list[Planned]:
+        """Attach the chart of a post's most important charted event (a new #1: the trend; a
+        country flip: the shares) when the channel has charts on. Drawn once per tick and
+        event, only for these rare kinds; a post whose chart cannot be drawn goes without."""
+        from bot.chart_command import EVENT_CHARTS, alert_attachment  # matplotlib: only here
+
+        charts: dict[str, Attachment | None] = {}
+        subscriptions = Subscriptions(self.store)
+        out: list[Planned] = []
+        for post in planned:
+            sub = subscriptions.get(post.channel)
+            charted = [e for e in post.message.events if e.kind in EVENT_CHARTS]
+            if sub is None or not sub.charts or not charted:
+                out.append(post)
+                continue
+            event = charted[0]
+            if event.key not in charts:
+                try:
+                    charts[event.key] = alert_attachment(event, self.store, self._countries)
+                except Exception:  # a picture must never cost the alert
+                    log.exception("chart for %s failed; the alert goes without it", event.key)
+                    charts[event.key] = None
+            chart = charts[event.key]
+            message = replace(post.message, attachments=(chart,)) if chart else post.message
+            out.append(replace(post, message=message))  # type: ignore[type-var]
+        return out
+
+    def _health_notices(self, now: datetime) -> Sequence[Planned]:
+        """One notice after a sustained outage and one on recovery, when the source keeps
+        health (`health_notice`, which records the notice as given: this runs inside the
+        same batch as the enqueue, so a crash can neither lose nor repeat it)."""
+        notice_of = getattr(self.source, "health_notice", None)
+        notice = notice_of(self.store, now) if notice_of is not None else None
+        if notice is None:
+            return []
+        outage_hours = getattr(getattr(self.source, "settings", None), "outage_hours", 24)
+        health = self.store.get_state(f"health:{self.source.name}") or {}
+        text = health_text(self.source.name, notice, health, outage_hours)
+        log.warning("source %s: %s notice sent", self.source.name, notice)
+        return self._planner.health(self.store, notice, text, now, self._operator)
 
     def _enqueue(self, planned: Sequence[Planned], now: datetime) -> int:
         return sum(self._outbox.enqueue(p.channel, p.message, key=p.key, now=now) for p in planned)
@@ -291,6 +342,7 @@ def build_bot(
         params=detect_params(config, source, subscriptions),
         countries=config.countries,
         clock=clock,
+        operator=(settings or config.section("delivery")).operator_channel,
     )
     delivery = Delivery(
         outbox,
@@ -338,11 +390,15 @@ async def poll_once(args: argparse.Namespace, config: Config) -> int:
                     _OneForAll(ConsoleSender(renderer)),
                     settings=replace(settings, limits={}),
                 )
+                report = await bot.poller.tick()
+                await bot.delivery.run_until_idle(wait_for_retries=False)
             else:
                 senders = default_senders(config, client, renderer)
                 bot = build_bot(config, store, _source(args, config), senders)
-            report = await bot.poller.tick()
-            await bot.delivery.run_until_idle(wait_for_retries=False)
+                async with contextlib.AsyncExitStack() as adapters:
+                    await start_chat_adapters(config, bot, senders, adapters)
+                    report = await bot.poller.tick()
+                    await bot.delivery.run_until_idle(wait_for_retries=False)
         stats, pending = bot.delivery.stats, bot.outbox.pending_count()
     verb = "would be sent" if args.dry_run else "sent"
     print(
@@ -357,15 +413,65 @@ async def poll_once(args: argparse.Namespace, config: Config) -> int:
 
 
 async def run(args: argparse.Namespace, config: Config) -> int:
-    """`rankbot run`: the poller and delivery (plus webhooks and the console) until stopped."""
+    """`rankbot run`: poller, delivery, and the Slack and Discord adapters that are configured,
+    all in this one loop until stopped."""
     renderer = Renderer(config.templates_dir)
     settings: DeliverySettings = config.section("delivery")
     with Store.open(config.db_path) as store:
         async with httpx.AsyncClient(timeout=settings.send_timeout) as client:
             senders = default_senders(config, client, renderer)
             bot = build_bot(config, store, _source(args, config), senders)
-            await run_forever(bot.poller, bot.delivery)
+            async with contextlib.AsyncExitStack() as adapters:
+                started = await start_chat_adapters(config, bot, senders, adapters)
+                log.info("rankbot running: %s", ", ".join(started) or "webhooks and console only")
+                await run_forever(bot.poller, bot.delivery)
     return 0
+
+
+async def start_chat_adapters(
+    config: Config,
+    bot: Bot,
+    senders: dict[str, Sender],
+    stack: contextlib.AsyncExitStack,
+    environ: Mapping[str, str] = os.environ,
+) -> list[str]:
+    """Start Slack and Discord when they are configured (a config table or a token in the
+    environment), add their senders, and register their shutdown on `stack`.
+
+    Imported here, not at the top: a bot that uses only one platform (or only webhooks) never
+    loads the other's library.
+    """
+    started: list[str] = []
+    from bot.slackbot.runtime import slack_wanted, start_slack
+
+    if slack_wanted(config, environ):
+        slack = await start_slack(
+            config, bot.store, on_command=bot.delivery.kick, webhook_env=webhook_env(config)
+        )
+        stack.push_async_callback(slack.close)
+        senders["slack"] = slack.sender
+        senders["slack-webhook"] = slack.webhook_sender
+        started.append("Slack")
+
+    from bot.commands import Services
+    from bot.discordbot import runtime as discord_runtime
+    from bot.discordbot.settings import TOKEN_ENV
+
+    if "discord" in config.sections or environ.get(TOKEN_ENV):
+        discord = await discord_runtime.start(
+            Services(bot.store, config), on_command=bot.delivery.kick
+        )
+        stack.push_async_callback(discord.close)
+        senders["discord"] = discord.sender
+        senders["discord-webhook"] = discord.webhook_sender
+        started.append("Discord")
+    elif any(
+        d.subscription.channel.platform == "discord-webhook" for d in config.section("channels")
+    ):
+        session = await stack.enter_async_context(aiohttp.ClientSession())
+        senders["discord-webhook"] = discord_runtime.webhook_sender(config, session)
+        started.append("Discord webhooks")
+    return started
 
 
 def cmd_poll(args: argparse.Namespace) -> int:

@@ -31,6 +31,10 @@ DEFAULT_KINDS: tuple[str, ...] = (
     "top_exit",
     "milestone",
 )
+NOTICE_KINDS: tuple[str, ...] = ("source_health",)
+"""Kinds a channel may subscribe to that are not ranking events: `source_health` is the one
+notice after a sustained source outage and the one on recovery."""
+SUBSCRIBABLE_KINDS: tuple[str, ...] = (*KINDS, *NOTICE_KINDS)
 DEFAULT_PERIODS: tuple[str, ...] = ("week",)
 WEBHOOK_PLATFORMS: tuple[str, ...] = ("slack-webhook", "discord-webhook", "webhook")
 CONFIG_WORKSPACE = "config"
@@ -295,7 +299,7 @@ def _parse_channel(table: Section) -> DeclaredChannel:
             f'(like "RANKBOT_WEBHOOK_OPS"), never the URL itself'
         )
     kinds = table.strings("kinds", DEFAULT_KINDS)
-    _check_choices(where, "kinds", kinds, KINDS)
+    _check_choices(where, "kinds", kinds, SUBSCRIBABLE_KINDS)
     periods = table.strings("periods", DEFAULT_PERIODS)
     _check_choices(where, "periods", periods, PERIODS)
     filters = Filters(

@@ -241,17 +241,17 @@ def test_chart_reply_with_one_stored_week(tmp_path: Path, demo: list[Snapshot]) 
     assert "2026-01-05" in reply.text
 
 
-async def test_alerts_carry_the_chart_of_their_kind(store: Store, demo: list[Snapshot]) -> None:
+def test_alerts_carry_the_chart_of_their_kind(store: Store, demo: list[Snapshot]) -> None:
     flip = Event("country_flip", "openrouter", "week", date(2026, 2, 9), "CN", {})
-    attachment = await alert_attachment(flip, store, Config())
+    attachment = alert_attachment(flip, store, COUNTRIES)
     assert attachment is not None
     assert attachment.filename == "rankbot-countries-openrouter-week-2026-02-09.png"
     expected = render_chart("countries", demo[:6], countries=COUNTRIES)
     assert attachment.content == expected  # drawn as of the event, not with later weeks
     surge = Event("surge", "openrouter", "week", date(2026, 2, 16), "a/x", {})
-    assert await alert_attachment(surge, store, Config()) is None
+    assert alert_attachment(surge, store, COUNTRIES) is None
     first = Event("new_leader", "openrouter", "week", date(2026, 1, 5), "a/x", {})
-    assert await alert_attachment(first, store, Config()) is None  # one week: no chart yet
+    assert alert_attachment(first, store, COUNTRIES) is None  # one week: no chart yet
 
 
 def test_parse_chart_args_numbers_alone_mean_a_trend() -> None:

@@ -226,7 +226,7 @@ async def test_login_ready_and_synced_command_payload(
     (put,) = fake.requests("PUT", rf"/applications/{APP_ID}/commands")
     commands = {c["name"]: c for c in put.json}
     assert set(commands) == {
-        "top", "model", "countries", "subscribe", "unsubscribe", "subscriptions", "mute",
+        "top", "model", "countries", "chart", "subscribe", "unsubscribe", "subscriptions", "mute",
         "unmute", "digest", "quiet", "status", "resume", "help",
     }  # fmt: skip
     top = {o["name"]: o for o in commands["top"]["options"]}
@@ -258,7 +258,7 @@ async def test_commands_are_synced_again_only_when_their_schema_changed(
     third = await runtime.start(services, token=TOKEN, settings=dev)  # another scope
     await third.close()
     assert third.synced
-    assert len(fake.commands[GUILD_ID]) == 13
+    assert len(fake.commands[GUILD_ID]) == 14
 
 
 # --- interactions --------------------------------------------------------------------------
@@ -337,6 +337,24 @@ async def test_countries_is_deferred_then_edited_in(
     assert patch.json["allowed_mentions"] == {"parse": []}
 
 
+async def test_chart_is_drawn_after_a_public_defer_and_attached(
+    fake: FakeDiscord, store: Store, config: Config, discord_rt: runtime.DiscordRuntime
+) -> None:
+    for snapshot in (BASELINE, FLIP):
+        ingest(store, snapshot, params=config.detect, countries=config.countries)
+    options = [{"name": "kind", "type": 3, "value": "countries"}]
+    payload = command_interaction(fake, "chart", options)
+    answer = await interact(fake, payload)
+    assert answer.json["type"] == 5
+    assert not answer.json.get("data", {}).get("flags", 0) & EPHEMERAL  # the channel sees it
+    edit = rf"/webhooks/{APP_ID}/{payload['token']}/messages/@original"
+    await fake.wait_for(lambda: bool(fake.requests("PATCH", edit)))
+    (patch,) = fake.requests("PATCH", edit)
+    [png] = patch.files.values()
+    assert png.startswith(b"\x89PNG")
+    assert patch.json["allowed_mentions"] == {"parse": []}
+
+
 async def test_model_query_autocompletes_from_stored_models(
     fake: FakeDiscord, store: Store, config: Config, discord_rt: runtime.DiscordRuntime
 ) -> None:
@@ -374,6 +392,11 @@ async def test_a_country_flip_reaches_the_subscribed_channel_once(
     assert_within_limits(body["embeds"])
     assert "Country flip" in body["embeds"][0]["title"]
     assert "China" in body["embeds"][0]["description"]
+    # the countries chart rides along as a multipart file the embed shows
+    [png] = messages[0].files.values()
+    assert png.startswith(b"\x89PNG")
+    filename = body["attachments"][0]["filename"]
+    assert body["embeds"][0]["image"]["url"] == f"attachment://{filename}"
 
 
 async def test_429_is_waited_out_for_retry_after(

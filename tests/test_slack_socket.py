@@ -116,6 +116,35 @@ async def test_a_new_leader_reaches_the_channel_once_with_blocks_and_fallback(
     assert blocks[-1]["type"] == "context" and "openrouter.ai/rankings" in body
 
 
+async def test_a_new_leader_alert_carries_its_chart_through_the_upload_v2_flow(
+    tmp_path: Path,
+) -> None:
+    async with running_bot(tmp_path) as bot:
+        await _subscribe(bot)
+        await bot.replay(week("2026-02-16", WEEK_2))
+        methods = [c.method for c in bot.fake.calls]
+    steps = [
+        "chat.postMessage",
+        "files.getUploadURLExternal",
+        "upload",
+        "files.completeUploadExternal",
+    ]
+    last_post = max(i for i, m in enumerate(methods) if m == "chat.postMessage")
+    assert [m for m in methods[last_post:] if m in steps] == steps
+
+
+async def test_a_failed_chart_upload_still_delivers_the_alert(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as bot:
+        await _subscribe(bot)
+        before = len(bot.fake.called("chat.postMessage"))
+        bot.fake.fail("files.getUploadURLExternal", error="not_allowed_token_type")
+        await bot.replay(week("2026-02-16", WEEK_2))
+        posts = bot.fake.called("chat.postMessage")[before:]
+        assert len(posts) == 1 and "New #1" in posts[0].params["text"]
+        assert not bot.fake.called("files.completeUploadExternal")
+        assert bot.outbox.pending_count() == 0
+
+
 async def test_429_is_retried_after_retry_after_and_not_before(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as bot:
         await _subscribe(bot)

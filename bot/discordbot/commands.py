@@ -28,14 +28,15 @@ import discord
 from discord import app_commands
 
 from bot import command_parse
+from bot.charts import DEFAULT_N
 from bot.chat import Caller, ChannelRef, CommandContext, Reply
-from bot.commands import Services, execute
+from bot.commands import Services, execute_async
 from bot.delivery import utcnow
 from bot.discordbot.embeds import files_of, reply_parts
-from bot.events import KINDS
 from bot.model import PERIODS
 from bot.render import Renderer
 from bot.schedule import WEEKDAYS
+from bot.subscriptions import SUBSCRIBABLE_KINDS
 
 log = logging.getLogger("rankbot.discord")
 
@@ -45,12 +46,15 @@ MANAGE_RULE = (
     "On Discord that is the Manage Channels permission in this channel "
     "(a server admin can grant it)."
 )
-DEFERRED = frozenset({"model", "countries"})
+DEFERRED = frozenset({"model", "countries", "chart"})
+PUBLIC = frozenset({"chart"})
+"""Deferred answers whose result the whole channel sees (a chart someone asked for)."""
+CHART_CHOICES = [app_commands.Choice(name=k, value=k) for k in ("trend", "countries", "ranks")]
 """Commands that read a stream's whole history: acknowledged first, answered by an edit."""
 AUTOCOMPLETE_MAX = 25
 
 KIND_CHOICES = [app_commands.Choice(name="all", value="all")] + [
-    app_commands.Choice(name=k, value=k) for k in KINDS
+    app_commands.Choice(name=k, value=k) for k in SUBSCRIBABLE_KINDS
 ]
 PERIOD_CHOICES = [app_commands.Choice(name=p, value=p) for p in PERIODS]
 
@@ -98,8 +102,8 @@ class CommandRunner:
         manage = command_parse.USAGE[name].manage or name == "subscriptions"
         deferred = name in DEFERRED
         if deferred:
-            await interaction.response.defer(ephemeral=True, thinking=True)
-        reply = execute(line, self.context(interaction), self.services)
+            await interaction.response.defer(ephemeral=name not in PUBLIC, thinking=True)
+        reply = await execute_async(line, self.context(interaction), self.services)
         if command_parse.USAGE[name].manage and reply.ok and self._on_command is not None:
             self._on_command()
         await self.answer(
@@ -205,6 +209,22 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
     @app_commands.command(name="countries", description=summary("countries"))
     async def countries(interaction: discord.Interaction) -> None:
         await runner.run(interaction, "countries")
+
+    @app_commands.command(name="chart", description=summary("chart"))
+    @app_commands.describe(
+        kind="trend (tokens), countries (shares) or ranks (default trend)",
+        n="how many models or countries (default: 5, or 10 for ranks)",
+        weeks="how many snapshots back, 2 to 104 (default 12)",
+    )
+    @app_commands.choices(kind=CHART_CHOICES)
+    async def chart(
+        interaction: discord.Interaction,
+        kind: str = "trend",
+        n: app_commands.Range[int, 1, 20] | None = None,
+        weeks: app_commands.Range[int, 2, 104] = 12,
+    ) -> None:
+        count = DEFAULT_N.get(kind, 5) if n is None else n  # type: ignore[call-overload]
+        await runner.run(interaction, f"chart {word(kind)} {count} {weeks}")
 
     @app_commands.command(name="subscribe", description=summary("subscribe"))
     @app_commands.describe(
@@ -338,6 +358,7 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
         top,
         model,
         countries,
+        chart,
         subscribe,
         unsubscribe,
         subscriptions,

@@ -29,7 +29,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat import Caller, ChannelRef, CommandContext, Reply
-from bot.commands import Services, execute
+from bot.commands import Services, execute_async
 from bot.render import Renderer
 from bot.slackbot.blocks import MAX_FALLBACK, blocks_or_none, mrkdwn_escape, reply_blocks
 from bot.slackbot.installation import (
@@ -79,7 +79,7 @@ class SlashCommands:
         if public:
             words.pop()
         caller = Caller(user_id=command.get("user_id", ""), name=command.get("user_name", ""))
-        reply = self._execute(" ".join(["top", *words]), self._context(command, caller))
+        reply = await self._execute(" ".join(["top", *words]), self._context(command, caller))
         await ack(**reply_payload(self.renderer, reply, public=public))
 
     async def rankbot(
@@ -88,7 +88,7 @@ class SlashCommands:
         await ack()
         caller = await self.caller(client, command)
         line = command.get("text", "").strip() or "help"
-        reply = self._execute(line, self._context(command, caller))
+        reply = await self._execute(line, self._context(command, caller))
         await respond(**reply_payload(self.renderer, reply))
         if reply.attachments:
             await self._post_files(client, command, reply, respond)
@@ -115,9 +115,9 @@ class SlashCommands:
                 response_type="ephemeral",
             )
 
-    def _execute(self, line: str, ctx: CommandContext) -> Reply:
+    async def _execute(self, line: str, ctx: CommandContext) -> Reply:
         try:
-            return execute(line, ctx, self.services)
+            return await execute_async(line, ctx, self.services)
         except Exception:
             log.exception("command %r in %s failed", line.split(" ", 1)[0], ctx.channel.key)
             return Reply("Something went wrong on rankbot's side; it was logged.", ok=False)
