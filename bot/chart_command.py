@@ -29,7 +29,7 @@ from bot.charts import (
     render_chart_async,
 )
 from bot.chat import Attachment, Reply
-from bot.cli import UsageError, _config, _positive
+from bot.cli_support import UsageError, config_from_args, positive_int
 from bot.config import Config
 from bot.countries import CountryTable
 from bot.events import Event
@@ -196,7 +196,7 @@ def _number(word: str, what: str, lo: int, hi: int, example: str) -> int:
 
 def cmd_chart(args: argparse.Namespace) -> int:
     """`rankbot chart KIND -o FILE.png`: the same picture the chat command attaches."""
-    config = _config(args)
+    config = config_from_args(args)
     if not config.db_path.exists():
         raise UsageError(
             f"no database at {config.db_path} yet: run `rankbot replay FILE --db "
@@ -232,13 +232,13 @@ def add_chart_command(sub: Any, common: argparse.ArgumentParser) -> None:
     chart.add_argument("kind", choices=KINDS, help="which chart")
     chart.add_argument(
         "-n",
-        type=_positive(MAX_N),
+        type=positive_int(MAX_N),
         metavar="N",
         help="models (countries for `countries`) to draw; default 5, 10 for ranks",
     )
     chart.add_argument(
         "--weeks",
-        type=_positive(MAX_WEEKS),
+        type=positive_int(MAX_WEEKS),
         default=DEFAULT_WEEKS,
         metavar="K",
         help=f"the last K snapshots (default {DEFAULT_WEEKS}, at least {MIN_SNAPSHOTS})",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -12,11 +11,18 @@ from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
-from bot.config import Config, ConfigError, load_config
+from bot.chart_command import add_chart_command
+from bot.cli_support import UsageError, config_from_args, positive_int
+from bot.config import Config, ConfigError
+from bot.discordbot.cli import add_commands as add_discord_commands
+from bot.events import DetectParams
 from bot.history import HistoryError, load_history, read_history
 from bot.model import PERIODS, Snapshot
+from bot.openrouter.cli import add_commands as add_openrouter_commands
 from bot.pipeline import ingest
 from bot.render import Renderer
+from bot.runner import add_commands as add_runner_commands
+from bot.slackbot.manifest import add_manifest_command
 from bot.storage import StoreBusy, StoreCorrupt
 from bot.store import Store
 from bot.views import top_view
@@ -24,32 +30,7 @@ from bot.views import top_view
 Handler = Callable[[argparse.Namespace], int]
 
 
-class UsageError(Exception):
-    """A command used in a way it cannot work; printed without a traceback."""
-
-
-def _positive(upper: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if not 1 <= value <= upper:
-            raise argparse.ArgumentTypeError(f"expected a number from 1 to {upper}, got {value}")
-        return value
-
-    return parse
-
-
-def _config(args: argparse.Namespace) -> Config:
-    path = args.config or os.environ.get("RANKBOT_CONFIG")
-    config = load_config(Path(path) if path else None)
-    if getattr(args, "db", None):
-        config = replace(config, db_path=Path(args.db))
-    return config
-
-
-def _detect_params(args: argparse.Namespace, config: Config):  # type: ignore[no-untyped-def]
+def _detect_params(args: argparse.Namespace, config: Config) -> DetectParams:
     params = config.detect
     if getattr(args, "confirm", None) is not None:
         params = replace(params, confirm=args.confirm)
@@ -76,7 +57,7 @@ def replay_snapshots(
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    config = _config(args)
+    config = config_from_args(args)
     if args.file == "-":
         snapshots = list(read_history(sys.stdin, name="<stdin>"))
     else:
@@ -108,7 +89,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    config = _config(args)
+    config = config_from_args(args)
     text = resources.files("bot").joinpath("data/demo-history.jsonl").read_text("utf-8")
     snapshots = list(read_history(text.splitlines(), name="demo-history.jsonl"))
     renderer = Renderer(config.templates_dir)
@@ -136,7 +117,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_top(args: argparse.Namespace) -> int:
-    config = _config(args)
+    config = config_from_args(args)
     if not config.db_path.exists():
         raise UsageError(
             f"no database at {config.db_path} yet: run `rankbot replay FILE --db "
@@ -193,13 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--json", action="store_true", help="print one JSON object per event")
     replay.add_argument(
         "--confirm",
-        type=_positive(10),
+        type=positive_int(10),
         metavar="K",
         help="consecutive snapshots a change must hold before it is announced (default 1)",
     )
     replay.add_argument(
         "--top-n",
-        type=_positive(50),
+        type=positive_int(50),
         metavar="N",
         help="N for top-N entries and exits (default 10)",
     )
@@ -212,30 +193,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the latest stored ranking: tokens, share, change against the "
         "previous snapshot, and the developer's country.",
     )
-    top.add_argument("n", nargs="?", type=_positive(50), default=10, help="how many (default 10)")
+    top.add_argument(
+        "n", nargs="?", type=positive_int(50), default=10, help="how many (default 10)"
+    )
     top.add_argument("--period", choices=PERIODS, default="week", help="default: week")
     top.add_argument("--source", default="openrouter", help="default: openrouter")
     top.add_argument("--json", action="store_true", help="print JSON instead of text")
     top.set_defaults(handler=cmd_top)
 
-    from bot.runner import add_commands  # `run` and `poll`; imported here as runner imports cli
-
-    add_commands(sub, common)
-
-    from bot.openrouter.cli import add_commands as add_openrouter_commands  # imports cli too
-
+    # each part of the bot adds its own subcommands
+    add_runner_commands(sub, common)
     add_openrouter_commands(sub, common)
-
-    from bot.chart_command import add_chart_command  # imports cli, like runner
-
     add_chart_command(sub, common)
-
-    from bot.slackbot.manifest import add_manifest_command  # `slack-manifest`
-
     add_manifest_command(sub, common)
-
-    from bot.discordbot.cli import add_commands as add_discord_commands  # `discord-*`
-
     add_discord_commands(sub, common)
     return parser
 

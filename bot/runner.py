@@ -33,7 +33,7 @@ import httpx
 
 from bot import notify
 from bot.chat import Attachment, ChannelRef, Message, Sender
-from bot.cli import _config
+from bot.cli_support import config_from_args
 from bot.config import Config
 from bot.countries import CountryTable
 from bot.delivery import Delivery, utcnow
@@ -475,12 +475,12 @@ async def start_chat_adapters(
 
 
 def cmd_poll(args: argparse.Namespace) -> int:
-    return asyncio.run(poll_once(args, _config(args)))
+    return asyncio.run(poll_once(args, config_from_args(args)))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    return asyncio.run(run(args, _config(args)))
+    return asyncio.run(run(args, config_from_args(args)))
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import discord
 
-from bot.cli import UsageError, _config
+from bot.cli_support import UsageError, config_from_args
 from bot.commands import Services
 from bot.config import Config
 from bot.discordbot.commands import CommandRunner, build_tree
@@ -57,7 +57,7 @@ async def _application_id(settings: DiscordSettings) -> int:
 
 
 def cmd_invite(args: argparse.Namespace) -> int:
-    settings: DiscordSettings = _config(args).section("discord")
+    settings: DiscordSettings = config_from_args(args).section("discord")
     if not settings.application_id and not token_from_env():
         raise UsageError(
             f"set [discord] application_id in the config, or {TOKEN_ENV} to read it from Discord"
@@ -82,7 +82,7 @@ async def _sync(config: Config, guild: int | None, store: Store) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    config = _config(args)
+    config = config_from_args(args)
     guild = args.guild or config.section("discord").dev_guild_id
     try:
         store = Store.open(config.db_path)

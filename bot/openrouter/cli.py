@@ -12,7 +12,7 @@ import os
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from bot.cli import UsageError, _config
+from bot.cli_support import UsageError, config_from_args
 from bot.openrouter import catalogue
 from bot.openrouter.api import BAD_KEY, KEY_ENV, AuthError, OpenRouterError
 from bot.openrouter.backfill import ProgressBar
@@ -36,7 +36,7 @@ def _now() -> datetime:
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     """Print what one day parses to, without storing anything."""
-    source = OpenRouterSource.from_config(_config(args))
+    source = OpenRouterSource.from_config(config_from_args(args))
     now = _now()
     day = args.date or now.date() - timedelta(days=1)
 
@@ -75,7 +75,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    config = _config(args)
+    config = config_from_args(args)
     source = OpenRouterSource.from_config(config)
     since = args.since or source.settings.backfill_since
     with Store.open(config.db_path) as store:
@@ -97,7 +97,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Tell an operator whether the key works, with one request for yesterday."""
-    source = OpenRouterSource.from_config(_config(args))
+    source = OpenRouterSource.from_config(config_from_args(args))
     if not os.environ.get(KEY_ENV):
         print(BAD_KEY)
         return 1

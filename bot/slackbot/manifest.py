@@ -11,6 +11,7 @@ import argparse
 import json
 from typing import Any
 
+from bot.cli_support import UsageError, config_from_args
 from bot.slackbot.settings import SlackSettings
 
 COMMAND_HINTS = {
@@ -72,9 +73,8 @@ def manifest_json(settings: SlackSettings, *, url: str | None = None) -> str:
 
 
 def cmd_slack_manifest(args: argparse.Namespace) -> int:
-    from bot.cli import UsageError, _config  # the CLI imports this module lazily
 
-    settings: SlackSettings = _config(args).section("slack")
+    settings: SlackSettings = config_from_args(args).section("slack")
     try:
         print(manifest_json(settings, url=args.url))
     except ValueError as exc:
