@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from importlib import resources
 from pathlib import Path
 
 from bot.chart_command import add_chart_command
@@ -89,30 +89,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
-    text = resources.files("bot").joinpath("data/demo-history.jsonl").read_text("utf-8")
-    snapshots = list(read_history(text.splitlines(), name="demo-history.jsonl"))
-    renderer = Renderer(config.templates_dir)
-    print(
-        "rankbot demo: replaying the weekly OpenRouter ranking of early 2026 "
-        f"({len(snapshots)} weeks, figures reconstructed from public reporting)\n"
-        "into the console channel #llm-rankings. The first week is the silent baseline.\n"
-    )
+    from bot.demo import run_demo  # the whole bot: loaded only for the demo
 
-    def show(snapshot: Snapshot, events: list) -> None:
-        print(f"[week of {snapshot.as_of.isoformat()}] ", end="")
-        if not events:
-            print("nothing worth an alert\n")
-            return
-        print(f"#llm-rankings receives 1 message ({len(events)} events):")
-        print(_indent(renderer.group(events)))
-        print()
-
-    replay_snapshots(snapshots, args, config, on_snapshot=show)
-    last, previous = snapshots[-1], snapshots[-2]
-    print("> /top 5")
-    view = top_view(last, previous, 5, config.countries)
-    print(_indent(renderer.render("text/top.j2", view=view)))
+    charts = None if args.no_charts else Path(args.charts_dir)
+    asyncio.run(run_demo(config_from_args(args), sys.stdout, charts))
     return 0
 
 
@@ -161,7 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Replay the bundled early-2026 weekly history and show the alerts a "
         "channel would receive, then what `/top 5` answers.",
     )
-    demo.set_defaults(handler=cmd_demo, confirm=None, top_n=None)
+    demo.add_argument(
+        "--charts-dir",
+        metavar="DIR",
+        default="rankbot-demo",
+        help="where the demo writes its charts (default: ./rankbot-demo)",
+    )
+    demo.add_argument("--no-charts", action="store_true", help="write no chart files")
+    demo.set_defaults(handler=cmd_demo)
 
     replay = sub.add_parser(
         "replay",

@@ -131,8 +131,8 @@ def test_bad_history_line_names_file_line_and_entry(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_demo_tells_the_story(tmp_path: Path) -> None:
-    result = rankbot("demo")
+def test_demo_tells_the_story_through_the_real_pipeline(tmp_path: Path) -> None:
+    result = rankbot("demo", "--charts-dir", str(tmp_path / "charts"))
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Country flip (weekly, 2026-02-09): models from China now lead" in out
@@ -140,6 +140,13 @@ def test_demo_tells_the_story(tmp_path: Path) -> None:
     assert "> /top 5" in out
     assert "2. 🇺🇸 Gemini 3 Flash Preview — 997B" in out
     assert "3. 🇨🇳 DeepSeek V3.2 — 798B" in out
+    assert "rankbot is now watching this channel, from now on" in out  # one confirmation
+    assert out.count("→ console:demo:#llm-rankings") == 5  # confirmation + 4 grouped alerts
+    assert "🇨🇳 China: 5.16T (64.6%)" in out and "🇺🇸 United States: 2.7T (33.8%)" in out
+    assert "📎 rankbot-countries-openrouter-week-2026-02-09.png" in out
+    for kind in ("trend", "countries", "ranks"):
+        chart = tmp_path / "charts" / f"{kind}.png"
+        assert chart.read_bytes().startswith(b"\x89PNG") and str(chart) in out
 
 
 def test_malformed_config_names_the_key(tmp_path: Path) -> None:

@@ -22,7 +22,9 @@ class ConsoleSender:
     ) -> SendResult:
         out = self._out or sys.stdout
         text = render_text(self._renderer, message)
-        indented = "\n".join(("  " + line) if line else "" for line in text.splitlines())
+        files = [f"📎 {a.filename} ({a.title})" for a in message.attachments]
+        lines = [*text.splitlines(), *files]
+        indented = "\n".join(("  " + line) if line else "" for line in lines)
         out.write(f"→ {channel.key}\n{indented}\n\n")
         out.flush()
         return SendResult(SendStatus.SENT)
