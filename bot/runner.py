@@ -1,10 +1,11 @@
 """The poller: poll the source, store, detect, plan, enqueue, deliver, in one asyncio loop.
 
 One tick: the planner releases what is due (confirmations of new subscriptions, posts held
-for quiet hours or digests); then, for each new snapshot from the source, ingest it (store →
-detect → log), let the planner turn its events into posts per channel, and enqueue those posts,
-all in ONE atomic write: a crash leaves either the snapshot with its posts in the outbox, or
-neither (never events logged whose posts were lost). Then delivery is told the outbox changed.
+for quiet hours or digests); then the new snapshots from the source are ingested (store →
+detect → log), the planner turns all their events into one post per channel, and those posts
+are enqueued, all in ONE atomic write: a crash leaves either the snapshots with their posts in
+the outbox, or neither (never events logged whose posts were lost). Then delivery is told the
+outbox changed.
 Between ticks the poller sleeps until the source can have something new, waking at least every
 `MAX_SLEEP` so held-back posts go out on time. Delivery runs as a sibling task in the same
 loop (`Delivery.serve`), as do the Slack and Discord adapters.
@@ -169,18 +170,18 @@ class Poller:
         with self.store.batch():  # first: a new channel's confirmation precedes its alerts
             enqueued = self._enqueue(self._planner.flush_due(self.store, now), now)
             enqueued += self._enqueue(self._health_notices(now), now)
-        events = 0
-        for snapshot in snapshots:
-            with self.store.batch():
-                result = ingest(
-                    self.store,
-                    snapshot,
-                    params=self._params(snapshot.period),
-                    countries=self._countries,
-                )
-                planned = self._planner.after_ingest(self.store, result.events, now)
-                enqueued += self._enqueue(self._with_charts(planned), now)
-            events += len(result.events)
+        # Everything one poll brought (a day and its rolling week; several days after an
+        # outage) becomes ONE grouped post per channel, written with the snapshots at once.
+        fresh: list[Event] = []
+        with self.store.batch():
+            for snapshot in snapshots:
+                params = self._params(snapshot.period)
+                fresh += ingest(
+                    self.store, snapshot, params=params, countries=self._countries
+                ).events
+            planned = self._planner.after_ingest(self.store, fresh, now)
+            enqueued += self._enqueue(self._with_charts(planned), now)
+        events = len(fresh)
         return TickReport(len(snapshots), events, enqueued, source_error)
 
     def _with_charts(self, planned: Sequence[Planned]) -> list[Planned]:

@@ -332,7 +332,8 @@ def test_a_tick_stores_plans_and_enqueues_and_a_replay_enqueues_nothing_twice(
     planner.held.append(Post(ChannelRef("console", "", "a"), Message(notice="digest"), "dg-1"))
     tick = poller(store, ReplaySource(weeks()), planner, lambda: START).tick
     report = asyncio.run(tick())
-    assert (report.snapshots, report.enqueued, report.source_error) == (3, 5, None)
+    # the released digest, then ONE post per channel for everything this poll brought
+    assert (report.snapshots, report.enqueued, report.source_error) == (3, 3, None)
     assert report.events >= 2  # two new leaders, after the silent baseline
     outbox = Outbox(store)
     # what the planner released comes before this tick's alerts (a confirmation first)
@@ -397,9 +398,10 @@ def test_poll_once_dry_run_prints_who_gets_what_and_keeps_nothing(
     assert main(argv) == 0
     out, err = capsys.readouterr()
     assert out.startswith("→ webhook:config:ops\n  Subscribed")  # the confirmation first
-    assert out.count("→ webhook:config:ops") == 3  # + the two new leaders
-    assert "New #1" in out
-    assert "3 would be sent, 0 pending" in err and "nothing stored" in err
+    # + ONE grouped post for both new leaders the poll brought (no burst of posts)
+    assert out.count("→ webhook:config:ops") == 2
+    assert out.count("New #1") == 2
+    assert "2 would be sent, 0 pending" in err and "nothing stored" in err
     assert not (tmp_path / "bot.db.json").exists()
 
 
@@ -412,16 +414,16 @@ def test_poll_once_posts_each_alert_once_and_pauses_a_deleted_webhook(
     hook = respx.post(HOOK).mock(return_value=httpx.Response(200))
     argv = ["poll", "--once", "--config", str(config), "--history", str(history)]
     assert main(argv) == 0
-    assert hook.call_count == 3
+    assert hook.call_count == 2  # the confirmation, then one grouped post
     assert main(argv) == 0  # the same history again: nothing new to say
-    assert hook.call_count == 3
+    assert hook.call_count == 2
 
     hook.mock(return_value=httpx.Response(404))
     later = tmp_path / "later.jsonl"
     with later.open("w") as out:
         write_history([snap("2026-02-23", {"a/x": 1200, "b/y": 1500})], out)
     assert main([*argv[:-1], str(later)]) == 0
-    assert hook.call_count == 4  # tried once, not retried
+    assert hook.call_count == 3  # tried once, not retried
     with Store.open(tmp_path / "bot.db.json", readonly=True) as store:
         sub = Subscriptions(store).get(ChannelRef("webhook", "config", "ops"))
         assert sub is not None and sub.paused
