@@ -56,6 +56,11 @@ class DetectParams:
     surge_pct: float = 50.0
     milestones: tuple[int, ...] = DEFAULT_MILESTONES
     confirm: int = 1
+    rank_move_floor: int | None = None
+    """The smallest move some subscriber asked for, when below `rank_move`: such moves are
+    detected too, marked `below_default`, and only channels that asked for them get them."""
+    surge_pct_floor: float | None = None
+    """Likewise for surges and drops below `surge_pct`."""
 
     def __post_init__(self) -> None:
         for n in (self.top_n, *self.extra_top_ns):
@@ -69,6 +74,14 @@ class DetectParams:
             raise ValueError(f"confirm must be at least 1, got {self.confirm}")
         if any(m <= 0 for m in self.milestones):
             raise ValueError("milestones must be positive token counts")
+
+    @property
+    def loosest_rank_move(self) -> int:
+        return min(self.rank_move, self.rank_move_floor or self.rank_move)
+
+    @property
+    def loosest_surge_pct(self) -> float:
+        return min(self.surge_pct, self.surge_pct_floor or self.surge_pct)
 
     @property
     def top_ns(self) -> tuple[int, ...]:
@@ -397,7 +410,7 @@ class _Detection:
             if base is None or not inside or entry.model in entered:
                 continue
             move = base - entry.rank
-            if abs(move) < self.params.rank_move:
+            if abs(move) < self.params.loosest_rank_move:
                 continue
             if self.confirmer.due(f"rank:{entry.model}", entry.rank):
                 self.emit(
@@ -406,6 +419,7 @@ class _Detection:
                     **self.describe(entry),
                     previous_rank=base,
                     move=move,
+                    below_default=abs(move) < self.params.rank_move,
                 )
             else:
                 ranks[entry.model] = base
@@ -420,7 +434,7 @@ class _Detection:
             if not base or entry.lower_bound:
                 continue
             change = (entry.tokens - base) / base * 100
-            if abs(change) < self.params.surge_pct:
+            if abs(change) < self.params.loosest_surge_pct:
                 continue
             kind = "surge" if change > 0 else "drop"
             if self.confirmer.due(f"tokens:{entry.model}", kind):
@@ -430,6 +444,7 @@ class _Detection:
                     **self.describe(entry),
                     previous_tokens=base,
                     change_pct=round(change, 1),
+                    below_default=abs(change) < self.params.surge_pct,
                 )
             else:
                 tokens[entry.model] = base

@@ -60,12 +60,14 @@ def _within_top(sub: Subscription, event: Event) -> bool:
 
 
 def _thresholds(sub: Subscription, event: Event) -> bool:
+    """A channel's own minimum when it set one; otherwise detection's default, which the
+    event says it fell short of when it was only detected for another channel's lower one."""
     f = sub.filters
     if event.kind == "rank_change" and f.min_move is not None:
         return abs(int(event.fields.get("move") or 0)) >= f.min_move
     if event.kind in ("surge", "drop") and f.min_change_pct is not None:
         return abs(float(event.fields.get("change_pct") or 0)) >= f.min_change_pct
-    return True
+    return not event.fields.get("below_default", False)
 
 
 def wants(sub: Subscription, event: Event) -> bool:

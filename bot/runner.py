@@ -292,15 +292,26 @@ def detect_params(
     config: Config, source: Source, subscriptions: Subscriptions
 ) -> Callable[[str], DetectParams]:
     """`[detect]`, with `confirm` per period when the source's settings offer `confirm_for`
-    (OpenRouter's `[source.confirm]`: its rolling week needs 2), and a top-N stream for every N
-    some subscription watches. A replayed history uses `[detect] confirm`, as `rankbot replay`.
+    (OpenRouter's `[source.confirm]`: its rolling week needs 2), a top-N stream for every N
+    some subscription watches, and the smallest rank move and surge any subscription asked
+    for (events below `[detect]`'s own thresholds reach only the channels that asked). A
+    replayed history uses `[detect] confirm`, as `rankbot replay`.
     """
     confirm_for = getattr(getattr(source, "settings", None), "confirm_for", None)
 
     def params(period: str) -> DetectParams:
         extra = tuple(n for n in subscriptions.top_ns() if n != config.detect.top_n)
         confirm = confirm_for(period) if confirm_for else config.detect.confirm
-        return replace(config.detect, confirm=confirm, extra_top_ns=extra)
+        filters = [s.filters for s in subscriptions.all()]
+        moves = [f.min_move for f in filters if f.min_move is not None]
+        changes = [f.min_change_pct for f in filters if f.min_change_pct is not None]
+        return replace(
+            config.detect,
+            confirm=confirm,
+            extra_top_ns=extra,
+            rank_move_floor=min(moves, default=None),
+            surge_pct_floor=min(changes, default=None),
+        )
 
     return params
 

@@ -285,3 +285,18 @@ def test_event_round_trips_through_dict() -> None:
         assert again == e
         assert again.key == e.key
     assert events[0].attribution == "Source: y"
+
+
+def test_a_subscribers_lower_threshold_is_detected_but_marked_below_default() -> None:
+    a = {"openai/a": 10 * B, "openai/b": 9 * B, "openai/c": 8 * B}
+    b = {"openai/a": 10 * B, "openai/b": 7 * B, "openai/c": 9 * B}  # c and b swap: 1 place
+    params = DetectParams(rank_move=3, rank_move_floor=1, surge_pct=50, surge_pct_floor=10)
+    _, events = run([snap("2026-01-05", a), snap("2026-01-12", b)], params)
+    moves = {
+        e.fields["model"]: e.fields["below_default"] for e in events if e.kind == "rank_change"
+    }
+    assert moves == {"openai/b": True, "openai/c": True}
+    drops = [e for e in events if e.kind == "drop"]
+    assert [(e.fields["model"], e.fields["below_default"]) for e in drops] == [("openai/b", True)]
+    _, plain = run([snap("2026-01-05", a), snap("2026-01-12", b)], DetectParams(rank_move=3))
+    assert not [e for e in plain if e.kind in ("rank_change", "drop")]

@@ -104,6 +104,15 @@ def test_minimum_move_and_change() -> None:
     assert not wants(sub(min_change_pct=60), ev("surge", change_pct=55.0))
 
 
+def test_moves_below_the_default_reach_only_channels_that_asked_for_them() -> None:
+    small = ev("rank_change", rank=2, move=1, below_default=True)
+    assert wants(sub(min_move=1), small)
+    assert not wants(sub(), small)  # no minimum of its own: detection's default applies
+    small_surge = ev("surge", change_pct=20.0, below_default=True)
+    assert wants(sub(min_change_pct=10), small_surge)
+    assert not wants(sub(), small_surge)
+
+
 @pytest.mark.parametrize(
     ("event", "expected"),
     [
