@@ -30,9 +30,10 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from bot.chat import ChannelRef, Sender, SendResult, SendStatus
+from bot.clock import utcnow
 from bot.delivery_settings import DeliverySettings
 from bot.outbox import FAILED, PENDING, SENT, Outbox, OutboxItem, Outcome
 from bot.ratelimit import RateLimiter
@@ -40,10 +41,6 @@ from bot.ratelimit import RateLimiter
 log = logging.getLogger("rankbot.delivery")
 
 OnPermanent = Callable[[ChannelRef, str, datetime], None]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def retry_delay(

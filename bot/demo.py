@@ -9,13 +9,14 @@ clock of the data is the past; no tokens, no network.
 from __future__ import annotations
 
 import tempfile
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
 from bot.charts import KINDS, render_chart
 from bot.chat import Caller, ChannelRef, CommandContext
+from bot.clock import utcnow
 from bot.commands import Services, execute
 from bot.config import Config
 from bot.delivery_settings import DeliverySettings
@@ -40,7 +41,7 @@ def demo_history() -> list[Snapshot]:
 async def run_demo(config: Config, out: TextIO, charts_dir: Path | None) -> None:
     snapshots = demo_history()
     renderer = Renderer(config.templates_dir)
-    now = datetime.now(UTC)
+    now = utcnow()
     operator = CommandContext(CHANNEL, Caller("demo", "you", can_manage=True), now)
     out.write(
         "rankbot demo: the weekly OpenRouter ranking of early 2026 "

@@ -35,9 +35,10 @@ import httpx
 from bot import notify
 from bot.chat import Attachment, ChannelRef, Message, Sender
 from bot.cli_support import config_from_args
+from bot.clock import utcnow
 from bot.config import Config
 from bot.countries import CountryTable
-from bot.delivery import Delivery, utcnow
+from bot.delivery import Delivery
 from bot.delivery_settings import DeliverySettings
 from bot.events import DetectParams, Event
 from bot.history import load_history

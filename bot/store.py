@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import platformdirs
 from tinydb import Query, TinyDB
 from tinydb.table import Table
 
+from bot.clock import utcnow
 from bot.events import Event
 from bot.model import Snapshot
 from bot.storage import AtomicJSONStorage, StoreCorrupt
@@ -198,4 +198,4 @@ class Store:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return utcnow().isoformat(timespec="seconds")

@@ -85,7 +85,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApi]:
     config.write_text(f'[source]\nbase_url = "{BASE_URL}"\ncontact = "ops@example.org"\n')
     monkeypatch.setenv("RANKBOT_CONFIG", str(config))
     monkeypatch.setenv("OPENROUTER_API_KEY", KEY)
-    monkeypatch.setattr(openrouter_cli, "_now", lambda: NOW)
+    monkeypatch.setattr(openrouter_cli, "utcnow", lambda: NOW)
     fake = FakeApi(history(date(2026, 7, 1), date(2026, 7, 30)))
     fake.days[date(2026, 7, 31)] = sample_rows()
     with respx.mock(assert_all_called=False) as router:

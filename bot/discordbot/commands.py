@@ -30,8 +30,8 @@ from discord import app_commands
 from bot import command_parse
 from bot.charts import DEFAULT_N
 from bot.chat import Caller, ChannelRef, CommandContext, Reply
+from bot.clock import utcnow
 from bot.commands import Services, execute_async
-from bot.delivery import utcnow
 from bot.discordbot.embeds import files_of, reply_parts
 from bot.model import PERIODS
 from bot.render import Renderer

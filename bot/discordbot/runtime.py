@@ -27,9 +27,9 @@ import discord.http
 import yarl
 from discord import app_commands
 
+from bot.clock import utcnow
 from bot.commands import Services
 from bot.config import Config
-from bot.delivery import utcnow
 from bot.discordbot.commands import CommandRunner, build_tree
 from bot.discordbot.embeds import discord_renderer
 from bot.discordbot.sender import DiscordSender, DiscordWebhookSender

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from bot.clock import utcnow
 from bot.openrouter.limiter import RequestLimiter
 
 log = logging.getLogger("rankbot.openrouter")
@@ -166,7 +167,7 @@ class OpenRouterApi:
                     raise AuthError(BAD_KEY)
                 if status == 400 or (400 <= status < 500 and status != 429):
                     raise RequestRejected(f"{what} was refused ({problem})")
-                hint = retry_after(response.headers.get("Retry-After"), datetime.now(UTC))
+                hint = retry_after(response.headers.get("Retry-After"), utcnow())
             log.warning("%s attempt %d failed: %s", what, attempt + 1, problem)
         raise Unavailable(f"{what} failed after {self._retries + 1} attempts (last: {problem})")
 

@@ -9,10 +9,11 @@ import argparse
 import asyncio
 import json
 import os
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from bot.cli_support import UsageError, config_from_args
+from bot.clock import utcnow
 from bot.openrouter import catalogue
 from bot.openrouter.api import BAD_KEY, KEY_ENV, AuthError, OpenRouterError
 from bot.openrouter.backfill import ProgressBar
@@ -30,14 +31,10 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date like 2026-05-11, got {text!r}") from None
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def cmd_fetch(args: argparse.Namespace) -> int:
     """Print what one day parses to, without storing anything."""
     source = OpenRouterSource.from_config(config_from_args(args))
-    now = _now()
+    now = utcnow()
     day = args.date or now.date() - timedelta(days=1)
 
     async def fetch() -> tuple[Any, dict[str, str]]:
@@ -81,7 +78,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     with Store.open(config.db_path) as store:
         try:
             report = asyncio.run(
-                source.run_backfill(store, _now(), since=since, progress=ProgressBar(0))
+                source.run_backfill(store, utcnow(), since=since, progress=ProgressBar(0))
             )
         except SourceError as exc:
             raise UsageError(str(exc)) from None
@@ -101,7 +98,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not os.environ.get(KEY_ENV):
         print(BAD_KEY)
         return 1
-    day = _now().date() - timedelta(days=1)
+    day = utcnow().date() - timedelta(days=1)
 
     async def ask() -> Any:
         async with source.api() as api:

@@ -16,12 +16,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
 
 from bot.chat import ChannelRef, Message, SendResult, SendStatus
+from bot.clock import utcnow
 from bot.render import Renderer
 from bot.senders.text import render_text
 
@@ -61,7 +62,7 @@ class WebhookSender:
         url_env: Callable[[ChannelRef], str] = env_name,
         environ: Mapping[str, str] = os.environ,
         max_chars: int | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         """`url_env(channel)` names the variable holding the channel's URL (`[[channels]]
         url_env`); it is read from `environ` at each send, so a fixed URL needs no restart."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -29,6 +29,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat import Caller, ChannelRef, CommandContext, Reply
+from bot.clock import utcnow
 from bot.commands import Services, execute_async
 from bot.render import Renderer
 from bot.slackbot.blocks import MAX_FALLBACK, blocks_or_none, mrkdwn_escape, reply_blocks
@@ -43,10 +44,6 @@ from bot.slackbot.settings import SlackSecrets, SlackSettings
 log = logging.getLogger("rankbot.slack")
 
 Clock = Callable[[], datetime]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def reply_payload(renderer: Renderer, reply: Reply, *, public: bool = False) -> dict[str, Any]:
@@ -66,7 +63,7 @@ class SlashCommands:
     services: Services
     settings: SlackSettings
     renderer: Renderer
-    clock: Clock = _utcnow
+    clock: Clock = utcnow
     on_command: Callable[[], None] | None = None
 
     def _context(self, command: dict[str, Any], caller: Caller) -> CommandContext:

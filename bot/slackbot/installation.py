@@ -16,7 +16,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -28,6 +28,7 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from tinydb import Query
 
+from bot.clock import utcnow
 from bot.store import Store
 from bot.subscriptions import Subscriptions
 
@@ -163,7 +164,7 @@ def add_uninstall_listeners(
     store: Store,
     installations: AsyncInstallationStore | None,
     *,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    clock: Callable[[], datetime] = utcnow,
 ) -> None:
     """`app_uninstalled` and `tokens_revoked`: pause the workspace, drop its dead tokens."""
     revocations = AsyncTokenRevocationListeners(installations) if installations else None

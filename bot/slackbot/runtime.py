@@ -14,7 +14,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -25,6 +25,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat import ChannelRef
+from bot.clock import utcnow
 from bot.commands import Services
 from bot.config import Config
 from bot.senders.webhook import env_name
@@ -78,7 +79,7 @@ async def start_slack(
     services: Services | None = None,
     on_command: Callable[[], None] | None = None,
     webhook_env: Callable[[ChannelRef], str] = env_name,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    clock: Callable[[], datetime] = utcnow,
 ) -> SlackRuntime:
     """Connect (Socket Mode) or listen (HTTP mode) in the running loop; see the module doc.
 

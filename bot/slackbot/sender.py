@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -26,6 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.chat import Attachment, ChannelRef, Message, SendResult, SendStatus
+from bot.clock import utcnow
 from bot.render import Renderer
 from bot.senders.webhook import env_name, parse_retry_after
 from bot.slackbot.blocks import blocks_or_none, fallback_text, message_blocks
@@ -52,10 +53,6 @@ ClientFor = Callable[[str], Awaitable[AsyncWebClient | None]]
 Clock = Callable[[], datetime]
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class SlackSender:
     """Delivers `slack` channels (`ChannelRef("slack", team_id, channel_id)`).
 
@@ -63,7 +60,7 @@ class SlackSender:
     which records every sent post, is what keeps a post from going out twice.
     """
 
-    def __init__(self, client_for: ClientFor, renderer: Renderer, *, clock: Clock = _utcnow):
+    def __init__(self, client_for: ClientFor, renderer: Renderer, *, clock: Clock = utcnow):
         self._client_for = client_for
         self._renderer = renderer
         self._clock = clock
@@ -177,7 +174,7 @@ class SlackWebhookSender:
         *,
         url_env: Callable[[ChannelRef], str] = env_name,
         environ: Mapping[str, str] = os.environ,
-        clock: Clock = _utcnow,
+        clock: Clock = utcnow,
     ) -> None:
         self._renderer = renderer
         self._url_env = url_env
