@@ -399,6 +399,24 @@ async def test_a_country_flip_reaches_the_subscribed_channel_once(
     assert body["embeds"][0]["image"]["url"] == f"attachment://{filename}"
 
 
+async def test_a_new_leader_alert_carries_the_trend_chart_as_a_multipart_attachment(
+    fake: FakeDiscord, store: Store, config: Config, discord_rt: runtime.DiscordRuntime
+) -> None:
+    await subscribed(fake, store, config, discord_rt, "new_leader")
+    before = len(fake.channel_messages(CHANNEL_ID))
+    leader = week(  # DeepSeek V3 jumps from #3 to #1
+        "2026-02-16",
+        [(m, n, 1200 if m == "deepseek/deepseek-v3" else t) for m, n, t in _entries(BASELINE)],
+    )
+    outbox = await poll(store, config, [leader])
+    await delivery(store, outbox, discord_rt).run_until_idle()
+    [message] = fake.channel_messages(CHANNEL_ID)[before:]
+    assert "DeepSeek V3** 🇨🇳 leads" in message.json["embeds"][0]["description"]
+    [png] = message.files.values()
+    assert png.startswith(b"\x89PNG")
+    assert message.json["attachments"][0]["filename"].startswith("rankbot-trend-")
+
+
 async def test_429_is_waited_out_for_retry_after(
     fake: FakeDiscord, store: Store, config: Config, discord_rt: runtime.DiscordRuntime
 ) -> None:
