@@ -34,7 +34,7 @@ import httpx
 
 from bot import notify
 from bot.chat import Attachment, ChannelRef, Message, Sender
-from bot.cli_support import config_from_args
+from bot.cli_support import UsageError, config_from_args
 from bot.clock import utcnow
 from bot.config import Config
 from bot.countries import CountryTable
@@ -43,6 +43,7 @@ from bot.delivery_settings import DeliverySettings
 from bot.events import DetectParams, Event
 from bot.history import load_history
 from bot.model import Snapshot
+from bot.openrouter.api import KEY_ENV
 from bot.openrouter.source import OpenRouterSource
 from bot.outbox import Outbox
 from bot.pipeline import ingest
@@ -369,8 +370,15 @@ def build_bot(
 
 
 def _source(args: argparse.Namespace, config: Config) -> Source:
+    """The history file when given, else the live API, whose key must be set: a bot started
+    without it would run forever and never get a figure, so it stops here and says why."""
     if args.history:
         return ReplaySource.from_file(Path(args.history))
+    if not os.environ.get(KEY_ENV):
+        raise UsageError(
+            f"{KEY_ENV} is not set: create a key at openrouter.ai/keys and export it "
+            "(or poll a recorded history with --history FILE)"
+        )
     return OpenRouterSource.from_config(config)
 
 

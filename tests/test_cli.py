@@ -161,3 +161,19 @@ def test_every_command_has_help() -> None:
     for command in ("demo", "replay", "top"):
         result = rankbot(command, "--help")
         assert result.returncode == 0 and "usage: rankbot " + command in result.stdout
+
+
+def test_run_without_an_api_key_stops_at_once_and_says_why(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("OPENROUTER_API_KEY", None)
+    for command in (["run"], ["poll", "--once"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", *command, "--db", str(tmp_path / "db.json")],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            cwd=ROOT,
+        )
+        assert result.returncode == 2
+        assert "OPENROUTER_API_KEY is not set: create a key at openrouter.ai/keys" in result.stderr
