@@ -68,6 +68,19 @@ def ordered(events: Iterable[Event]) -> list[Event]:
     return sorted(by_date, key=lambda e: (e.importance, rank(e), e.subject))
 
 
+def without_implied(events: Iterable[Event]) -> list[Event]:
+    """Drop a top-N entry that a new #1 of the same ranking already says: "MiniMax M2.5 is
+    the new #1" needs no "MiniMax M2.5 entered the top 10 at #1" below it. A channel that
+    does not take `new_leader` keeps the entry."""
+    events = list(events)
+
+    def subject(e: Event) -> tuple[object, ...]:
+        return (e.source, e.period, e.as_of, e.fields.get("model"))
+
+    leaders = {subject(e) for e in events if e.kind == "new_leader"}
+    return [e for e in events if not (e.kind == "top_entry" and subject(e) in leaders)]
+
+
 def plan_key(channel: ChannelRef, events: Sequence[Event], prefix: str = "post") -> str:
     """Stable across restarts: sorted event keys plus the channel key, hashed."""
     body = "\n".join([channel.key, *sorted(e.key for e in events)])
@@ -77,7 +90,7 @@ def plan_key(channel: ChannelRef, events: Sequence[Event], prefix: str = "post")
 def grouped(
     channel: ChannelRef, events: Iterable[Event], *, title: str | None = None, prefix: str = "post"
 ) -> Planned:
-    events = tuple(ordered(events))
+    events = tuple(ordered(without_implied(events)))
     return Planned(channel, Message(events=events, title=title), plan_key(channel, events, prefix))
 
 

@@ -194,3 +194,14 @@ def test_held_events_of_a_removed_channel_are_dropped(store: Store) -> None:
     Subscriptions(store).remove(CH)
     assert notify.flush_due(store, NOW + timedelta(days=2)) == []
     assert len(store.table(notify.HELD_TABLE)) == 0
+
+
+def test_a_new_leaders_top_entry_is_not_said_twice_in_one_message() -> None:
+    leader = ev("new_leader", "minimax/m2.5")
+    entry = ev("top_entry", "minimax/m2.5@top10", top_n=10, model="minimax/m2.5")
+    other = ev("top_entry", "z-ai/glm-5@top10", rank=5, top_n=10, model="z-ai/glm-5")
+    post = grouped(CH, [entry, leader, other])
+    assert [e.kind for e in post.message.events] == ["new_leader", "top_entry"]
+    assert post.message.events[1].subject == "z-ai/glm-5@top10"
+    # a channel that does not take new_leader still hears that the model entered
+    assert [e.subject for e in grouped(CH, [entry]).message.events] == ["minimax/m2.5@top10"]
