@@ -4,7 +4,6 @@ and that the API key never leaks into logs or messages."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import httpx
@@ -34,17 +33,6 @@ from tests.fixtures.openrouter.fake_api import (
 
 TODAY = date(2026, 8, 1)
 DAY = date(2026, 7, 31)
-
-
-@pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=False) as r:
-        yield r
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

@@ -33,11 +33,6 @@ def days() -> dict:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
 def fake(days: dict, clock: Clock) -> Iterator[FakeApi]:
     api = FakeApi(dict(days), clock)
     with respx.mock(assert_all_called=False) as router:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -81,12 +80,6 @@ def test_health_round_trips_through_the_store_form() -> None:
     } <= set(raw)
     assert Health.from_dict({**raw, "from_a_newer_version": 1}) == health
     assert Health.from_dict(None) == Health()
-
-
-@pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=False) as r:
-        yield r
 
 
 async def test_the_source_records_health_and_notices_once(

@@ -39,17 +39,6 @@ CHALLENGER = "z-ai/glm-5.2-20260616"
 
 
 @pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=False) as r:
-        yield r
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
 def fake(router: respx.MockRouter, clock: Clock) -> FakeApi:
     api = FakeApi(history(SINCE, NEW - timedelta(days=1)), clock)
     api.mount(router)

@@ -34,10 +34,6 @@ def env_name(channel: ChannelRef) -> str:
     return "RANKBOT_WEBHOOK_" + re.sub(r"[^A-Z0-9]+", "_", channel.channel.upper()).strip("_")
 
 
-def url_from_env(channel: ChannelRef) -> str | None:
-    return os.environ.get(env_name(channel)) or None
-
-
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
     """Seconds from a `Retry-After` header: a number of seconds or an HTTP date."""
     if value is None:
