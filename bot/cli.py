@@ -14,10 +14,11 @@ from pathlib import Path
 from bot.chart_command import add_chart_command
 from bot.cli_support import UsageError, config_from_args, positive_int
 from bot.config import Config, ConfigError
+from bot.demo import run_demo
 from bot.discordbot.cli import add_commands as add_discord_commands
 from bot.events import DetectParams
 from bot.history import HistoryError, load_history, read_history
-from bot.model import PERIODS, Snapshot
+from bot.model import PERIODS
 from bot.openrouter.cli import add_commands as add_openrouter_commands
 from bot.pipeline import ingest
 from bot.render import Renderer
@@ -39,24 +40,8 @@ def _detect_params(args: argparse.Namespace, config: Config) -> DetectParams:
     return params
 
 
-def replay_snapshots(
-    snapshots: Sequence[Snapshot] | list[Snapshot],
-    args: argparse.Namespace,
-    config: Config,
-    *,
-    on_snapshot: Callable[[Snapshot, list], None],
-) -> None:
-    """Run snapshots through store → detect, into `--db` or a throwaway store."""
-    params = _detect_params(args, config)
-    with tempfile.TemporaryDirectory(prefix="rankbot-") as tmp:
-        db_path = Path(args.db) if args.db else Path(tmp) / "replay.db.json"
-        with Store.open(db_path) as store:
-            for snapshot in snapshots:
-                result = ingest(store, snapshot, params=params, countries=config.countries)
-                on_snapshot(snapshot, result.events)
-
-
 def cmd_replay(args: argparse.Namespace) -> int:
+    """Run a history through store → detect → render, into `--db` or a throwaway store."""
     config = config_from_args(args)
     if args.file == "-":
         snapshots = list(read_history(sys.stdin, name="<stdin>"))
@@ -66,31 +51,24 @@ def cmd_replay(args: argparse.Namespace) -> int:
             raise UsageError(f"history file not found: {path}")
         snapshots = load_history(path)
     renderer = Renderer(config.templates_dir)
-    first = True
-
-    def show(snapshot: Snapshot, events: list) -> None:
-        nonlocal first
-        if args.json:
-            for event in events:
-                print(json.dumps(event.to_dict(), ensure_ascii=False, sort_keys=True))
-            return
-        if not first:
-            print()
-        first = False
-        header = f"── {snapshot.source} · {snapshot.period} · {snapshot.as_of.isoformat()} ──"
-        print(header)
-        if events:
-            print(renderer.group(events))
-        else:
-            print("(no alerts)")
-
-    replay_snapshots(snapshots, args, config, on_snapshot=show)
+    params = _detect_params(args, config)
+    with tempfile.TemporaryDirectory(prefix="rankbot-") as tmp:
+        db_path = Path(args.db) if args.db else Path(tmp) / "replay.db.json"
+        with Store.open(db_path) as store:
+            for index, snapshot in enumerate(snapshots):
+                events = ingest(store, snapshot, params=params, countries=config.countries).events
+                if args.json:
+                    for event in events:
+                        print(json.dumps(event.to_dict(), ensure_ascii=False, sort_keys=True))
+                    continue
+                if index:
+                    print()
+                print(f"── {snapshot.source} · {snapshot.period} · {snapshot.as_of.isoformat()} ──")
+                print(renderer.group(events) if events else "(no alerts)")
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_demo  # the whole bot: loaded only for the demo
-
     charts = None if args.no_charts else Path(args.charts_dir)
     asyncio.run(run_demo(config_from_args(args), sys.stdout, charts))
     return 0
