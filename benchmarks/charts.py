@@ -16,9 +16,9 @@ import time
 import tracemalloc
 from datetime import date, timedelta
 
-from bot.charts import KINDS, render_chart
-from bot.countries import shipped_table
-from bot.model import Snapshot
+from bot.core.countries import shipped_table
+from bot.core.model import Snapshot
+from bot.render.charts import KINDS, render_chart
 
 AUTHORS = ["openai", "google", "anthropic", "deepseek", "qwen", "minimax", "z-ai", "x-ai"]
 AUTHORS += ["moonshotai", "mistralai"]

@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.chat import ChannelRef, Message, SendResult, SendStatus
-from bot.delivery import Delivery
-from bot.delivery_settings import DeliverySettings
-from bot.outbox import Outbox
-from bot.ratelimit import Limit, PlatformLimits
-from bot.store import Store
+from bot.core.messages import ChannelRef, Message, SendResult, SendStatus
+from bot.delivery.rate_limits import Limit, PlatformLimits
+from bot.delivery.settings import DeliverySettings
+from bot.delivery.workers import Delivery
+from bot.store.database import Store
+from bot.store.outbox import Outbox
 
 CHANNELS = 2_000
 LATENCY = 0.03

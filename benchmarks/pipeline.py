@@ -15,12 +15,12 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from bot.countries import shipped_table
-from bot.events import DetectParams, detect
-from bot.model import Snapshot
-from bot.pipeline import ingest
-from bot.render import Renderer
-from bot.store import Store
+from bot.core.countries import shipped_table
+from bot.core.events import DetectParams, detect
+from bot.core.model import Snapshot
+from bot.engine.ingest import ingest
+from bot.render.templates import Renderer
+from bot.store.database import Store
 
 AUTHORS = ["openai", "google", "anthropic", "deepseek", "qwen", "minimax", "z-ai", "stealth"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.model import Snapshot
+from bot.core.model import Snapshot
 
 
 def snap(

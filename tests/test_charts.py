@@ -14,8 +14,14 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageStat
 
-from bot.chart_command import alert_attachment, chart_reply, parse_chart_args
-from bot.charts import (
+from bot.cli.main import main
+from bot.commands.chart import alert_attachment, chart_reply, parse_chart_args
+from bot.config.file import Config
+from bot.core.countries import shipped_table
+from bot.core.events import Event
+from bot.core.history_format import read_history
+from bot.core.model import Snapshot
+from bot.render.charts import (
     HEIGHT_PX,
     KINDS,
     PALETTE,
@@ -26,13 +32,7 @@ from bot.charts import (
     render_chart_async,
     style_for,
 )
-from bot.cli import main
-from bot.config import Config
-from bot.countries import shipped_table
-from bot.events import Event
-from bot.history import read_history
-from bot.model import Snapshot
-from bot.store import Store
+from bot.store.database import Store
 from tests.helpers import snap
 
 COUNTRIES = shipped_table()

@@ -10,13 +10,13 @@ from helpers import snap
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.chat import Caller, ChannelRef, CommandContext, Message, Reply
-from bot.commands import Services, execute
-from bot.config import Config
-from bot.outbox import Outbox
-from bot.pipeline import ingest
-from bot.store import Store
-from bot.subscriptions import Subscriptions
+from bot.commands.execute import Services, execute
+from bot.config.file import Config
+from bot.core.messages import Caller, ChannelRef, CommandContext, Message, Reply
+from bot.engine.ingest import ingest
+from bot.store.database import Store
+from bot.store.outbox import Outbox
+from bot.store.subscriptions import Subscriptions
 
 NOW = datetime(2026, 2, 16, 12, 0, tzinfo=UTC)
 CH = ChannelRef("slack", "T1", "C1")
@@ -387,7 +387,7 @@ def test_any_line_yields_a_reply(services: Services, line: str, manage: bool) ->
 def test_chart_command_answers_with_a_png_or_a_helpful_error(tmp_path: Path) -> None:
     from importlib import resources
 
-    from bot.history import read_history
+    from bot.core.history_format import read_history
 
     with Store.open(tmp_path / "db.json") as store:
         services = Services(store=store, config=Config())

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Config, ConfigError, load_config
-from bot.countries import UNKNOWN, shipped_table
+from bot.config.file import Config, ConfigError, load_config
+from bot.core.countries import UNKNOWN, shipped_table
 
 
 def load(tmp_path: Path, text: str) -> Config:

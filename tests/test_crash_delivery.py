@@ -26,12 +26,12 @@ CHANNELS = 200
 CHILD = """
 import asyncio, os, random, sys
 from datetime import UTC, datetime
-from bot.chat import ChannelRef, Message, SendResult, SendStatus
-from bot.delivery import Delivery
-from bot.delivery_settings import DeliverySettings
-from bot.outbox import Outbox
-from bot.ratelimit import Limit, PlatformLimits
-from bot.store import Store
+from bot.core.messages import ChannelRef, Message, SendResult, SendStatus
+from bot.delivery.workers import Delivery
+from bot.delivery.settings import DeliverySettings
+from bot.store.outbox import Outbox
+from bot.delivery.rate_limits import Limit, PlatformLimits
+from bot.store.database import Store
 
 db, received, seed, channels = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 rng = random.Random(seed)

@@ -15,18 +15,18 @@ import httpx
 import pytest
 import respx
 
-from bot.chat import ChannelRef, Message, SendResult, SendStatus
-from bot.cli import main
-from bot.countries import shipped_table
-from bot.delivery import Delivery, retry_delay
-from bot.delivery_settings import DeliverySettings
-from bot.events import DetectParams, Event
-from bot.history import write_history
-from bot.outbox import Outbox
-from bot.runner import Poller, ReplaySource, run_forever
-from bot.storage import AtomicJSONStorage
-from bot.store import Store
-from bot.subscriptions import Subscriptions
+from bot.cli.main import main
+from bot.core.countries import shipped_table
+from bot.core.events import DetectParams, Event
+from bot.core.history_format import write_history
+from bot.core.messages import ChannelRef, Message, SendResult, SendStatus
+from bot.delivery.settings import DeliverySettings
+from bot.delivery.workers import Delivery, retry_delay
+from bot.engine.poller import Poller, ReplaySource, run_forever
+from bot.store.atomic_json import AtomicJSONStorage
+from bot.store.database import Store
+from bot.store.outbox import Outbox
+from bot.store.subscriptions import Subscriptions
 from tests.helpers import snap
 from tests.test_ratelimit import max_in_window
 from tests.virtual_time import START, VirtualClock, run_virtual

@@ -11,9 +11,9 @@ import discord.gateway
 import discord.http
 import pytest
 
-from bot.cli import main
-from bot.discordbot.sync import state_key
-from bot.store import Store
+from bot.cli.main import main
+from bot.platforms.discord.sync import state_key
+from bot.store.database import Store
 from tests.fakes.discord_fake import APP_ID, GUILD_ID, FakeDiscord
 
 

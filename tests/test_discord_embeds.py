@@ -10,10 +10,11 @@ from unittest.mock import Mock
 import discord
 import pytest
 
-from bot.chat import Attachment, Message, Reply, SendStatus
-from bot.config import Config, ConfigError
-from bot.discordbot.commands import words_list
-from bot.discordbot.embeds import (
+from bot.config.file import Config, ConfigError
+from bot.core.events import Event
+from bot.core.messages import Attachment, Message, Reply, SendStatus
+from bot.platforms.discord.commands import words_list
+from bot.platforms.discord.embeds import (
     DESCRIPTION_MAX,
     FIELDS_MAX,
     TITLE_MAX,
@@ -23,10 +24,9 @@ from bot.discordbot.embeds import (
     message_parts,
     reply_parts,
 )
-from bot.discordbot.invite import invite_url
-from bot.discordbot.sender import nonce_for, result_for_error
-from bot.discordbot.settings import DEFAULT_API_BASE, DEFAULT_GATEWAY_URL, DiscordSettings
-from bot.events import Event
+from bot.platforms.discord.invite import invite_url
+from bot.platforms.discord.sender import nonce_for, result_for_error
+from bot.platforms.discord.settings import DEFAULT_API_BASE, DEFAULT_GATEWAY_URL, DiscordSettings
 
 RENDERER = discord_renderer()
 

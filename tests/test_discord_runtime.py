@@ -17,22 +17,22 @@ import discord.gateway
 import discord.http
 import pytest
 
-from bot import notify
-from bot.chat import Attachment, ChannelRef, Message
-from bot.commands import Services
-from bot.config import Config
-from bot.delivery import Delivery
-from bot.delivery_settings import DeliverySettings
-from bot.discordbot import runtime
-from bot.discordbot.embeds import DESCRIPTION_MAX, FIELDS_MAX, TITLE_MAX, TOTAL_MAX
-from bot.discordbot.sender import nonce_for
-from bot.discordbot.settings import DiscordSettings
-from bot.model import Snapshot
-from bot.outbox import Outbox
-from bot.pipeline import ingest
-from bot.runner import Poller, ReplaySource
-from bot.store import Store
-from bot.subscriptions import Subscriptions
+from bot.commands.execute import Services
+from bot.config.file import Config
+from bot.core.messages import Attachment, ChannelRef, Message
+from bot.core.model import Snapshot
+from bot.delivery.settings import DeliverySettings
+from bot.delivery.workers import Delivery
+from bot.engine import planner as notify
+from bot.engine.ingest import ingest
+from bot.engine.poller import Poller, ReplaySource
+from bot.platforms.discord import runtime
+from bot.platforms.discord.embeds import DESCRIPTION_MAX, FIELDS_MAX, TITLE_MAX, TOTAL_MAX
+from bot.platforms.discord.sender import nonce_for
+from bot.platforms.discord.settings import DiscordSettings
+from bot.store.database import Store
+from bot.store.outbox import Outbox
+from bot.store.subscriptions import Subscriptions
 from tests.fakes.discord_fake import (
     APP_ID,
     CHANNEL_ID,

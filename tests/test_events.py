@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.countries import shipped_table
-from bot.events import KINDS, DetectorState, DetectParams, Event, detect
-from bot.model import Snapshot
+from bot.core.countries import shipped_table
+from bot.core.events import KINDS, DetectorState, DetectParams, Event, detect
+from bot.core.model import Snapshot
 from tests.helpers import snap
 
 T = 1_000_000_000_000

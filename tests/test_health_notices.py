@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from bot import notify
-from bot.chat import Caller, ChannelRef, CommandContext
-from bot.commands import Services, execute
-from bot.config import Config, ConfigError, Section
-from bot.delivery_settings import parse as parse_delivery
-from bot.model import Snapshot
-from bot.outbox import Outbox
-from bot.runner import Poller
-from bot.store import Store
+from bot.commands.execute import Services, execute
+from bot.config.file import Config, ConfigError, Section
+from bot.core.messages import Caller, ChannelRef, CommandContext
+from bot.core.model import Snapshot
+from bot.delivery.settings import parse as parse_delivery
+from bot.engine import planner as notify
+from bot.engine.poller import Poller
+from bot.store.database import Store
+from bot.store.outbox import Outbox
 
 NOW = datetime(2026, 8, 3, 0, 10, tzinfo=UTC)
 

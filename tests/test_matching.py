@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from bot.chat import ChannelRef
-from bot.events import Event
-from bot.matching import select, wants
-from bot.subscriptions import Filters, Subscription
+from bot.core.events import Event
+from bot.core.matching import select, wants
+from bot.core.messages import ChannelRef
+from bot.store.subscriptions import Filters, Subscription
 
 CH = ChannelRef("slack", "T1", "C1")
 

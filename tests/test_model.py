@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from bot.model import Snapshot, SnapshotError, author_of
+from bot.core.model import Snapshot, SnapshotError, author_of
 from tests.helpers import snap
 
 

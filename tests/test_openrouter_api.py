@@ -10,7 +10,7 @@ import httpx
 import pytest
 import respx
 
-from bot.openrouter.api import (
+from bot.sources.openrouter.api import (
     BAD_KEY,
     AuthError,
     BadResponse,
@@ -19,8 +19,8 @@ from bot.openrouter.api import (
     Unavailable,
     retry_after,
 )
-from bot.openrouter.limiter import RequestLimiter
-from bot.openrouter.rows import SuspectPayload, parse_payload
+from bot.sources.openrouter.limiter import RequestLimiter
+from bot.sources.openrouter.rows import SuspectPayload, parse_payload
 from tests.fixtures.openrouter.fake_api import (
     BASE_URL,
     KEY,

@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 import respx
 
-from bot.countries import shipped_table
-from bot.events import DetectParams, Event
-from bot.openrouter import OpenRouterSource, SourceError
-from bot.openrouter.backfill import STATE_KEY, ProgressBar, backfill, plan_ranges
-from bot.openrouter.daystore import load_days
-from bot.openrouter.health import HEALTH_KEY
-from bot.openrouter.limiter import PER_DAY, PER_MINUTE
-from bot.pipeline import ingest
-from bot.store import Store
+from bot.core.countries import shipped_table
+from bot.core.events import DetectParams, Event
+from bot.engine.ingest import ingest
+from bot.sources.openrouter import OpenRouterSource, SourceError
+from bot.sources.openrouter.backfill import STATE_KEY, ProgressBar, backfill, plan_ranges
+from bot.sources.openrouter.daystore import load_days
+from bot.sources.openrouter.health import HEALTH_KEY
+from bot.sources.openrouter.limiter import PER_DAY, PER_MINUTE
+from bot.store.database import Store
 from tests.fixtures.openrouter.fake_api import Clock, FakeApi, history, make_source, varied_rows
 
 NOW = datetime(2026, 7, 2, 9, 0, tzinfo=UTC)  # 18 months: 2025-01-01 … 2026-07-01

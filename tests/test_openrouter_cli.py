@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import respx
 
-from bot.cli import main
-from bot.config import Config, ConfigError, load_config
-from bot.openrouter import cli as openrouter_cli
-from bot.openrouter.settings import SourceSettings
-from bot.store import Store
+from bot.cli import openrouter as openrouter_cli
+from bot.cli.main import main
+from bot.config.file import Config, ConfigError, load_config
+from bot.sources.openrouter.settings import SourceSettings
+from bot.store.database import Store
 from tests.fixtures.openrouter.fake_api import BASE_URL, KEY, FakeApi, history, sample_rows
 
 NOW = datetime(2026, 8, 1, 9, 0, tzinfo=UTC)

@@ -10,11 +10,11 @@ import httpx
 import pytest
 import respx
 
-from bot.openrouter import SourceError
-from bot.openrouter.health import HEALTH_KEY, Health, health_transition, overdue
-from bot.openrouter.limiter import BudgetExhausted, RequestLimiter, SlidingWindow
-from bot.openrouter.schedule import next_poll
-from bot.store import Store
+from bot.sources.openrouter import SourceError
+from bot.sources.openrouter.health import HEALTH_KEY, Health, health_transition, overdue
+from bot.sources.openrouter.limiter import BudgetExhausted, RequestLimiter, SlidingWindow
+from bot.sources.openrouter.poll_schedule import next_poll
+from bot.store.database import Store
 from tests.fixtures.openrouter.fake_api import Clock, FakeApi, history, make_source
 
 T0 = datetime(2026, 8, 1, 2, 10, tzinfo=UTC)

@@ -12,14 +12,14 @@ import httpx
 import pytest
 import respx
 
-from bot.countries import shipped_table
-from bot.events import DetectParams, Event
-from bot.openrouter import OpenRouterSource, SourceError
-from bot.openrouter.catalogue import display_name, names_from_models, readable_name
-from bot.openrouter.daystore import load_days
-from bot.openrouter.health import HEALTH_KEY
-from bot.pipeline import ingest
-from bot.store import Store, Stored
+from bot.core.countries import shipped_table
+from bot.core.events import DetectParams, Event
+from bot.engine.ingest import ingest
+from bot.sources.openrouter import OpenRouterSource, SourceError
+from bot.sources.openrouter.catalogue import display_name, names_from_models, readable_name
+from bot.sources.openrouter.daystore import load_days
+from bot.sources.openrouter.health import HEALTH_KEY
+from bot.store.database import Store, Stored
 from tests.fixtures.openrouter.fake_api import (
     Clock,
     FakeApi,

@@ -8,19 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from bot.countries import shipped_table
-from bot.events import DetectParams
-from bot.openrouter.rows import Day
-from bot.openrouter.settings import SourceSettings
-from bot.openrouter.windows import (
+from bot.core.countries import shipped_table
+from bot.core.events import DetectParams
+from bot.engine.ingest import ingest
+from bot.sources.openrouter.rows import Day
+from bot.sources.openrouter.settings import SourceSettings
+from bot.sources.openrouter.windows import (
     affected_ends,
     attribution,
     snapshots_for,
     window_dates,
     window_snapshot,
 )
-from bot.pipeline import ingest
-from bot.store import Store
+from bot.store.database import Store
 
 END = date(2026, 7, 31)
 

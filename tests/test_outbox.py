@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.chat import Attachment, ChannelRef, Message
-from bot.events import Event
-from bot.outbox import Outbox
-from bot.store import Store
+from bot.core.events import Event
+from bot.core.messages import Attachment, ChannelRef, Message
+from bot.store.database import Store
+from bot.store.outbox import Outbox
 
 NOW = datetime(2026, 2, 16, 9, 0, tzinfo=UTC)
 ALPHA = ChannelRef("slack", "T1", "C-alpha")

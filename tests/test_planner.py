@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from bot import notify
-from bot.chat import Caller, ChannelRef, CommandContext
-from bot.commands import Services, execute
-from bot.config import Config
-from bot.events import Event
-from bot.planner import grouped, ordered, plan_key
-from bot.schedule import Digest, QuietHours
-from bot.store import Store
-from bot.subscriptions import Subscription, Subscriptions
+from bot.commands.execute import Services, execute
+from bot.config.file import Config
+from bot.core.events import Event
+from bot.core.local_time import Digest, QuietHours
+from bot.core.messages import Caller, ChannelRef, CommandContext
+from bot.core.planning import grouped, ordered, plan_key
+from bot.engine import planner as notify
+from bot.store.database import Store
+from bot.store.subscriptions import Subscription, Subscriptions
 
 NOW = datetime(2026, 2, 16, 12, 0, tzinfo=UTC)  # a Monday
 CH = ChannelRef("slack", "T1", "C1")

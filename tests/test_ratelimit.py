@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from bot.chat import ChannelRef
-from bot.ratelimit import DEFAULT_LIMITS, Limit, PlatformLimits, RateLimiter, TokenBucket
+from bot.core.messages import ChannelRef
+from bot.delivery.rate_limits import DEFAULT_LIMITS, Limit, PlatformLimits, RateLimiter, TokenBucket
 from tests.virtual_time import VirtualClock, run_virtual
 
 

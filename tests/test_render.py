@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 from jinja2.exceptions import SecurityError
 
-from bot.countries import shipped_table
-from bot.events import KINDS, DetectParams, Event
-from bot.pipeline import ingest
-from bot.render import Renderer, human_tokens, percent, rank_arrow, signed_percent
-from bot.store import Store
+from bot.core.countries import shipped_table
+from bot.core.events import KINDS, DetectParams, Event
+from bot.engine.ingest import ingest
+from bot.render.templates import Renderer, human_tokens, percent, rank_arrow, signed_percent
+from bot.store.database import Store
 from tests.helpers import snap
 
 B = 1_000_000_000

@@ -11,13 +11,13 @@ import discord
 import httpx
 import pytest
 
-from bot.chat import Caller, ChannelRef, CommandContext
-from bot.commands import Services, execute
-from bot.config import Config
-from bot.pipeline import ingest
-from bot.render import Renderer
-from bot.runner import ReplaySource, build_bot, default_senders, start_chat_adapters
-from bot.store import Store
+from bot.commands.execute import Services, execute
+from bot.config.file import Config
+from bot.core.messages import Caller, ChannelRef, CommandContext
+from bot.engine.ingest import ingest
+from bot.engine.poller import ReplaySource, build_bot, default_senders, start_chat_adapters
+from bot.render.templates import Renderer
+from bot.store.database import Store
 from tests.fakes.discord_fake import FakeDiscord
 from tests.fakes.slack_env import WEEK_1, WEEK_2, week
 from tests.fakes.slack_fake import SlackFake

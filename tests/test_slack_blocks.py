@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.chat import Message, Reply
-from bot.events import KINDS, Event
-from bot.slackbot.blocks import (
+from bot.core.events import KINDS, Event
+from bot.core.messages import Message, Reply
+from bot.platforms.slack.blocks import (
     BLOCKS_BUDGET,
     MAX_BLOCKS,
     MAX_HEADER,

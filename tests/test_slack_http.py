@@ -15,9 +15,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import aiohttp
 import pytest
 
-from bot.chat import ChannelRef, Message
-from bot.slackbot.installation import TinyDBInstallationStore
-from bot.subscriptions import Subscription
+from bot.core.messages import ChannelRef, Message
+from bot.platforms.slack.installation import TinyDBInstallationStore
+from bot.store.subscriptions import Subscription
 from tests.fakes.slack_env import SECRETS, running_bot
 from tests.fakes.slack_fake import TEAM_ID, slash_payload
 

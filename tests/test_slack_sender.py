@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.chat import Attachment, ChannelRef, Message, SendStatus
-from bot.events import Event
-from bot.slackbot.blocks import slack_renderer
-from bot.slackbot.sender import SlackSender, SlackWebhookSender
+from bot.core.events import Event
+from bot.core.messages import Attachment, ChannelRef, Message, SendStatus
+from bot.platforms.slack.blocks import slack_renderer
+from bot.platforms.slack.sender import SlackSender, SlackWebhookSender
 from tests.fakes.slack_fake import TEAM_ID, SlackFake
 
 CHANNEL = ChannelRef("slack", TEAM_ID, "C0ALERTS")

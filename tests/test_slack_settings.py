@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
-from bot.config import Config, ConfigError
-from bot.slackbot.manifest import manifest
-from bot.slackbot.runtime import SlackStartError, slack_wanted, start_slack
-from bot.slackbot.settings import BOT_SCOPES, SlackSecrets, SlackSettings
-from bot.store import Store
+from bot.cli.main import main
+from bot.config.file import Config, ConfigError
+from bot.platforms.slack.manifest import manifest
+from bot.platforms.slack.runtime import SlackStartError, slack_wanted, start_slack
+from bot.platforms.slack.settings import BOT_SCOPES, SlackSecrets, SlackSettings
+from bot.store.database import Store
 from tests.fakes.slack_fake import SlackFake
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bot.chat import ChannelRef
+from bot.core.messages import ChannelRef
 from tests.fakes.slack_env import WEEK_1, WEEK_2, running_bot, week
 from tests.fakes.slack_fake import TEAM_ID
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.countries import shipped_table
-from bot.events import DetectParams
-from bot.pipeline import ingest, ingest_baseline
-from bot.storage import StoreBusy, StoreCorrupt
-from bot.store import Store, Stored
+from bot.core.countries import shipped_table
+from bot.core.events import DetectParams
+from bot.engine.ingest import ingest, ingest_baseline
+from bot.store.atomic_json import StoreBusy, StoreCorrupt
+from bot.store.database import Store, Stored
 from tests.helpers import snap
 
 B = 1_000_000_000
@@ -122,11 +122,11 @@ def test_baseline_import_is_silent_and_next_snapshot_compares_against_it(tmp_pat
 
 WRITER = r"""
 import sys
-from bot.countries import shipped_table
-from bot.events import DetectParams
-from bot.pipeline import ingest
-from bot.store import Store
-from bot.model import Snapshot
+from bot.core.countries import shipped_table
+from bot.core.events import DetectParams
+from bot.engine.ingest import ingest
+from bot.store.database import Store
+from bot.core.model import Snapshot
 path, start = sys.argv[1], int(sys.argv[2])
 with Store.open(path) as store:
     for i in range(start, start + 100000):

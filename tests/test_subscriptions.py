@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.chat import ChannelRef
-from bot.config import Config, ConfigError
-from bot.schedule import Digest, QuietHours, ScheduleError, parse_duration, parse_tz
-from bot.store import Store
-from bot.subscriptions import DEFAULT_KINDS, Filters, Subscription, Subscriptions
+from bot.config.file import Config, ConfigError
+from bot.core.local_time import Digest, QuietHours, ScheduleError, parse_duration, parse_tz
+from bot.core.messages import ChannelRef
+from bot.store.database import Store
+from bot.store.subscriptions import DEFAULT_KINDS, Filters, Subscription, Subscriptions
 
 NOW = datetime(2026, 2, 16, 9, 0, tzinfo=UTC)
 CH = ChannelRef("slack", "T1", "C1")

@@ -10,11 +10,11 @@ import httpx
 import pytest
 import respx
 
-from bot.chat import ChannelRef, Message, SendStatus
-from bot.countries import shipped_table
-from bot.events import DetectParams, Event, baseline, detect
-from bot.render import Renderer
-from bot.senders.webhook import WebhookSender, env_name, parse_retry_after
+from bot.core.countries import shipped_table
+from bot.core.events import DetectParams, Event, baseline, detect
+from bot.core.messages import ChannelRef, Message, SendStatus
+from bot.platforms.webhook import WebhookSender, env_name, parse_retry_after
+from bot.render.templates import Renderer
 from tests.helpers import snap
 
 URL = "https://hooks.example.test/services/T0/B0/s3cr3t"

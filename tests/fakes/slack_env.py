@@ -9,18 +9,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot import notify
-from bot.config import Config
-from bot.delivery import Delivery
-from bot.delivery_settings import DeliverySettings
-from bot.model import Snapshot
-from bot.outbox import Outbox
-from bot.pipeline import ingest
-from bot.runner import Poller, ReplaySource
-from bot.slackbot.runtime import SlackRuntime, start_slack
-from bot.slackbot.settings import SlackSecrets
-from bot.store import Store
-from bot.subscriptions import Subscriptions
+from bot.config.file import Config
+from bot.core.model import Snapshot
+from bot.delivery.settings import DeliverySettings
+from bot.delivery.workers import Delivery
+from bot.engine import planner as notify
+from bot.engine.ingest import ingest
+from bot.engine.poller import Poller, ReplaySource
+from bot.platforms.slack.runtime import SlackRuntime, start_slack
+from bot.platforms.slack.settings import SlackSecrets
+from bot.store.database import Store
+from bot.store.outbox import Outbox
+from bot.store.subscriptions import Subscriptions
 from tests.fakes.slack_fake import SlackFake
 from tests.helpers import snap
 

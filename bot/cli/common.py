@@ -1,0 +1,44 @@
+"""What every `rankbot` subcommand shares: reading the config from the arguments, argument
+types, and the error a command raises to be printed without a traceback.
+
+Kept apart from `bot.cli` so the modules that add subcommands (runner, source, charts, Slack,
+Discord) can use it without importing the CLI that imports them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from bot.config.file import Config, load_config
+
+
+class UsageError(Exception):
+    """A command used in a way it cannot work; printed without a traceback."""
+
+
+def positive_int(upper: int) -> Callable[[str], int]:
+    """An argparse type for a whole number from 1 to `upper`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not 1 <= value <= upper:
+            raise argparse.ArgumentTypeError(f"expected a number from 1 to {upper}, got {value}")
+        return value
+
+    return parse
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """`--config` (or `$RANKBOT_CONFIG`, or the defaults), with `--db` overriding the store."""
+    path = args.config or os.environ.get("RANKBOT_CONFIG")
+    config = load_config(Path(path) if path else None)
+    if getattr(args, "db", None):
+        config = replace(config, db_path=Path(args.db))
+    return config

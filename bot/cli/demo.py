@@ -1,0 +1,93 @@
+"""`rankbot demo`: the early-2026 story, told by the real bot to a console channel.
+
+Nothing is simulated past the source: the bundled weekly history goes through the same poller,
+store, detection, planner, outbox and delivery as live data, into a subscribed console
+channel, and `/top 5` is answered by the same command core Slack and Discord use. Only the
+clock of the data is the past; no tokens, no network.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import timedelta
+from importlib import resources
+from pathlib import Path
+from typing import TextIO
+
+from bot.clock import utcnow
+from bot.commands.execute import Services, execute
+from bot.config.file import Config
+from bot.core.history_format import read_history
+from bot.core.messages import Caller, ChannelRef, CommandContext
+from bot.core.model import Snapshot
+from bot.delivery.settings import DeliverySettings
+from bot.engine.ingest import ingest
+from bot.engine.poller import ReplaySource, build_bot
+from bot.platforms.console import ConsoleSender
+from bot.render.charts import KINDS, render_chart
+from bot.render.templates import Renderer
+from bot.store.database import Store
+
+CHANNEL = ChannelRef("console", "demo", "#llm-rankings")
+SUBSCRIBE = "subscribe new_leader country_flip top_entry top_exit milestone new_model"
+"""The default kinds plus `new_model`: the story is also one of new models arriving."""
+
+
+def demo_history() -> list[Snapshot]:
+    text = resources.files("bot").joinpath("data/demo-history.jsonl").read_text("utf-8")
+    return list(read_history(text.splitlines(), name="demo-history.jsonl"))
+
+
+async def run_demo(config: Config, out: TextIO, charts_dir: Path | None) -> None:
+    snapshots = demo_history()
+    renderer = Renderer(config.templates_dir)
+    now = utcnow()
+    operator = CommandContext(CHANNEL, Caller("demo", "you", can_manage=True), now)
+    out.write(
+        "rankbot demo: the weekly OpenRouter ranking of early 2026 "
+        f"({len(snapshots)} weeks, figures reconstructed from public reporting), replayed\n"
+        f"through the real pipeline into the console channel {CHANNEL.channel}.\n\n"
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="rankbot-demo-") as tmp,
+        Store.open(Path(tmp) / "demo.db.json") as store,
+    ):
+        first, rest = snapshots[0], snapshots[1:]
+        ingest(store, first, params=config.detect, countries=config.countries)
+        out.write(f"[week of {first.as_of}] stored as the silent baseline\n")
+        services = Services(store, config)
+        out.write(
+            f"> /rankbot {SUBSCRIBE}\n{_indent(execute(SUBSCRIBE, operator, services).text)}\n\n"
+        )
+        bot = build_bot(
+            config,
+            store,
+            ReplaySource(rest, per_poll=1, interval=timedelta(0)),
+            {"console": ConsoleSender(renderer, out)},
+            settings=DeliverySettings(limits={}),
+        )
+        for snapshot in rest:
+            out.write(f"[week of {snapshot.as_of}]\n")
+            report = await bot.poller.tick()
+            await bot.delivery.run_until_idle()
+            if report.events == 0:
+                out.write("  (nothing worth an alert)\n\n")
+        for command in ("top 5", "countries"):
+            answer = execute(command, operator, services).text
+            out.write(f"> /{'' if command.startswith('top') else 'rankbot '}{command}\n")
+            out.write(f"{_indent(answer)}\n\n")
+        if charts_dir is not None:
+            _write_charts(store.snapshots(first.source, first.period), config, charts_dir, out)
+
+
+def _write_charts(history: list[Snapshot], config: Config, where: Path, out: TextIO) -> None:
+    where.mkdir(parents=True, exist_ok=True)
+    out.write("\nCharts of the same history:\n")
+    for kind in KINDS:
+        path = where / f"{kind}.png"
+        path.write_bytes(render_chart(kind, history, countries=config.countries))
+        out.write(f"  {path}\n")
+
+
+def _indent(text: str) -> str:
+    return "\n".join(("  " + line) if line else "" for line in text.splitlines())

@@ -1,0 +1,464 @@
+"""The platform-free command core: one parser and executor for every chat platform.
+
+Adapters (Slack, Discord, the console) hand over the typed line and a `CommandContext` and get
+back a `Reply`: plain `text` rendered from `templates/text/reply_*.j2`, plus a `view` name and
+structured `data` they may render better. Rules about *what* a command does live here, never
+in an adapter. Bad arguments come back as a reply that says what was wrong and shows a correct
+example; changes come back with the complete resulting settings.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from tinydb import Query
+
+from bot.commands import parse as cp
+from bot.config.file import Config
+from bot.core.countries import balance
+from bot.core.leaderboard import top_view
+from bot.core.messages import CommandContext, Reply
+from bot.core.model import Snapshot
+from bot.render.templates import Renderer
+from bot.store.database import Store
+from bot.store.subscriptions import (
+    DEFAULT_KINDS,
+    DEFAULT_PERIODS,
+    SUBSCRIBABLE_KINDS,
+    Filters,
+    Subscription,
+    Subscriptions,
+    summary,
+)
+
+
+@dataclass
+class Services:
+    """What commands read and change; fields added later always have defaults."""
+
+    store: Store
+    config: Config
+    source: str = "openrouter"
+    """The ranking source commands show (its snapshots and its health record)."""
+    renderer: Renderer | None = field(default=None, repr=False)
+
+    def render(self, name: str, **context: Any) -> str:
+        if self.renderer is None:
+            self.renderer = Renderer(self.config.templates_dir)
+        return self.renderer.render(f"text/{name}", **context)
+
+
+Handler = Callable[[tuple[str, ...], CommandContext, Services], Reply]
+
+
+def execute(line: str, ctx: CommandContext, services: Services) -> Reply:
+    """Run one command line; bad input yields a helpful reply, never an exception."""
+    try:
+        command = cp.split(line)
+        usage = cp.USAGE[command.name]
+        if usage.manage and not ctx.caller.can_manage:
+            reply = _refusal(command.name, ctx, services)
+        else:
+            reply = _HANDLERS[command.name](command.args, ctx, services)
+    except cp.ParseError as exc:
+        reply = _error(services, exc.problem, exc.example)
+    return _with_pause_note(reply, ctx, services)
+
+
+async def execute_async(line: str, ctx: CommandContext, services: Services) -> Reply:
+    """`execute` for adapters running on the bot's event loop: the one slow command, `chart`,
+    is drawn in a worker thread (its store read stays on the loop, the store is not
+    thread-safe), so other commands and deliveries go on meanwhile."""
+    try:
+        command = cp.split(line)
+    except cp.ParseError:
+        return execute(line, ctx, services)
+    if command.name != "chart":
+        return execute(line, ctx, services)
+    from bot.commands.chart import chart_reply_async  # matplotlib is loaded only to draw
+
+    reply = await chart_reply_async(
+        list(command.args), services.store, services.config, source=services.source
+    )
+    return _with_pause_note(reply, ctx, services)
+
+
+# --- shared pieces ---------------------------------------------------------------------------
+
+
+def _error(s: Services, problem: str, example: str) -> Reply:
+    text = s.render("reply_error.j2", problem=problem, example=example)
+    return Reply(text, view="error", data={"error": problem, "example": example}, ok=False)
+
+
+def _refusal(name: str, ctx: CommandContext, s: Services) -> Reply:
+    rule = ctx.caller.manage_rule or "ask someone who manages this channel's alerts"
+    problem = f"You can't use `{name}` here: only people allowed to manage alerts can. {rule}"
+    text = s.render("reply_error.j2", problem=problem, example="subscriptions")
+    return Reply(text, view="error", data={"error": problem, "rule": rule}, ok=False)
+
+
+def _with_pause_note(reply: Reply, ctx: CommandContext, s: Services) -> Reply:
+    sub = Subscriptions(s.store).get(ctx.channel)
+    if sub is None or not sub.paused:
+        return reply
+    note = (
+        f"⏸ Deliveries to this channel are paused: {sub.pause_reason or 'no reason given'}. "
+        "Fix the cause, then type `resume` (or `subscribe`) to resume."
+    )
+    return replace(reply, text=f"{note}\n\n{reply.text}", data={**reply.data, "paused": note})
+
+
+def _when(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment is not None else "unknown"
+
+
+def _who(ctx: CommandContext) -> str:
+    caller = ctx.caller
+    return f"{caller.name} ({caller.user_id})" if caller.name else caller.user_id
+
+
+def _settings_reply(s: Services, headline: str, sub: Subscription | None, now: datetime) -> Reply:
+    lines = summary(sub, now) if sub is not None else []
+    text = s.render(
+        "reply_settings.j2",
+        headline=headline,
+        lines=lines,
+        sub=sub.to_dict() if sub is not None else None,
+        created=_when(sub.created_at) if sub is not None else "",
+        updated=_when(sub.updated_at) if sub is not None and sub.updated_at else "",
+    )
+    data = {"subscription": sub.to_dict() if sub is not None else None, "summary": lines}
+    return Reply(text, view="subscription", data=data)
+
+
+def _existing(ctx: CommandContext, s: Services, command: str) -> Subscription:
+    sub = Subscriptions(s.store).get(ctx.channel)
+    if sub is None:
+        raise cp.ParseError(
+            f"This channel has no subscription yet, so there is nothing to {command}. "
+            "Start one with `subscribe`.",
+            "subscribe",
+        )
+    return sub
+
+
+def _save(s: Services, sub: Subscription, ctx: CommandContext) -> Subscription:
+    return Subscriptions(s.store).upsert(replace(sub, updated_by=_who(ctx), updated_at=ctx.now))
+
+
+def _stream(s: Services, period: str, last: int | None = 2) -> list[Snapshot]:
+    """The configured source's snapshots of `period` (another source's if it has none)."""
+    sources = [s.source] + [src for src, p in s.store.streams() if p == period]
+    for source in sources:
+        snaps = s.store.snapshots(source, period, last=last)
+        if snaps:
+            return snaps
+    return []
+
+
+def _no_data(period: str) -> Reply:
+    text = f"No {period} ranking is stored yet: the first successful poll will bring one."
+    return Reply(text, view="error", data={"error": text}, ok=False)
+
+
+# --- reading commands ------------------------------------------------------------------------
+
+
+def _top(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+    n, period = cp.parse_top(args)
+    snaps = _stream(s, period)
+    if not snaps:
+        return _no_data(period)
+    previous = snaps[-2] if len(snaps) > 1 else None
+    view = top_view(snaps[-1], previous, n, s.config.countries).to_dict()
+    return Reply(s.render("top.j2", view=view), view="top", data=view)
+
+
+def _find_model(query: str, names: Mapping[str, str]) -> str:
+    """The model id `query` means, by id or name: exact, then unique part, then close spelling."""
+    q = query.lower()
+    exact = [m for m, n in names.items() if q in (m.lower(), n.lower())]
+    if exact:
+        return exact[0]
+    partial = [m for m, n in names.items() if q in m.lower() or q in n.lower()]
+    if len(partial) == 1:
+        return partial[0]
+    if len(partial) > 1:
+        listed = ", ".join(f"`{m}`" for m in partial[:6])
+        raise cp.ParseError(f"`{query}` matches several models: {listed}.", f"model {partial[0]}")
+    spelled = {m.lower(): m for m in names} | {n.lower(): m for m, n in names.items()}
+    spelled |= {m.lower().split("/", 1)[-1]: m for m in names}  # the id without its author
+    close = difflib.get_close_matches(q, list(spelled), n=5, cutoff=0.6)
+    if close and difflib.SequenceMatcher(None, q, close[0]).ratio() >= 0.85:
+        return spelled[close[0]]
+    suggestions = list(dict.fromkeys(spelled[c] for c in close))
+    hint = f" Did you mean {', '.join(f'`{m}`' for m in suggestions)}?" if suggestions else ""
+    example = f"model {suggestions[0]}" if suggestions else cp.USAGE["model"].example
+    raise cp.ParseError(f"No model matches `{query[:60]}`.{hint}", example)
+
+
+def _model(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+    if not args:
+        raise cp.fail("model", "Say which model, by id or name (or part of one).")
+    snaps = _stream(s, "week", last=None)
+    if not snaps:
+        return _no_data("week")
+    names: dict[str, str] = {}
+    for snap in reversed(snaps):
+        for entry in snap.entries:
+            names.setdefault(entry.model, entry.name)
+    model = _find_model(" ".join(args), names)
+    latest = snaps[-1]
+    entry = latest.get(model)
+    before = snaps[-2].get(model) if len(snaps) > 1 else None
+    change = None
+    if entry is not None and before is not None and before.tokens:
+        change = (entry.tokens - before.tokens) / before.tokens * 100
+    history = []
+    for snap in snaps[-8:]:
+        e = snap.get(model)
+        history.append(
+            {
+                "as_of": snap.as_of.isoformat(),
+                "rank": e.rank if e else None,
+                "tokens": e.tokens if e else None,
+                "lower_bound": e.lower_bound if e else False,
+            }
+        )
+    data = {
+        "model": model,
+        "name": names[model],
+        "period": latest.period,
+        "as_of": latest.as_of.isoformat(),
+        "rank": entry.rank if entry else None,
+        "tokens": entry.tokens if entry else None,
+        "lower_bound": entry.lower_bound if entry else False,
+        "share": latest.share(entry) if entry else None,
+        "previous_rank": before.rank if before else None,
+        "move": before.rank - entry.rank if entry and before else None,
+        "change_pct": change,
+        "country": s.config.countries.for_entry(entry) if entry else None,
+        "first_seen": next(x.as_of.isoformat() for x in snaps if x.get(model) is not None),
+        "history": history,
+        "attribution": latest.attribution,
+    }
+    return Reply(s.render("reply_model.j2", m=data), view="model", data=data)
+
+
+def _countries(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+    if args:
+        raise cp.fail("countries", "`countries` takes no arguments.")
+    snaps = _stream(s, "week", last=None)
+    if not snaps:
+        return _no_data("week")
+    latest = snaps[-1]
+    bal = balance(latest.entries, s.config.countries)
+    since = latest.as_of
+    for snap in reversed(snaps):
+        if balance(snap.entries, s.config.countries).leader != bal.leader:
+            break
+        since = snap.as_of
+    listed = latest.listed_total
+    data = {
+        "period": latest.period,
+        "as_of": latest.as_of.isoformat(),
+        "countries": [
+            {"code": code, "tokens": tokens, "share": bal.shares[code]}
+            for code, tokens in bal.totals.items()
+        ],
+        "unknown": bal.unknown,
+        "unknown_share": bal.unknown / listed if listed else None,
+        "leader": bal.leader,
+        "leader_since": since.isoformat(),
+        "attribution": latest.attribution,
+    }
+    return Reply(s.render("reply_countries.j2", c=data), view="countries", data=data)
+
+
+def _subscriptions(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+    sub = Subscriptions(s.store).get(ctx.channel)
+    if sub is None:
+        return _settings_reply(
+            s, "This channel has no subscription. Start one with `subscribe`.", None, ctx.now
+        )
+    return _settings_reply(s, "This channel's subscription:", sub, ctx.now)
+
+
+def _status(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+    raw = s.store.get_state(f"health:{s.source}")
+    raw = raw if isinstance(raw, Mapping) else {}
+    health = {key: raw.get(key) for key in _HEALTH_KEYS}
+    sub = Subscriptions(s.store).get(ctx.channel)
+    outbox = s.store.table("outbox")
+    pending = Query().status == "pending"
+    data = {
+        "source": s.source,
+        "health": health,
+        "subscribed": sub is not None,
+        "paused": bool(sub and sub.paused),
+        "pause_reason": sub.pause_reason if sub else None,
+        "muted_until": sub.mute_until.isoformat() if sub and sub.muted(ctx.now) else None,
+        "pending_here": outbox.count(pending & (Query().channel == ctx.channel.key)),
+        "pending_total": outbox.count(pending),
+    }
+    return Reply(s.render("reply_status.j2", st=data), view="status", data=data)
+
+
+_HEALTH_KEYS = ("last_good_fetch", "consecutive_failures", "newest_day", "last_error", "next_poll")
+"""What `status` shows of the source's health record (written by the poller)."""
+
+
+def _help(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+    if len(args) > 1:
+        raise cp.fail("help", "Ask about one command at a time.")
+    if args:
+        name = cp.split(args[0]).name
+        usage = cp.USAGE[name]
+        data = {"command": name, **_usage_dict(usage)}
+        return Reply(s.render("reply_help.j2", one=data, all=None), view="help", data=data)
+    commands = [{"command": n, **_usage_dict(u)} for n, u in cp.USAGE.items()]
+    text = s.render("reply_help.j2", one=None, all=commands)
+    return Reply(text, view="help", data={"commands": commands})
+
+
+def _usage_dict(usage: cp.Usage) -> dict[str, Any]:
+    return {
+        "usage": usage.usage,
+        "example": usage.example,
+        "summary": usage.summary,
+        "details": list(usage.details),
+        "manage": usage.manage,
+    }
+
+
+# --- changing commands -----------------------------------------------------------------------
+
+
+def _subscribe(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+    req = cp.parse_subscribe(args)
+    existing = Subscriptions(s.store).get(ctx.channel)
+    sub = existing or Subscription(ctx.channel, kinds=(), created_by=_who(ctx), created_at=ctx.now)
+    if req.reset:
+        sub = replace(sub, kinds=(), filters=Filters(), periods=DEFAULT_PERIODS, charts=True)
+    wanted = set(sub.kinds) | set(req.kinds or (() if sub.kinds else DEFAULT_KINDS))
+    sub = replace(
+        sub,
+        kinds=tuple(k for k in SUBSCRIBABLE_KINDS if k in wanted),
+        filters=replace(sub.filters, **req.filters),
+        periods=req.periods or sub.periods,
+        charts=sub.charts if req.charts is None else req.charts,
+        paused=False,
+        pause_reason=None,
+    )
+    sub = _save(s, sub, ctx)
+    if existing is None:
+        headline = (
+            "Subscribed. This channel is watched from now on (nothing from before is posted); "
+            "a confirmation follows in the channel. Active now:"
+        )
+    else:
+        headline = "Subscription updated. Active now:"
+    return _settings_reply(s, headline, sub, ctx.now)
+
+
+def _unsubscribe(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+    kinds = cp.parse_unsubscribe(args)
+    sub = _existing(ctx, s, "unsubscribe from")
+    left = () if kinds is None else tuple(k for k in sub.kinds if k not in kinds)
+    if not left:
+        Subscriptions(s.store).remove(ctx.channel)
+        return _settings_reply(
+            s,
+            "Unsubscribed: this channel gets no alerts now, and its settings are gone.",
+            None,
+            ctx.now,
+        )
+    sub = _save(s, replace(sub, kinds=left), ctx)
+    return _settings_reply(s, "Stopped " + ", ".join(kinds or ()) + ". Active now:", sub, ctx.now)
+
+
+def _mute(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+    duration = cp.parse_mute(args)
+    sub = _save(s, replace(_existing(ctx, s, "mute"), mute_until=ctx.now + duration), ctx)
+    headline = (
+        f"Muted until {_when(sub.mute_until)}: alerts are dropped and counted, and the channel "
+        "is told how many were skipped when the mute ends. Active now:"
+    )
+    return _settings_reply(s, headline, sub, ctx.now)
+
+
+def _unmute(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+    if args:
+        raise cp.fail("unmute", "`unmute` takes no arguments.")
+    sub = _existing(ctx, s, "unmute")
+    if not sub.muted(ctx.now):
+        return _settings_reply(s, "This channel is not muted. Active now:", sub, ctx.now)
+    sub = _save(s, replace(sub, mute_until=ctx.now), ctx)
+    headline = "Unmuted: alerts flow again (skipped ones are counted in a notice). Active now:"
+    return _settings_reply(s, headline, sub, ctx.now)
+
+
+def _default_tz(sub: Subscription) -> str:
+    if sub.digest is not None:
+        return sub.digest.tz
+    return sub.quiet.tz if sub.quiet is not None else "UTC"
+
+
+def _digest(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+    sub = Subscriptions(s.store).get(ctx.channel)
+    digest = cp.parse_digest(args, _default_tz(sub) if sub else "UTC")
+    sub = _save(s, replace(_existing(ctx, s, "change"), digest=digest), ctx)
+    headline = "Alerts are posted as they come. Active now:"
+    if digest is not None:
+        headline = f"Alerts are gathered into one digest, {digest}. Active now:"
+    return _settings_reply(s, headline, sub, ctx.now)
+
+
+def _quiet(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+    sub = Subscriptions(s.store).get(ctx.channel)
+    quiet = cp.parse_quiet(args, _default_tz(sub) if sub else "UTC")
+    sub = _save(s, replace(_existing(ctx, s, "change"), quiet=quiet), ctx)
+    headline = "Quiet hours are off. Active now:"
+    if quiet is not None:
+        headline = f"Quiet hours {quiet}: alerts wait and come grouped when they end. Active now:"
+    return _settings_reply(s, headline, sub, ctx.now)
+
+
+def _resume(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+    sub = _existing(ctx, s, "resume")
+    if not sub.paused:
+        return _settings_reply(s, "Deliveries here are not paused. Active now:", sub, ctx.now)
+    sub = Subscriptions(s.store).resume(ctx.channel, ctx.now, by=_who(ctx)) or sub
+    return _settings_reply(
+        s, "Resumed: deliveries to this channel start again. Active now:", sub, ctx.now
+    )
+
+
+def _chart(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+    # imported here: matplotlib is heavy and most commands never draw
+    from bot.commands.chart import chart_reply
+
+    return chart_reply(list(args), s.store, s.config, source=s.source)
+
+
+_HANDLERS: Mapping[str, Handler] = {
+    "top": _top,
+    "model": _model,
+    "countries": _countries,
+    "subscribe": _subscribe,
+    "unsubscribe": _unsubscribe,
+    "subscriptions": _subscriptions,
+    "mute": _mute,
+    "unmute": _unmute,
+    "digest": _digest,
+    "quiet": _quiet,
+    "status": _status,
+    "resume": _resume,
+    "chart": _chart,
+    "help": _help,
+}

@@ -1,0 +1,187 @@
+"""Planning posts: matched events → at most one grouped message per channel, or held back.
+
+Pure: subscriptions, events and held events in, `Planned` posts and decisions out; `now` is
+passed in. `bot.notify` is the shell that reads and writes the store around these functions.
+One poll's events for one channel become ONE message (most important first), so a burst of
+changes never floods a channel, and each post's key is derived from its event keys and the
+channel key only, so planning the same events again (after a restart) yields the same key and
+the outbox refuses the duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.core.events import Event
+from bot.core.matching import select
+from bot.core.messages import ChannelRef, Message
+from bot.store.subscriptions import Subscription, summary
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One post for the outbox: `key` is its idempotency key."""
+
+    channel: ChannelRef
+    message: Message
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """An event waiting for quiet hours to end or for the next digest."""
+
+    event: Event
+    held_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """What to do with a channel's share of fresh events: post now, hold, or count as muted."""
+
+    post: Planned | None = None
+    hold: tuple[Event, ...] = ()
+    skipped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Released:
+    """What becomes of held events now; `clear` says whether they leave the holding table."""
+
+    post: Planned | None = None
+    skipped: int = 0
+    clear: bool = False
+
+
+def ordered(events: Iterable[Event]) -> list[Event]:
+    """Most important kind first, then newest data, then by rank and subject (stable)."""
+
+    def rank(e: Event) -> int:
+        value = e.fields.get("rank")
+        return value if isinstance(value, int) else 1_000_000
+
+    by_date = sorted(events, key=lambda e: e.as_of, reverse=True)
+    return sorted(by_date, key=lambda e: (e.importance, rank(e), e.subject))
+
+
+def without_implied(events: Iterable[Event]) -> list[Event]:
+    """Drop a top-N entry that a new #1 of the same ranking already says: "MiniMax M2.5 is
+    the new #1" needs no "MiniMax M2.5 entered the top 10 at #1" below it. A channel that
+    does not take `new_leader` keeps the entry."""
+    events = list(events)
+
+    def subject(e: Event) -> tuple[object, ...]:
+        return (e.source, e.period, e.as_of, e.fields.get("model"))
+
+    leaders = {subject(e) for e in events if e.kind == "new_leader"}
+    return [e for e in events if not (e.kind == "top_entry" and subject(e) in leaders)]
+
+
+def plan_key(channel: ChannelRef, events: Sequence[Event], prefix: str = "post") -> str:
+    """Stable across restarts: sorted event keys plus the channel key, hashed."""
+    body = "\n".join([channel.key, *sorted(e.key for e in events)])
+    return f"{prefix}:{channel.key}:{hashlib.sha256(body.encode()).hexdigest()[:32]}"
+
+
+def grouped(
+    channel: ChannelRef, events: Iterable[Event], *, title: str | None = None, prefix: str = "post"
+) -> Planned:
+    events = tuple(ordered(without_implied(events)))
+    return Planned(channel, Message(events=events, title=title), plan_key(channel, events, prefix))
+
+
+def route(sub: Subscription, events: Iterable[Event], now: datetime) -> Routed:
+    """A channel's share of one poll's events: paused channels get nothing planned."""
+    wanted = select(sub, events)
+    if not wanted or sub.paused:
+        return Routed()
+    if sub.muted(now):
+        return Routed(skipped=len(wanted))
+    if sub.digest is not None or (sub.quiet is not None and sub.quiet.contains(now)):
+        return Routed(hold=tuple(wanted))
+    return Routed(post=grouped(sub.channel, wanted))
+
+
+def release(sub: Subscription, held: Sequence[Held], now: datetime) -> Released:
+    """Held events become one message when their digest is due or quiet hours have ended.
+
+    A digest is due at its first scheduled time after the oldest held event. Events that come
+    due while the channel is muted are dropped and counted like any muted alert.
+    """
+    if not held or sub.paused:
+        return Released()
+    oldest = min(h.held_at for h in held)
+    if sub.digest is not None:
+        if now < sub.digest.next_due(oldest):
+            return Released()
+    elif sub.quiet is not None and sub.quiet.contains(now):
+        return Released()
+    if sub.muted(now):
+        return Released(skipped=len(held), clear=True)
+    events = [h.event for h in held]
+    if sub.digest is not None:
+        title = (
+            f"{sub.digest.every.capitalize()} digest: {len(events)} alert(s) since "
+            f"{oldest:%Y-%m-%d %H:%M} UTC"
+        )
+        return Released(grouped(sub.channel, events, title=title, prefix="digest"), clear=True)
+    title = f"Held during quiet hours ({sub.quiet})" if sub.quiet is not None else None
+    return Released(grouped(sub.channel, events, title=title), clear=True)
+
+
+def confirmation(sub: Subscription, now: datetime) -> Planned:
+    """The one notice a new subscription gets: what is active, and that history is not sent."""
+    lines = [
+        "rankbot is now watching this channel, from now on: alerts start with the next ranking "
+        "update (nothing from before is posted).",
+        *(f"• {line}" for line in summary(sub, now)),
+    ]
+    created = sub.created_at.isoformat() if sub.created_at else "unknown"
+    key = f"confirm:{sub.channel.key}:{created}"
+    return Planned(sub.channel, Message(notice="\n".join(lines), title="Subscribed"), key)
+
+
+def mute_ended(sub: Subscription, now: datetime) -> Planned | None:
+    """The notice after a mute ends, when anything was skipped during it."""
+    if sub.mute_until is None or sub.muted(now) or sub.skipped == 0:
+        return None
+    word = "alert was" if sub.skipped == 1 else "alerts were"
+    text = f"{sub.skipped} {word} skipped while muted (until {sub.mute_until:%Y-%m-%d %H:%M} UTC)."
+    key = f"muted:{sub.channel.key}:{sub.mute_until.isoformat()}"
+    return Planned(sub.channel, Message(notice=text), key)
+
+
+def health_notices(
+    subs: Iterable[Subscription],
+    notice: str,
+    text: str,
+    at: datetime,
+    operator: ChannelRef | None = None,
+) -> list[Planned]:
+    """The source's outage (or recovery) notice, once, to every channel that subscribed to
+    `source_health` and to the operator's channel; `at` makes the key unique to this one."""
+    channels = [s.channel for s in subs if "source_health" in s.kinds and not s.paused]
+    if operator is not None and operator not in channels:
+        channels.append(operator)
+    title = "Rankings source down" if notice == "outage" else "Rankings source back"
+    return [
+        Planned(c, Message(notice=text, title=title), f"health:{notice}:{at.isoformat()}:{c.key}")
+        for c in channels
+    ]
+
+
+def health_text(source: str, notice: str, health: Mapping[str, Any], outage_hours: float) -> str:
+    newest = health.get("newest_day") or "none yet"
+    if notice == "outage":
+        error = health.get("last_error")
+        why = f" Last error: {error}." if error else ""
+        return (
+            f"⚠️ No new ranking data from {source} for more than {outage_hours:g} h "
+            f"(newest day held: {newest}).{why} rankbot keeps polling; this channel gets one "
+            "more notice when data flows again, nothing in between."
+        )
+    return f"✅ Ranking data from {source} is flowing again (newest day held: {newest})."

@@ -1,0 +1,1 @@
+"""Getting planned posts from the outbox to their channels: the sender contract, workers, limits."""

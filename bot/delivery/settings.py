@@ -1,0 +1,78 @@
+"""The `[delivery]` config section: rate-limit overrides, backoff and timeouts.
+
+Every key has a default taken from the platforms' published limits (platform-rules.md), so
+the section is only needed to be more careful than the defaults, or to add a limit for a
+platform the defaults leave unlimited (e.g. a Slack workspace-wide cap).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.config.file import ConfigError, Section
+from bot.core.messages import ChannelRef
+from bot.delivery.rate_limits import DEFAULT_LIMITS, Limit, PlatformLimits
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    limits: Mapping[str, PlatformLimits] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    concurrency: int = 16
+    """Sends in flight at once, over all channels: also bounds what a crash can duplicate."""
+    send_timeout: float = 30.0
+    """A send that has not answered after this many seconds counts as a timeout (retried)."""
+    backoff_base: float = 1.0
+    """First retry delay after a 5xx or timeout; doubles per attempt, with jitter."""
+    max_backoff: float = 300.0
+    """Cap on the delay between two attempts of one post (a post is retried, never dropped)."""
+    operator_channel: ChannelRef | None = None
+    """Where the operator hears about source outages (whatever channels subscribed to)."""
+
+
+def parse(section: Section, base: Path) -> DeliverySettings:
+    """Read `[delivery]` and its `[delivery.limits.<platform>]` tables (`base` is unused)."""
+    defaults = DeliverySettings()
+    limits = dict(defaults.limits)
+    limits_section = section.table("limits")
+    for platform in limits_section.data:
+        table = limits_section.table(platform)
+        current = limits.get(platform, PlatformLimits())
+        limits[platform] = PlatformLimits(
+            channel=_limit(table, "channel", current.channel),
+            platform=_limit(table, "platform", current.platform),
+        )
+        table.done()
+    limits_section.done()
+    settings = DeliverySettings(
+        limits=limits,
+        concurrency=section.integer("concurrency", defaults.concurrency, lo=1, hi=1000),
+        send_timeout=section.number("send_timeout", defaults.send_timeout, lo=1),
+        backoff_base=section.number("backoff_base", defaults.backoff_base, lo=0.1),
+        max_backoff=section.number("max_backoff", defaults.max_backoff, lo=1),
+        operator_channel=_channel(section, "operator_channel"),
+    )
+    section.done()
+    return settings
+
+
+def _limit(table: Section, scope: str, default: Limit | None) -> Limit | None:
+    """`<scope>_messages` per `<scope>_seconds`; `<scope>_messages = 0` removes the limit."""
+    messages = table.integer(f"{scope}_messages", default.messages if default else 0, lo=0)
+    seconds = table.number(f"{scope}_seconds", default.seconds if default else 1.0, lo=0.001)
+    return Limit(messages, seconds) if messages else None
+
+
+def _channel(section: Section, key: str) -> ChannelRef | None:
+    """A channel written as `platform:workspace:channel`, e.g. `slack:T0123:C0456`."""
+    text = section.text(key, None)
+    if text is None:
+        return None
+    parts = text.split(":")
+    if len(parts) != 3 or not all(parts):
+        raise ConfigError(
+            f"{section.where} {key}: expected platform:workspace:channel like "
+            f'"slack:T0123ABCD:C0456EFGH" or "webhook:config:ops", got "{text}"'
+        )
+    return ChannelRef(*parts)

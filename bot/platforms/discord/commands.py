@@ -1,0 +1,376 @@
+"""Discord app commands: each one turns its options into a command line for the core.
+
+Discord never decides what a command does: `/top n:5 period:week` becomes the line
+`top 5 week` for `bot.commands.execute`, exactly what a Slack user or the console would type,
+and the `Reply` becomes an embed. The adapter's only decisions are Discord's own:
+
+- Who may manage alerts: the commands the core marks `manage` carry
+  `default_member_permissions` Manage Channels and are server-only, but a server admin can
+  override that default, so the caller's right is decided again here from
+  `interaction.permissions` (the member's permissions in this channel) and the core refuses
+  callers without it.
+- Ephemeral: replies to subscription commands only ever reach the caller; other replies
+  follow the core's `Reply.ephemeral`.
+- Deferring: `/model` and `/countries` read a stream's whole stored history, which grows
+  with every poll, so they acknowledge first (Discord allows 3 s) and edit the answer in.
+- Option values are single words for the core's line (whitespace removed, lists joined by
+  commas), so no option can smuggle in another argument.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.clock import utcnow
+from bot.commands import parse as command_parse
+from bot.commands.execute import Services, execute_async
+from bot.core.local_time import WEEKDAYS
+from bot.core.messages import Caller, ChannelRef, CommandContext, Reply
+from bot.core.model import PERIODS
+from bot.platforms.discord.embeds import files_of, reply_parts
+from bot.render.charts import DEFAULT_N
+from bot.render.templates import Renderer
+from bot.store.subscriptions import SUBSCRIBABLE_KINDS
+
+log = logging.getLogger("rankbot.discord")
+
+PLATFORM = "discord"
+DM_WORKSPACE = "dm"
+MANAGE_RULE = (
+    "On Discord that is the Manage Channels permission in this channel "
+    "(a server admin can grant it)."
+)
+DEFERRED = frozenset({"model", "countries", "chart"})
+PUBLIC = frozenset({"chart"})
+"""Deferred answers whose result the whole channel sees (a chart someone asked for)."""
+CHART_CHOICES = [app_commands.Choice(name=k, value=k) for k in ("trend", "countries", "ranks")]
+"""Commands that read a stream's whole history: acknowledged first, answered by an edit."""
+AUTOCOMPLETE_MAX = 25
+
+KIND_CHOICES = [app_commands.Choice(name="all", value="all")] + [
+    app_commands.Choice(name=k, value=k) for k in SUBSCRIBABLE_KINDS
+]
+PERIOD_CHOICES = [app_commands.Choice(name=p, value=p) for p in PERIODS]
+
+
+def word(value: object) -> str:
+    """One argument of the core's line: whitespace removed so it stays one word."""
+    return "".join(str(value).split())
+
+
+def words_list(value: str) -> str:
+    """A comma-separated list option (`openai/*, x-ai/*` → `openai/*,x-ai/*`)."""
+    return ",".join(part for part in str(value).replace(",", " ").split())
+
+
+class CommandRunner:
+    """Runs one interaction through the core and answers it; shared by every command."""
+
+    def __init__(
+        self,
+        services: Services,
+        renderer: Renderer,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        on_command: Callable[[], None] | None = None,
+    ) -> None:
+        self.services = services
+        self.renderer = renderer
+        self._clock = clock
+        self._on_command = on_command
+
+    def context(self, interaction: discord.Interaction) -> CommandContext:
+        guild = str(interaction.guild_id) if interaction.guild_id else DM_WORKSPACE
+        channel = ChannelRef(PLATFORM, guild, str(interaction.channel_id))
+        can_manage = interaction.guild_id is not None and interaction.permissions.manage_channels
+        caller = Caller(
+            user_id=str(interaction.user.id),
+            name=interaction.user.name,
+            can_manage=can_manage,
+            manage_rule=MANAGE_RULE,
+        )
+        return CommandContext(channel, caller, self._clock())
+
+    async def run(self, interaction: discord.Interaction, line: str) -> None:
+        name = command_parse.split(line).name
+        manage = command_parse.USAGE[name].manage or name == "subscriptions"
+        deferred = name in DEFERRED
+        if deferred:
+            await interaction.response.defer(ephemeral=name not in PUBLIC, thinking=True)
+        reply = await execute_async(line, self.context(interaction), self.services)
+        if command_parse.USAGE[name].manage and reply.ok and self._on_command is not None:
+            self._on_command()
+        await self.answer(
+            interaction, reply, ephemeral=manage or reply.ephemeral, deferred=deferred
+        )
+
+    async def answer(
+        self, interaction: discord.Interaction, reply: Reply, *, ephemeral: bool, deferred: bool
+    ) -> None:
+        embed = reply_parts(self.renderer, reply).to_embed()
+        files = files_of(reply.attachments)
+        if deferred:
+            await interaction.edit_original_response(
+                embed=embed, attachments=files, allowed_mentions=discord.AllowedMentions.none()
+            )
+            return
+        await interaction.response.send_message(
+            embed=embed,
+            files=files,
+            ephemeral=ephemeral,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    def model_choices(self, current: str) -> list[app_commands.Choice[str]]:
+        """Stored models whose id or name contains what was typed so far, newest data first."""
+        store = self.services.store
+        typed = current.strip().lower()
+        names: dict[str, str] = {}
+        for source, period in store.streams():
+            latest = store.latest_snapshot(source, period)
+            for entry in latest.entries if latest is not None else ():
+                names.setdefault(entry.model, entry.name)
+        for model in sorted(store.known_models(self.services.source)):
+            names.setdefault(model, model)
+        matches = [(m, n) for m, n in names.items() if typed in m.lower() or typed in n.lower()][
+            :AUTOCOMPLETE_MAX
+        ]
+        return [app_commands.Choice(name=_choice_name(n, m), value=m[:100]) for m, n in matches]
+
+
+def _choice_name(name: str, model: str) -> str:
+    label = name if name == model else f"{name} ({model})"
+    return label if len(label) <= 100 else label[:99] + "…"
+
+
+def build_tree(client: discord.Client, runner: CommandRunner) -> app_commands.CommandTree:
+    """The command tree rankbot registers; the schema (and its hash) comes from here alone."""
+    tree = app_commands.CommandTree(client)
+
+    async def on_error(
+        interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        log.error("/%s failed: %s", getattr(interaction.command, "name", "?"), error)
+        text = "Something went wrong on rankbot's side; please try again in a minute."
+        reply = Reply(text, view="error", ok=False)
+        if interaction.response.is_done():
+            await interaction.followup.send(
+                embed=reply_parts(runner.renderer, reply).to_embed(), ephemeral=True
+            )
+        else:
+            await runner.answer(interaction, reply, ephemeral=True, deferred=False)
+
+    tree.on_error = on_error  # type: ignore[method-assign]
+    for command in _commands(runner):
+        tree.add_command(command)
+    return tree
+
+
+def _manage(command: app_commands.Command[Any, ..., None]) -> app_commands.Command[Any, ..., None]:
+    """Server-only and hidden by default from members without Manage Channels."""
+    command = app_commands.guild_only()(command)
+    return app_commands.default_permissions(manage_channels=True)(command)
+
+
+def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None]]:
+    usage = command_parse.USAGE
+
+    def summary(name: str) -> str:
+        text = usage[name].summary
+        return text if len(text) <= 100 else text[:99] + "…"
+
+    @app_commands.command(name="top", description=summary("top"))
+    @app_commands.describe(n="how many models, 1 to 25 (default 10)", period="default: week")
+    @app_commands.choices(period=PERIOD_CHOICES)
+    async def top(
+        interaction: discord.Interaction,
+        n: app_commands.Range[int, 1, 25] = 10,
+        period: str = "week",
+    ) -> None:
+        await runner.run(interaction, f"top {n} {word(period)}")
+
+    @app_commands.command(name="model", description=summary("model"))
+    @app_commands.describe(query="a model id or name, or part of one")
+    async def model(interaction: discord.Interaction, query: str) -> None:
+        await runner.run(interaction, f"model {query}")
+
+    @model.autocomplete("query")
+    async def model_autocomplete(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return runner.model_choices(current)
+
+    @app_commands.command(name="countries", description=summary("countries"))
+    async def countries(interaction: discord.Interaction) -> None:
+        await runner.run(interaction, "countries")
+
+    @app_commands.command(name="chart", description=summary("chart"))
+    @app_commands.describe(
+        kind="trend (tokens), countries (shares) or ranks (default trend)",
+        n="how many models or countries (default: 5, or 10 for ranks)",
+        weeks="how many snapshots back, 2 to 104 (default 12)",
+    )
+    @app_commands.choices(kind=CHART_CHOICES)
+    async def chart(
+        interaction: discord.Interaction,
+        kind: str = "trend",
+        n: app_commands.Range[int, 1, 20] | None = None,
+        weeks: app_commands.Range[int, 2, 104] = 12,
+    ) -> None:
+        count = DEFAULT_N.get(kind, 5) if n is None else n  # type: ignore[call-overload]
+        await runner.run(interaction, f"chart {word(kind)} {count} {weeks}")
+
+    @app_commands.command(name="subscribe", description=summary("subscribe"))
+    @app_commands.describe(
+        kind="an alert kind to add (run again to add more; default for a new channel: the "
+        "five main kinds)",
+        top="top N for entries, exits and rank moves, 1 to 50 (default 10)",
+        models="model id globs, comma-separated (openai/*, *-preview*)",
+        exclude_models="model id globs to leave out, comma-separated",
+        authors="author slugs or globs, comma-separated",
+        exclude_authors="author slugs or globs to leave out, comma-separated",
+        countries="ISO country codes like US, CN, comma-separated",
+        exclude_countries="ISO country codes to leave out, comma-separated",
+        min_move="places a rank_change must move",
+        min_change="percent a surge or drop must reach",
+        period="which rankings (default week)",
+        charts="attach charts (default on)",
+        reset="back to the defaults before applying the rest",
+    )
+    @app_commands.choices(
+        kind=KIND_CHOICES,
+        period=[*PERIOD_CHOICES, app_commands.Choice(name="all", value="week,day,month")],
+    )
+    async def subscribe(
+        interaction: discord.Interaction,
+        kind: str | None = None,
+        top: app_commands.Range[int, 1, 50] | None = None,
+        models: str | None = None,
+        exclude_models: str | None = None,
+        authors: str | None = None,
+        exclude_authors: str | None = None,
+        countries: str | None = None,
+        exclude_countries: str | None = None,
+        min_move: app_commands.Range[int, 1, 50] | None = None,
+        min_change: app_commands.Range[float, 0.1, 10000.0] | None = None,
+        period: str | None = None,
+        charts: bool | None = None,
+        reset: bool = False,
+    ) -> None:
+        parts = ["subscribe"]
+        if reset:
+            parts.append("reset")
+        if kind:
+            parts.append(word(kind))
+        lists = {
+            "model": models,
+            "exclude-model": exclude_models,
+            "author": authors,
+            "exclude-author": exclude_authors,
+            "country": countries,
+            "exclude-country": exclude_countries,
+        }
+        parts += [f"{key}={words_list(value)}" for key, value in lists.items() if value]
+        if top is not None:
+            parts.append(f"top={top}")
+        if min_move is not None:
+            parts.append(f"min-move={min_move}")
+        if min_change is not None:
+            parts.append(f"min-change={min_change:g}")
+        if period:
+            parts.append(f"period={word(period)}")
+        if charts is not None:
+            parts.append(f"charts={'on' if charts else 'off'}")
+        await runner.run(interaction, " ".join(parts))
+
+    @app_commands.command(name="unsubscribe", description=summary("unsubscribe"))
+    @app_commands.describe(kind="the alert kind to stop (default: all, forgetting the settings)")
+    @app_commands.choices(kind=KIND_CHOICES)
+    async def unsubscribe(interaction: discord.Interaction, kind: str = "all") -> None:
+        await runner.run(interaction, f"unsubscribe {word(kind)}")
+
+    @app_commands.command(name="subscriptions", description=summary("subscriptions"))
+    async def subscriptions(interaction: discord.Interaction) -> None:
+        await runner.run(interaction, "subscriptions")
+
+    @app_commands.command(name="mute", description=summary("mute"))
+    @app_commands.describe(duration="30m, 2h, 1h30m, 3d or 1w (at most 90 days)")
+    async def mute(interaction: discord.Interaction, duration: str) -> None:
+        await runner.run(interaction, f"mute {word(duration)}")
+
+    @app_commands.command(name="unmute", description=summary("unmute"))
+    async def unmute(interaction: discord.Interaction) -> None:
+        await runner.run(interaction, "unmute")
+
+    @app_commands.command(name="digest", description=summary("digest"))
+    @app_commands.describe(
+        mode="daily, weekly, or off for immediate alerts",
+        day="weekly digests: the day (default mon)",
+        at="local time HH:MM (default 09:00)",
+        timezone="IANA time zone like Europe/Berlin (default: the one set before, else UTC)",
+    )
+    @app_commands.choices(
+        mode=[app_commands.Choice(name=m, value=m) for m in ("daily", "weekly", "off")],
+        day=[app_commands.Choice(name=d, value=d) for d in WEEKDAYS],
+    )
+    async def digest(
+        interaction: discord.Interaction,
+        mode: str,
+        day: str | None = None,
+        at: str | None = None,
+        timezone: str | None = None,
+    ) -> None:
+        parts = ["digest", word(mode)] + [word(v) for v in (day, at, timezone) if v]
+        await runner.run(interaction, " ".join(parts))
+
+    @app_commands.command(name="quiet", description=summary("quiet"))
+    @app_commands.describe(
+        hours="a local range like 22:00-07:00, or off",
+        timezone="IANA time zone like Europe/Berlin (default UTC)",
+    )
+    async def quiet(
+        interaction: discord.Interaction, hours: str, timezone: str | None = None
+    ) -> None:
+        parts = ["quiet", word(hours)] + ([word(timezone)] if timezone else [])
+        await runner.run(interaction, " ".join(parts))
+
+    @app_commands.command(name="status", description=summary("status"))
+    async def status(interaction: discord.Interaction) -> None:
+        await runner.run(interaction, "status")
+
+    @app_commands.command(name="resume", description=summary("resume"))
+    async def resume(interaction: discord.Interaction) -> None:
+        await runner.run(interaction, "resume")
+
+    @app_commands.command(name="help", description=summary("help"))
+    @app_commands.describe(command="one command to explain in detail")
+    @app_commands.choices(command=[app_commands.Choice(name=n, value=n) for n in usage])
+    async def help_(interaction: discord.Interaction, command: str | None = None) -> None:
+        await runner.run(interaction, f"help {word(command)}" if command else "help")
+
+    commands = [
+        top,
+        model,
+        countries,
+        chart,
+        subscribe,
+        unsubscribe,
+        subscriptions,
+        mute,
+        unmute,
+        digest,
+        quiet,
+        status,
+        resume,
+        help_,
+    ]
+    for command in commands:
+        if usage[command.name].manage:
+            _manage(command)
+    return commands

@@ -1,0 +1,156 @@
+"""Running the Discord side inside the bot's one asyncio loop.
+
+`await start(services)` logs in over REST, syncs the commands if their schema changed, and
+starts the gateway connection (`client.connect()`, which is `client.start()` after the login)
+as a task of the running loop; it never calls `client.run()`, which would take the loop over.
+It returns a `DiscordRuntime` whose `sender` and `webhook_sender` plug into delivery
+(`senders["discord"]`, `senders["discord-webhook"]`) and whose `close()` shuts everything down.
+
+The client asks for no intents at all (`Intents.none()`): app commands arrive as interactions
+whatever the intents, and alerts are plain REST posts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+import discord
+import discord.gateway
+import discord.http
+import yarl
+from discord import app_commands
+
+from bot.clock import utcnow
+from bot.commands.execute import Services
+from bot.config.file import Config
+from bot.platforms.discord.commands import CommandRunner, build_tree
+from bot.platforms.discord.embeds import discord_renderer
+from bot.platforms.discord.sender import DiscordSender, DiscordWebhookSender
+from bot.platforms.discord.settings import TOKEN_ENV, DiscordSettings, token_from_env
+from bot.platforms.discord.sync import sync_if_changed
+
+log = logging.getLogger("rankbot.discord")
+
+
+class DiscordUnavailable(RuntimeError):
+    """Discord cannot be started (no token, or Discord refused it); the text says why."""
+
+
+def apply_endpoints(settings: DiscordSettings) -> None:
+    """Point discord.py at `[discord] api_base` and `gateway_url` (defaults: the real ones).
+
+    Both are process-wide class attributes of discord.py, so this is done once at start-up,
+    before any client or webhook sends a request.
+    """
+    discord.http.Route.BASE = settings.api_base
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+
+
+def webhook_sender(
+    config: Config, session: aiohttp.ClientSession, settings: DiscordSettings | None = None
+) -> DiscordWebhookSender:
+    """The sender of `discord-webhook` channels; it needs no bot token, so a setup with only
+    webhooks can use it without `start` (the caller closes `session`)."""
+    from bot.engine.poller import (
+        webhook_env,  # imported late: the runner is what imports this module
+    )
+
+    apply_endpoints(settings or config.section("discord"))
+    renderer = discord_renderer(config.templates_dir)
+    return DiscordWebhookSender(session, renderer, url_env=webhook_env(config))
+
+
+def _report_gateway_end(task: asyncio.Task[None]) -> None:
+    """discord.py reconnects by itself; the task only ends on close or a fatal error."""
+    if not task.cancelled() and task.exception() is not None:
+        exc = task.exception()
+        log.error(
+            "Discord gateway stopped: %s: %s (commands are not answered)", type(exc).__name__, exc
+        )
+
+
+@dataclass
+class DiscordRuntime:
+    client: discord.Client
+    tree: app_commands.CommandTree
+    sender: DiscordSender
+    webhook_sender: DiscordWebhookSender
+    gateway: asyncio.Task[None]
+    """The gateway connection; it reconnects by itself and ends only on a fatal error."""
+    synced: bool
+    """Whether this start registered the commands (their schema had changed)."""
+    _session: aiohttp.ClientSession
+
+    async def wait_ready(self, timeout: float | None = None) -> None:
+        """Until the gateway said READY (interactions arrive from then on)."""
+        await asyncio.wait_for(self.client.wait_until_ready(), timeout)
+
+    async def close(self) -> None:
+        await self.client.close()
+        self.gateway.cancel()
+        with contextlib.suppress(asyncio.CancelledError, discord.DiscordException):
+            await self.gateway
+        await self._session.close()
+
+
+async def start(
+    services: Services,
+    *,
+    token: str | None = None,
+    settings: DiscordSettings | None = None,
+    on_command: Callable[[], None] | None = None,
+    clock: Callable[[], datetime] | None = None,
+    client_options: dict[str, Any] | None = None,
+) -> DiscordRuntime:
+    """Log in, sync the commands if needed, connect the gateway as a task of this loop.
+
+    `token` defaults to `$DISCORD_BOT_TOKEN`; `on_command` is called after a command changed
+    a subscription (the runner wires it to `Delivery.kick`, so `/resume` takes effect at
+    once); `client_options` go to `discord.Client` (tests pass `guild_ready_timeout`).
+    """
+    settings = settings or services.config.section("discord")
+    token = token or token_from_env()
+    if not token:
+        raise DiscordUnavailable(f"set {TOKEN_ENV} to the bot token to use Discord")
+    apply_endpoints(settings)
+    renderer = discord_renderer(services.config.templates_dir)
+    client = discord.Client(
+        intents=discord.Intents.none(),
+        max_ratelimit_timeout=settings.max_ratelimit_wait,
+        **(client_options or {}),
+    )
+    runner = CommandRunner(services, renderer, clock=clock or utcnow, on_command=on_command)
+    tree = build_tree(client, runner)
+    synced = False
+    try:
+        await client.login(token)
+        if settings.sync_on_start:
+            synced = await sync_if_changed(tree, settings.dev_guild_id, services.store)
+    except BaseException as exc:
+        await client.close()
+        if isinstance(exc, discord.LoginFailure):
+            raise DiscordUnavailable(f"Discord refused the bot token in {TOKEN_ENV}") from exc
+        raise
+    if synced:
+        scope = f"server {settings.dev_guild_id}" if settings.dev_guild_id else "globally"
+        log.info("command schema changed: synced %s", scope)
+    gateway = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
+    gateway.add_done_callback(_report_gateway_end)
+    session = aiohttp.ClientSession()
+
+    return DiscordRuntime(
+        client=client,
+        tree=tree,
+        sender=DiscordSender(client, renderer),
+        webhook_sender=webhook_sender(services.config, session, settings),
+        gateway=gateway,
+        synced=synced,
+        _session=session,
+    )

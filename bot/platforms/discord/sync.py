@@ -1,0 +1,57 @@
+"""Registering the app commands with Discord, and only when their schema changed.
+
+Discord allows 200 command creates a day per server, so `rankbot run` must not sync at every
+start: it hashes the payload it would send (names, options, permissions, contexts) and syncs
+only when the hash differs from the one stored after the last sync for the same scope
+(`discord:commands:<global|guild id>` in the store's state). `rankbot discord-sync` syncs
+unconditionally and records the hash too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import discord
+from discord import app_commands
+
+from bot.store.database import Store
+
+
+def schema_hash(tree: app_commands.CommandTree) -> str:
+    """A digest of exactly what a sync would send for the tree's global commands."""
+    payload = [command.to_dict(tree) for command in tree.get_commands()]
+    payload.sort(key=lambda c: c["name"])
+    raw = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(raw).hexdigest()
+
+
+def state_key(guild_id: int | None) -> str:
+    return f"discord:commands:{guild_id or 'global'}"
+
+
+async def sync(
+    tree: app_commands.CommandTree, guild_id: int | None, store: Store | None
+) -> list[app_commands.AppCommand]:
+    """Register the commands globally, or in one server (instant, for development).
+
+    For a server the global commands are copied into it; they are then listed twice there if
+    they were also synced globally, so use one scope per application.
+    """
+    guild = discord.Object(id=guild_id) if guild_id else None
+    if guild is not None:
+        tree.copy_global_to(guild=guild)
+    synced = await tree.sync(guild=guild)
+    if store is not None:
+        store.set_state(state_key(guild_id), schema_hash(tree))
+    return synced
+
+
+async def sync_if_changed(
+    tree: app_commands.CommandTree, guild_id: int | None, store: Store
+) -> bool:
+    """Sync when the schema differs from the last one synced to this scope; True if it did."""
+    if store.get_state(state_key(guild_id)) == schema_hash(tree):
+        return False
+    await sync(tree, guild_id, store)
+    return True

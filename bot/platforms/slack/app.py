@@ -1,0 +1,188 @@
+"""The Bolt app: two slash commands that hand the typed line to the platform-free core.
+
+`/top [N] [period] [public]` and `/rankbot <subcommand …>` (names configurable). Slack wants an
+acknowledgement within 3 s:
+
+- `/top` reads the store only, so the answer itself is the acknowledgement (in Socket Mode
+  the envelope ack, in HTTP mode the response body): ephemeral, or in the channel with
+  `public` (the one place the adapter reads a word: where an answer goes is transport).
+- `/rankbot` is acknowledged at once, empty; then the caller's rights are looked up
+  (`users.info`: admins and owners, plus `[slack] managers`, or everyone when
+  `everyone_can_manage`), the core runs, and the answer goes to the `response_url`.
+
+What a command does, which ones need rights and what a refusal says are the core's business
+(`bot.commands`); this module only says who the caller is and how one gets the right.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clock import utcnow
+from bot.commands.execute import Services, execute_async
+from bot.core.messages import Caller, ChannelRef, CommandContext, Reply
+from bot.platforms.slack.blocks import MAX_FALLBACK, blocks_or_none, mrkdwn_escape, reply_blocks
+from bot.platforms.slack.installation import (
+    TinyDBInstallationStore,
+    TinyDBStateStore,
+    add_uninstall_listeners,
+)
+from bot.platforms.slack.sender import error_code, upload
+from bot.platforms.slack.settings import SlackSecrets, SlackSettings
+from bot.render.templates import Renderer
+
+log = logging.getLogger("rankbot.slack")
+
+Clock = Callable[[], datetime]
+
+
+def reply_payload(renderer: Renderer, reply: Reply, *, public: bool = False) -> dict[str, Any]:
+    """A core `Reply` as a slash-command answer; errors always stay with the caller."""
+    in_channel = reply.ok and (public or not reply.ephemeral)
+    return {
+        "text": mrkdwn_escape(reply.text)[:MAX_FALLBACK],
+        "blocks": blocks_or_none(lambda: reply_blocks(renderer, reply), f"reply {reply.view}"),
+        "response_type": "in_channel" if in_channel else "ephemeral",
+    }
+
+
+@dataclass
+class SlashCommands:
+    """The two listeners; `on_command` runs after each `/rankbot` (e.g. wake delivery)."""
+
+    services: Services
+    settings: SlackSettings
+    renderer: Renderer
+    clock: Clock = utcnow
+    on_command: Callable[[], None] | None = None
+
+    def _context(self, command: dict[str, Any], caller: Caller) -> CommandContext:
+        channel = ChannelRef("slack", command.get("team_id", ""), command.get("channel_id", ""))
+        return CommandContext(channel=channel, caller=caller, now=self.clock())
+
+    async def top(self, ack: AsyncAck, command: dict[str, Any]) -> None:
+        words = command.get("text", "").split()
+        public = bool(words) and words[-1].lower() == "public"
+        if public:
+            words.pop()
+        caller = Caller(user_id=command.get("user_id", ""), name=command.get("user_name", ""))
+        reply = await self._execute(" ".join(["top", *words]), self._context(command, caller))
+        await ack(**reply_payload(self.renderer, reply, public=public))
+
+    async def rankbot(
+        self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        caller = await self.caller(client, command)
+        line = command.get("text", "").strip() or "help"
+        reply = await self._execute(line, self._context(command, caller))
+        await respond(**reply_payload(self.renderer, reply))
+        if reply.attachments:
+            await self._post_files(client, command, reply, respond)
+        if self.on_command is not None:
+            self.on_command()
+
+    async def _post_files(
+        self,
+        client: AsyncWebClient,
+        command: dict[str, Any],
+        reply: Reply,
+        respond: AsyncRespond,
+    ) -> None:
+        """Charts go into the channel: Slack has no ephemeral files. A failure is told to
+        the caller (typically a private channel the bot was not invited to)."""
+        channel = command.get("channel_id", "")
+        try:
+            await upload(client, channel, reply.attachments)
+        except (SlackApiError, SlackRequestError, aiohttp.ClientError, TimeoutError) as exc:
+            why = error_code(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
+            log.warning("chart upload to %s failed (%s)", channel, why)
+            await respond(
+                text=f"The chart could not be posted here ({why}): `/invite` rankbot, then retry.",
+                response_type="ephemeral",
+            )
+
+    async def _execute(self, line: str, ctx: CommandContext) -> Reply:
+        try:
+            return await execute_async(line, ctx, self.services)
+        except Exception:
+            log.exception("command %r in %s failed", line.split(" ", 1)[0], ctx.channel.key)
+            return Reply("Something went wrong on rankbot's side; it was logged.", ok=False)
+
+    async def caller(self, client: AsyncWebClient, command: dict[str, Any]) -> Caller:
+        """Who typed the command, and whether they may change this channel's alerts."""
+        user_id, name = command.get("user_id", ""), command.get("user_name", "")
+        rule = self.manage_rule()
+        if self.settings.everyone_can_manage or user_id in self.settings.managers:
+            return Caller(user_id, name, can_manage=True, manage_rule=rule)
+        try:
+            user = (await client.users_info(user=user_id)).get("user") or {}
+        except SlackApiError as exc:  # e.g. `missing_scope` (users:read): nobody is an admin
+            log.warning("users.info for %s failed (%s)", user_id, error_code(exc))
+            user = {}
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("users.info for %s failed (%s)", user_id, type(exc).__name__)
+            user = {}
+        admin = any(user.get(k) for k in ("is_admin", "is_owner", "is_primary_owner"))
+        return Caller(user_id, user.get("real_name") or name, can_manage=admin, manage_rule=rule)
+
+    def manage_rule(self) -> str:
+        """Who may change alerts here, for the core to quote in a refusal."""
+        if self.settings.everyone_can_manage:
+            return "Everyone in this workspace can manage rankbot's alerts."
+        listed = " and the members listed in rankbot's config" if self.settings.managers else ""
+        return (
+            f"Workspace admins and owners{listed} can manage rankbot's alerts; the bot's "
+            "operator can let everyone (`everyone_can_manage` in the `[slack]` config)."
+        )
+
+
+def build_app(
+    settings: SlackSettings,
+    secrets: SlackSecrets,
+    commands: SlashCommands,
+) -> AsyncApp:
+    """The Bolt app for `settings.mode`, with its Web API client on `settings.api_url`.
+
+    One workspace: the bot token from the environment. OAuth (`client_id` set, HTTP mode):
+    tokens per workspace from the installation store in rankbot's database.
+    """
+    store = commands.services.store
+    client = AsyncWebClient(
+        token=None if settings.oauth else secrets.bot_token, base_url=settings.api_url
+    )
+    installations = TinyDBInstallationStore(store) if settings.oauth else None
+    oauth = None
+    if installations is not None:
+        oauth = AsyncOAuthSettings(
+            client_id=settings.client_id,
+            client_secret=secrets.client_secret,
+            scopes=list(settings.scopes),
+            user_scopes=[],
+            install_path=settings.install_path,
+            redirect_uri_path=settings.redirect_path,
+            installation_store=installations,
+            state_store=TinyDBStateStore(store),
+        )
+    app = AsyncApp(
+        name=settings.app_name,
+        client=client,
+        signing_secret=secrets.signing_secret or "",
+        installation_store=installations,
+        oauth_settings=oauth,
+        logger=logging.getLogger("rankbot.slack.bolt"),
+    )
+    app.command(settings.top_command)(commands.top)
+    app.command(settings.command)(commands.rankbot)
+    add_uninstall_listeners(app, store, installations, clock=commands.clock)
+    return app

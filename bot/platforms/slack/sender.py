@@ -1,0 +1,210 @@
+"""Posting planned messages to Slack: `chat.postMessage` and incoming webhooks, with the same
+Block Kit blocks and plain-text fallback.
+
+Slack's answers become the three outcomes delivery understands. The errors that mean "this
+channel cannot take posts" (`not_in_channel`, `channel_not_found`, `is_archived`, and the
+token being dead) are PERMANENT with Slack's error code as the reason, so delivery pauses the
+subscription and `/rankbot status` can say why. A 429 is RETRY with its `Retry-After`; server
+errors and network trouble are RETRY too: delivery (the outbox) waits and tries again, so this
+module never sleeps and never retries by itself. Blocks Slack refuses are not worth a retry:
+the text fallback is posted alone instead. Charts (`Message.attachments`) are uploaded with the
+files upload v2 flow into the thread of the alert; if that fails the alert still counts as
+delivered, since posting it again would duplicate the text.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.clock import utcnow
+from bot.core.messages import Attachment, ChannelRef, Message, SendResult, SendStatus
+from bot.platforms.slack.blocks import blocks_or_none, fallback_text, message_blocks
+from bot.platforms.webhook import env_name, parse_retry_after
+from bot.render.templates import Renderer
+
+log = logging.getLogger("rankbot.slack")
+
+CANNOT_POST = frozenset(
+    {
+        "not_in_channel",
+        "channel_not_found",
+        "is_archived",
+        "invalid_auth",
+        "account_inactive",
+        "token_revoked",
+        "not_authed",
+        "missing_scope",
+    }
+)
+"""Errors after which posting to the channel again cannot work until someone acts."""
+BLOCKS_REFUSED = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long"})
+
+ClientFor = Callable[[str], Awaitable[AsyncWebClient | None]]
+"""The Web API client holding the bot token of a workspace (team id), None if not installed."""
+Clock = Callable[[], datetime]
+
+
+class SlackSender:
+    """Delivers `slack` channels (`ChannelRef("slack", team_id, channel_id)`).
+
+    `chat.postMessage` has no idempotency key to pass `idempotency_key` on to: the outbox,
+    which records every sent post, is what keeps a post from going out twice.
+    """
+
+    def __init__(self, client_for: ClientFor, renderer: Renderer, *, clock: Clock = utcnow):
+        self._client_for = client_for
+        self._renderer = renderer
+        self._clock = clock
+
+    async def send(
+        self, channel: ChannelRef, message: Message, *, idempotency_key: str
+    ) -> SendResult:
+        client = await self._client_for(channel.workspace)
+        if client is None:
+            return SendResult(
+                SendStatus.PERMANENT,
+                reason=f"rankbot is not installed in Slack workspace {channel.workspace}",
+            )
+        text = fallback_text(self._renderer, message)
+        blocks = blocks_or_none(lambda: message_blocks(self._renderer, message), channel.key)
+        try:
+            try:
+                response = await self._post(client, channel, text, blocks)
+            except SlackApiError as exc:
+                if blocks is None or error_code(exc) not in BLOCKS_REFUSED:
+                    raise
+                log.warning("%s: Slack refused the blocks (%s)", channel.key, error_code(exc))
+                response = await self._post(client, channel, text, None)
+        except SlackApiError as exc:
+            return _api_failure(exc, self._clock())
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return SendResult(SendStatus.RETRY, reason=f"network error ({type(exc).__name__})")
+        ts = response.get("ts")
+        if message.attachments:
+            await self._upload(client, channel, ts, message.attachments)
+        return SendResult(SendStatus.SENT, platform_id=ts)
+
+    @staticmethod
+    async def _post(
+        client: AsyncWebClient, channel: ChannelRef, text: str, blocks: list[Any] | None
+    ) -> Any:
+        return await client.chat_postMessage(
+            channel=channel.channel,
+            text=text,
+            blocks=blocks,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+
+    @staticmethod
+    async def _upload(
+        client: AsyncWebClient,
+        channel: ChannelRef,
+        thread_ts: str | None,
+        attachments: tuple[Attachment, ...],
+    ) -> None:
+        try:
+            await upload(client, channel.channel, attachments, thread_ts=thread_ts)
+        except SlackApiError as exc:
+            log.warning("%s: chart upload failed (%s); alert sent", channel.key, error_code(exc))
+        except (TimeoutError, SlackRequestError, aiohttp.ClientError) as exc:
+            log.warning("%s: chart upload failed (%s); alert sent", channel.key, type(exc).__name__)
+
+
+async def upload(
+    client: AsyncWebClient,
+    channel_id: str,
+    attachments: tuple[Attachment, ...],
+    *,
+    thread_ts: str | None = None,
+) -> None:
+    """Files into a channel (or thread) with the upload v2 flow: `files.getUploadURLExternal`,
+    the upload itself, `files.completeUploadExternal`. Raises what slack_sdk raises."""
+    await client.files_upload_v2(
+        channel=channel_id,
+        thread_ts=thread_ts,
+        file_uploads=[
+            {"content": a.content, "filename": a.filename, "title": a.title or a.filename}
+            for a in attachments
+        ],
+    )
+
+
+def error_code(exc: SlackApiError) -> str:
+    """Slack's `error` field (`not_in_channel`, …), or the HTTP status when there is none."""
+    data = exc.response.data if isinstance(exc.response.data, dict) else {}
+    return str(data.get("error") or f"HTTP {exc.response.status_code}")
+
+
+def _api_failure(exc: SlackApiError, now: datetime) -> SendResult:
+    status, error = exc.response.status_code, error_code(exc)
+    if status == 429 or error == "ratelimited":
+        retry_after = parse_retry_after(exc.response.headers.get("Retry-After"), now)
+        return SendResult(SendStatus.RETRY, retry_after=retry_after, reason="rate limited (429)")
+    if error in CANNOT_POST:
+        return SendResult(SendStatus.PERMANENT, reason=error)
+    # Server errors, and errors this module does not know (`fatal_error`, `internal_error`,
+    # new ones): retried with backoff rather than pausing a channel that may be fine.
+    return SendResult(SendStatus.RETRY, reason=f"Slack error ({error})")
+
+
+WEBHOOK_GONE = {403: "webhook forbidden", 404: "webhook deleted", 410: "channel archived"}
+
+
+class SlackWebhookSender:
+    """Delivers `slack-webhook` channels with the same blocks as the bot posts.
+
+    The incoming webhook URL is a secret: it is read from the environment variable that
+    `url_env(channel)` names (`[[channels]] url_env`, else `RANKBOT_WEBHOOK_<NAME>`) at each
+    send, and never stored or logged.
+    """
+
+    def __init__(
+        self,
+        renderer: Renderer,
+        *,
+        url_env: Callable[[ChannelRef], str] = env_name,
+        environ: Mapping[str, str] = os.environ,
+        clock: Clock = utcnow,
+    ) -> None:
+        self._renderer = renderer
+        self._url_env = url_env
+        self._environ = environ
+        self._clock = clock
+
+    async def send(
+        self, channel: ChannelRef, message: Message, *, idempotency_key: str
+    ) -> SendResult:
+        variable = self._url_env(channel)
+        url = self._environ.get(variable)
+        if not url:
+            return SendResult(SendStatus.PERMANENT, reason=f"no webhook URL: set {variable}")
+        webhook = AsyncWebhookClient(url)
+        text = fallback_text(self._renderer, message)
+        blocks = blocks_or_none(lambda: message_blocks(self._renderer, message), channel.key)
+        try:
+            response = await webhook.send(text=text, blocks=blocks)
+            if blocks and response.status_code == 400 and response.body in BLOCKS_REFUSED:
+                response = await webhook.send(text=text)
+        except (aiohttp.ClientError, TimeoutError) as exc:  # messages may hold the URL
+            return SendResult(SendStatus.RETRY, reason=f"network error ({type(exc).__name__})")
+        status = response.status_code
+        if 200 <= status < 300:
+            return SendResult(SendStatus.SENT)
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock())
+            return SendResult(SendStatus.RETRY, retry_after=retry_after, reason="rate limited")
+        if status >= 500:
+            return SendResult(SendStatus.RETRY, reason=f"webhook server error (HTTP {status})")
+        gone = WEBHOOK_GONE.get(status)
+        reason = f"{gone} ({response.body})" if gone else f"webhook refused the post ({status})"
+        return SendResult(SendStatus.PERMANENT, reason=reason)

@@ -1,0 +1,523 @@
+"""Charts of the stored history, drawn to PNG: plain snapshots in, image bytes out.
+
+This is core code: no store, no clock, no global matplotlib state. Each call builds its own
+`matplotlib.figure.Figure` (never pyplot, so no backend or current-figure state) and can run
+in a worker thread while the bot's event loop keeps answering (`render_chart_async`). The
+same input gives a byte-identical PNG (fixed size and dpi, no Software stamp), which is what
+makes the pictures testable and lets a sender deduplicate uploads.
+
+Three kinds:
+
+- `trend`: tokens per period of the latest top N models, one line each;
+- `countries`: each developer country's share of the tokens whose country is known, as a
+  100 % stacked area, with the points where the leading country changed marked; the
+  volume without a known country (cloaked or unmapped authors) is left out, and its size
+  is said beside the legend;
+- `ranks`: a bump chart of the latest top N's ranks, rank 1 on top.
+
+Colours come from Paul Tol's colour-blind-safe "muted" palette, chosen per model from a hash of
+its id so a model keeps its colour from chart to chart; within one chart a clash moves the
+lower-ranked model to the next free colour (then to a dashed line once all nine are taken).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import math
+import textwrap
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Literal
+
+from bot.core.countries import UNKNOWN, CountryBalance, CountryTable, balance, country_name
+from bot.core.model import Snapshot
+from bot.render.templates import cadence, human_tokens
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+ChartKind = Literal["trend", "countries", "ranks"]
+KINDS: tuple[ChartKind, ...] = ("trend", "countries", "ranks")
+
+WIDTH_PX, HEIGHT_PX = 1200, 675
+"""16:9, shown uncropped by Slack and Discord previews and sharp when opened full size."""
+_DPI = 150
+"""8 × 4.5 inches at 150 dpi: point sizes stay legible after the chat preview scales down."""
+
+DEFAULT_N: Mapping[ChartKind, int] = {"trend": 5, "countries": 5, "ranks": 10}
+"""Lines (or countries) drawn when the caller gives no N: more than that becomes spaghetti."""
+DEFAULT_WEEKS = 12
+MIN_SNAPSHOTS = 2
+"""A chart of one reading shows no change; below this `NotEnoughHistory` is raised."""
+MAX_N = 20
+MAX_WEEKS = 104
+MAX_COUNTRIES = 8
+"""Countries beyond this are summed into "Other" so each area keeps a distinct colour."""
+
+PALETTE: tuple[str, ...] = (
+    "#332288",  # indigo
+    "#CC6677",  # rose
+    "#117733",  # green
+    "#88CCEE",  # cyan
+    "#882255",  # wine
+    "#44AA99",  # teal
+    "#999933",  # olive
+    "#AA4499",  # purple
+    "#DDCC77",  # sand
+)
+"""Paul Tol's "muted" qualitative scheme: distinguishable with the common colour-vision
+deficiencies and on white."""
+_LINESTYLES = ("-", "--", ":")
+_MARKERS = ("o", "s", "^")
+_COUNTRY_COLOURS: Mapping[str, str] = {"US": "#332288", "CN": "#CC6677"}
+"""The two countries that lead the rankings get fixed, strongly contrasting colours."""
+_OTHER_COLOUR = "#BBBBBB"
+
+_INK, _MUTED, _GRID = "#222222", "#666666", "#E6E6E6"
+# Figure-fraction layout: the axes sit left, legends and direct labels use the right strip.
+_AXES_RECT = (0.085, 0.15, 0.6, 0.66)
+_LABEL_CHAR = 0.012
+"""Rough width of one 7.5 pt character as a fraction of the axes width, to keep flip labels
+from overlapping without a draw pass."""
+_LEGEND_X = 1.03
+
+
+_RENDER_LOCK = threading.Lock()
+
+
+class ChartError(ValueError):
+    """A chart that cannot be drawn from this input; the message is for the operator."""
+
+
+class NotEnoughHistory(ChartError):
+    """Fewer stored snapshots than a chart needs to show a change."""
+
+
+@dataclass(frozen=True, slots=True)
+class Style:
+    """How one series is drawn (see `style_for`)."""
+
+    color: str
+    linestyle: str
+    marker: str
+
+
+def chart_title(kind: ChartKind, n: int, period: str) -> str:
+    """The headline of a chart, also used as the text of the message that carries it."""
+    every = cadence(period).capitalize()
+    if kind == "trend":
+        return f"{every} tokens of the top {n} models"
+    if kind == "countries":
+        return f"Share of {cadence(period)} tokens by developer country"
+    return f"{every} rank of the top {n} models"
+
+
+def render_chart(
+    kind: str,
+    snapshots: Sequence[Snapshot],
+    *,
+    n: int | None = None,
+    weeks: int = DEFAULT_WEEKS,
+    countries: CountryTable,
+) -> bytes:
+    """A PNG of `kind` over the last `weeks` snapshots of one stream (oldest first or not).
+
+    `weeks` counts snapshots, so for daily data it means days. Raises `ChartError` for
+    arguments out of range and `NotEnoughHistory` when fewer than two snapshots are given.
+    """
+    chart = _check_kind(kind)
+    count = DEFAULT_N[chart] if n is None else n
+    if not 1 <= count <= MAX_N:
+        raise ChartError(f"N must be from 1 to {MAX_N}, got {count}")
+    if not MIN_SNAPSHOTS <= weeks <= MAX_WEEKS:
+        raise ChartError(f"weeks must be from {MIN_SNAPSHOTS} to {MAX_WEEKS}, got {weeks}")
+    window = _window(chart, snapshots, weeks)
+
+    # Imported here, not at the top: matplotlib takes most of a second to import, and every
+    # `rankbot` command line imports this module through the parser.
+    from matplotlib.figure import Figure
+
+    # matplotlib does not promise thread safety (its font caches are shared), so renders
+    # from several worker threads take turns; they hold the GIL most of the time anyway.
+    with _RENDER_LOCK:
+        fig = Figure(figsize=(WIDTH_PX / _DPI, HEIGHT_PX / _DPI), dpi=_DPI, facecolor="white")
+        ax = fig.add_axes(_AXES_RECT)
+        _style_axes(ax)
+        if chart == "trend":
+            shown, subtitle = _trend(ax, window, count)
+        elif chart == "countries":
+            shown, subtitle = _countries(ax, window, count, countries)
+        else:
+            shown, subtitle = _ranks(ax, window, count)
+        _date_axis(ax, [s.as_of for s in window], fill=chart == "countries")
+        _frame(fig, chart_title(chart, shown, window[-1].period), subtitle, window)
+        out = io.BytesIO()
+        fig.savefig(out, format="png", dpi=_DPI, metadata={"Software": None})
+    return out.getvalue()
+
+
+async def render_chart_async(
+    kind: str,
+    snapshots: Sequence[Snapshot],
+    *,
+    n: int | None = None,
+    weeks: int = DEFAULT_WEEKS,
+    countries: CountryTable,
+) -> bytes:
+    """`render_chart` in a worker thread: a render takes 100-200 ms (half a second more for
+    the first of a process), which the bot's event loop must not spend blocked."""
+    return await asyncio.to_thread(
+        render_chart, kind, list(snapshots), n=n, weeks=weeks, countries=countries
+    )
+
+
+def style_for(keys: Sequence[str], preferred: Mapping[str, str] | None = None) -> dict[str, Style]:
+    """Styles for `keys` in priority order: each key starts at the colour its hash picks
+    (or its `preferred` colour), and a key that clashes with an earlier one takes the next
+    free colour, then the same colours dashed, then dotted."""
+    fixed = dict(preferred or {})
+    used: set[tuple[str, int]] = {(c, 0) for c in fixed.values()}
+    styles: dict[str, Style] = {}
+    for key in keys:
+        if key in fixed:
+            styles[key] = Style(fixed[key], _LINESTYLES[0], _MARKERS[0])
+            continue
+        start = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big")
+        for slot in range(len(PALETTE) * len(_LINESTYLES)):
+            variant, offset = divmod(slot, len(PALETTE))
+            color = PALETTE[(start + offset) % len(PALETTE)]
+            if (color, variant) not in used:
+                break
+        else:  # more keys than styles: repeat, as a last resort
+            color, variant = PALETTE[start % len(PALETTE)], 0
+        used.add((color, variant))
+        styles[key] = Style(color, _LINESTYLES[variant], _MARKERS[variant])
+    return styles
+
+
+# --- input checks ---------------------------------------------------------------------------
+
+
+def _check_kind(kind: str) -> ChartKind:
+    for known in KINDS:
+        if kind == known:
+            return known
+    raise ChartError(f"unknown chart kind {kind!r}: choose {', '.join(KINDS)}")
+
+
+def _window(kind: ChartKind, snapshots: Sequence[Snapshot], weeks: int) -> list[Snapshot]:
+    streams = {(s.source, s.period) for s in snapshots}
+    if len(streams) > 1:
+        shown = ", ".join(f"{src} {per}" for src, per in sorted(streams))
+        raise ChartError(f"a chart draws one stream, got snapshots of {shown}")
+    ordered = sorted(snapshots, key=lambda s: s.as_of)[-weeks:]
+    if len(ordered) < MIN_SNAPSHOTS:
+        if not ordered:
+            held = "none are stored yet"
+        else:
+            only = ordered[0]
+            held = f"only 1 is stored ({only.source} {only.period}, {only.as_of.isoformat()})"
+        raise NotEnoughHistory(
+            f"not enough history for a {kind} chart: it needs at least {MIN_SNAPSHOTS} "
+            f"snapshots and {held}. Charts fill in as the poller stores new readings; "
+            "`rankbot replay FILE --db PATH` loads a saved history."
+        )
+    return ordered
+
+
+# --- the three kinds ------------------------------------------------------------------------
+
+
+def _trend(ax: Axes, window: list[Snapshot], n: int) -> tuple[int, str]:
+    latest = window[-1]
+    top = latest.top(n)
+    styles = style_for([e.model for e in top])
+    dates = [s.as_of for s in window]
+    marker_size = 3.5 if len(window) <= 26 else 0.0
+    highest = 0.0
+    for entry in top:
+        style = styles[entry.model]
+        values = [_tokens(s, entry.model) for s in window]
+        highest = max([highest, *(v for v in values if not math.isnan(v))])
+        figure = ("≥" if entry.lower_bound else "") + human_tokens(entry.tokens)
+        new = " (new)" if all(math.isnan(v) for v in values[:-1]) else ""
+        ax.plot(
+            dates,
+            values,
+            color=style.color,
+            linestyle=style.linestyle,
+            marker=style.marker,
+            markersize=marker_size,
+            linewidth=1.8,
+            label=f"{entry.rank}. {_short(entry.name)}  {figure}{new}",
+        )
+        # the latest figure always gets a dot, even where the line has no markers
+        ax.plot(dates[-1:], values[-1:], color=style.color, marker=style.marker, markersize=4.5)
+    ax.set_ylim(0, highest * 1.08 if highest else 1)  # headroom: the top line never hugs the edge
+    ax.yaxis.set_major_formatter(lambda value, _pos: human_tokens(value))
+    ax.set_ylabel(f"tokens per {latest.period}", fontsize=8.5, color=_MUTED)
+    _legend(ax, title=f"Rank and tokens, {latest.as_of.isoformat()}")
+    return len(top), _span(window)
+
+
+def _countries(ax: Axes, window: list[Snapshot], n: int, table: CountryTable) -> tuple[int, str]:
+    balances = [balance(s.entries, table) for s in window]
+    if not any(b.known_total for b in balances):
+        raise ChartError(
+            "no tokens with a known developer country in these snapshots: "
+            "add the authors to [countries] in the config"
+        )
+    weight: dict[str, float] = {}
+    for bal in balances:
+        for code, share in bal.shares.items():
+            weight[code] = weight.get(code, 0.0) + share
+    ranked = sorted(weight, key=lambda c: (-weight[c], c))
+    limit = min(n, MAX_COUNTRIES)
+    shown = ranked[:limit]
+    rows = {code: [b.shares.get(code, 0.0) for b in balances] for code in shown}
+    if len(shown) < len(ranked):
+        rest = ranked[limit:]
+        rows["Other"] = [sum(b.shares.get(code, 0.0) for code in rest) for b in balances]
+    styles = style_for(list(rows), {**_COUNTRY_COLOURS, "Other": _OTHER_COLOUR})
+    dates = [s.as_of for s in window]
+    labels = [f"{_country(code)}  {rows[code][-1] * 100:.1f}%" for code in rows]
+    ax.stackplot(
+        dates,
+        *rows.values(),
+        labels=labels,
+        colors=[styles[code].color for code in rows],
+        edgecolor="white",
+        linewidth=0.6,
+    )
+    ax.axhline(0.5, color="white", linewidth=0.8, linestyle=(0, (4, 3)), alpha=0.9)
+    ax.set_ylim(0, 1)
+    ax.yaxis.set_major_formatter(lambda value, _pos: f"{value * 100:.0f}%")
+    ax.set_ylabel("share of tokens with a known country", fontsize=8.5, color=_MUTED)
+    ax.grid(False)
+    _mark_flips(ax, dates, balances)
+    # reversed: the legend lists the areas in the order they are stacked, top to bottom
+    _legend(ax, title=f"Share, {window[-1].as_of.isoformat()}", reverse=True)
+    # below the legend, in the strip right of the data (the legend has at most 8 rows)
+    ax.text(
+        _LEGEND_X,
+        0.0,
+        _unknown_note(window, balances),
+        transform=ax.transAxes,
+        fontsize=7.5,
+        color=_MUTED,
+        va="bottom",
+        linespacing=1.35,
+    )
+    return len(rows), _span(window)
+
+
+def _ranks(ax: Axes, window: list[Snapshot], n: int) -> tuple[int, str]:
+    latest = window[-1]
+    top = latest.top(n)
+    styles = style_for([e.model for e in top])
+    dates = [s.as_of for s in window]
+    deepest = len(top)
+    for entry in reversed(top):  # the leader is drawn last, on top of the others
+        style = styles[entry.model]
+        ranks = [_rank(s, entry.model) for s in window]
+        deepest = max([deepest, *(int(r) for r in ranks if not math.isnan(r))])
+        ax.plot(
+            dates,
+            ranks,
+            color=style.color,
+            linestyle=style.linestyle,
+            marker=style.marker,
+            markersize=5 if len(window) <= 26 else 2.5,
+            linewidth=2.2,
+            solid_capstyle="round",
+        )
+        new = " (new)" if all(math.isnan(r) for r in ranks[:-1]) else ""
+        ax.annotate(
+            f"{entry.rank}. {_short(entry.name)}{new}",
+            xy=(dates[-1], entry.rank),
+            xytext=(9, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+            color=_ink_of(style.color),
+            fontweight="bold" if entry.rank == 1 else "normal",
+            annotation_clip=False,
+        )
+    if deepest > len(top):
+        ax.axhspan(len(top) + 0.5, deepest + 0.5, color="#F4F4F4", zorder=0, linewidth=0)
+        # named in the label strip, where no line can run under it
+        ax.annotate(
+            f"(shaded: outside\nthe top {len(top)})",
+            xy=(1.0, len(top) + 1),
+            xycoords=ax.get_yaxis_transform(),
+            xytext=(9, 0),
+            textcoords="offset points",
+            va="top",
+            fontsize=7.5,
+            color=_MUTED,
+            annotation_clip=False,
+        )
+    ax.set_ylim(deepest + 0.5, 0.5)
+    step = 1 if deepest <= 20 else 5
+    ticks = [1, *range(step, deepest + 1, step)] if step > 1 else list(range(1, deepest + 1))
+    ax.set_yticks(ticks, [f"#{t}" for t in ticks])
+    ax.set_ylabel("rank", fontsize=8.5, color=_MUTED)
+    ax.grid(axis="x", visible=False)
+    return len(top), f"{_span(window)} · current rank at right"
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _tokens(snapshot: Snapshot, model: str) -> float:
+    entry = snapshot.get(model)
+    return float(entry.tokens) if entry is not None else math.nan
+
+
+def _rank(snapshot: Snapshot, model: str) -> float:
+    entry = snapshot.get(model)
+    return float(entry.rank) if entry is not None else math.nan
+
+
+def _ink_of(color: str) -> str:
+    """The colour for text naming a series: pale palette colours are darkened so the label
+    stays readable on white."""
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    if 0.2126 * r + 0.7152 * g + 0.0722 * b < 150:
+        return color
+    return "#{:02X}{:02X}{:02X}".format(*(int(c * 0.62) for c in (r, g, b)))
+
+
+def _short(name: str, limit: int = 24) -> str:
+    return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
+
+
+def _country(code: str) -> str:
+    # names, not emoji flags: matplotlib's bundled fonts have no flag glyphs
+    return code if code == "Other" else country_name(code)
+
+
+def _span(window: list[Snapshot]) -> str:
+    first, last = window[0], window[-1]
+    count = f"{len(window)} {first.period}s" if first.period != "day" else f"{len(window)} days"
+    return f"{last.source} · {count}, {first.as_of.isoformat()} to {last.as_of.isoformat()}"
+
+
+def _unknown_note(window: list[Snapshot], balances: list[CountryBalance]) -> str:
+    """Where the unattributed volume went: it is excluded from the shares, never hidden."""
+    missing = [
+        (bal.unknown, bal.unknown / (bal.unknown + bal.known_total), snap.as_of)
+        for snap, bal in zip(window, balances, strict=True)
+        if bal.unknown
+    ]
+    if not missing:
+        return textwrap.fill("Every listed model has a known developer country here.", 36)
+    tokens, share, when = max(missing, key=lambda m: (m[0], m[2]))
+    where = f"in {len(missing)} of {len(window)} {window[0].period}s, " if len(missing) > 1 else ""
+    note = (
+        f"Left out of the shares: models with an {UNKNOWN} country (cloaked or unmapped "
+        f"authors), {where}at most {human_tokens(tokens)} ({share * 100:.1f}% of the listed "
+        f"tokens) on {when.isoformat()}."
+    )
+    return textwrap.fill(note, 36)
+
+
+def _mark_flips(ax: Axes, dates: list[date], balances: list[CountryBalance]) -> None:
+    """A dashed line where the leading country changed, labelled with who overtook whom."""
+    flips = [
+        (i, bal.leader, balances[i - 1].leader)
+        for i, bal in enumerate(balances)
+        if i and bal.leader and balances[i - 1].leader and bal.leader != balances[i - 1].leader
+    ]
+    taken: list[tuple[float, float]] = []  # label extents, in axes fractions
+    for number, (i, new, old) in enumerate(reversed(flips)):
+        ax.axvline(dates[i], color=_INK, linewidth=1.0, linestyle=(0, (3, 2)))
+        # the latest flip says who overtook whom; earlier ones only who led, where room allows
+        text = (
+            f"{country_name(new)} overtakes\n{country_name(old)}" if number == 0 else f"{new} leads"
+        )
+        at = i / (len(dates) - 1)
+        width = max(len(line) for line in text.splitlines()) * _LABEL_CHAR
+        ha = ("right" if at > 0.5 else "left") if number == 0 else "center"
+        start = {"right": at - width, "left": at, "center": at - width / 2}[ha]
+        if any(start < end + 0.02 and begin < start + width + 0.02 for begin, end in taken):
+            continue
+        taken.append((start, start + width))
+        ax.annotate(
+            text,
+            xy=(ax.convert_xunits(dates[i]), 1.0),
+            xycoords=ax.get_xaxis_transform(),
+            xytext=(0, 3),
+            textcoords="offset points",
+            ha=ha,
+            va="bottom",
+            fontsize=7.5,
+            color=_INK,
+            linespacing=1.1,
+            annotation_clip=False,
+        )
+
+
+def _style_axes(ax: Axes) -> None:
+    """Quiet axes: no box, light grid behind the data, muted tick labels."""
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_color("#999999")
+    ax.tick_params(labelsize=8, colors=_MUTED, length=3)
+    ax.grid(True, color=_GRID, linewidth=0.7)
+    ax.set_axisbelow(True)
+
+
+def _date_axis(ax: Axes, dates: list[date], *, fill: bool) -> None:
+    """At most eight date ticks, counted back from the latest so it is always labelled;
+    the year is shown on the first tick and wherever it changes. Areas (`fill`) run edge to
+    edge; lines get a little room at both ends."""
+    step = math.ceil(len(dates) / 8)
+    ticks = dates[::-1][::step][::-1]
+    labels, year = [], None
+    for day in ticks:
+        text = day.strftime("%b %d")
+        if day.year != year:
+            text += f"\n{day.year}"
+            year = day.year
+        labels.append(text)
+    ax.set_xticks(ticks, labels)
+    first, last = ax.convert_xunits(dates[0]), ax.convert_xunits(dates[-1])
+    pad = 0 if fill else (last - first) * 0.015  # else the axes edge cuts end markers in half
+    ax.set_xlim(first - pad, last + pad)
+
+
+def _legend(ax: Axes, *, title: str, reverse: bool = False) -> None:
+    """The legend in the strip right of the axes, never over the data."""
+    legend = ax.legend(
+        loc="upper left",
+        reverse=reverse,
+        bbox_to_anchor=(_LEGEND_X, 1.0),
+        frameon=False,
+        fontsize=8,
+        title=title,
+        title_fontsize=7.5,
+        alignment="left",
+        borderaxespad=0,
+        handlelength=2.2,
+    )
+    legend.get_title().set_color(_MUTED)
+
+
+def _frame(fig: Figure, title: str, subtitle: str, window: list[Snapshot]) -> None:
+    """Title and subtitle above the axes; the source attribution and date in the footer."""
+    left = _AXES_RECT[0]
+    fig.text(left, 0.935, title, fontsize=13, fontweight="bold", color=_INK, va="baseline")
+    fig.text(left, 0.895, subtitle, fontsize=8.5, color=_MUTED, va="top", linespacing=1.4)
+    latest = window[-1]
+    attribution = latest.attribution or (
+        f"Source: {latest.source}, as of {latest.as_of.isoformat()}."
+    )
+    fig.text(left, 0.03, attribution, fontsize=7, color=_MUTED, va="baseline")
+    fig.text(0.985, 0.03, "rankbot", fontsize=7, color=_MUTED, va="baseline", ha="right")

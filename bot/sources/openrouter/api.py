@@ -1,0 +1,201 @@
+"""The HTTP shell around OpenRouter's Data API and model catalogue (httpx, async).
+
+Everything that can go wrong on the wire ends here as an `OpenRouterError` whose message an
+operator can act on, and which never contains the API key: the key travels only in the
+`Authorization` header, and any text echoed from a response is redacted before it is used.
+Transient failures (429, 5xx, timeouts, dropped connections) are retried with exponential
+backoff, honouring `Retry-After`; every attempt first passes the client-side limiter, so
+retries count against the 30/min and 500/day budgets like any other request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+
+from bot.clock import utcnow
+from bot.sources.openrouter.limiter import RequestLimiter
+
+log = logging.getLogger("rankbot.openrouter")
+
+VERSION = "0.1.0"
+KEY_ENV = "OPENROUTER_API_KEY"
+BAD_KEY = f"{KEY_ENV} is missing or wrong: create a key at openrouter.ai/keys and export it"
+RANKINGS_PATH = "/api/v1/datasets/rankings-daily"
+MODELS_PATH = "/api/v1/models"
+
+
+class OpenRouterError(RuntimeError):
+    """A failure an operator can read; never contains the API key."""
+
+
+class AuthError(OpenRouterError):
+    """401: the key is missing or wrong."""
+
+
+class RequestRejected(OpenRouterError):
+    """400: the request itself is wrong (e.g. a date before 2025-01-01); not retried."""
+
+
+class Unavailable(OpenRouterError):
+    """429s, 5xx or timeouts outlasted every retry."""
+
+
+class BadResponse(OpenRouterError):
+    """The response is not the JSON object the API documents (truncated, garbage)."""
+
+
+def user_agent(contact: str | None) -> str:
+    """`rankbot/<version> (+contact)`: lets OpenRouter tell who is calling and reach them."""
+    return f"rankbot/{VERSION} (+{contact})" if contact else f"rankbot/{VERSION}"
+
+
+def retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds a `Retry-After` header asks for (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def backoff_delay(attempt: int, hint: float | None, *, base: float, cap: float) -> float:
+    """Delay before retry `attempt` (0-based): exponential, at least what the server asked."""
+    delay = base * (2**attempt)
+    if hint is not None:
+        delay = max(delay, hint)
+    return min(delay, cap)
+
+
+class OpenRouterApi:
+    """Use as `async with OpenRouterApi(...) as api:`; the httpx client lives in between."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str | None,
+        contact: str | None,
+        timeout: float,
+        limiter: RequestLimiter,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        retries: int = 4,
+        backoff_base: float = 2.0,
+        max_backoff: float = 300.0,
+    ) -> None:
+        self._base_url = base_url
+        self._key = api_key or None
+        self._contact = contact
+        self._timeout = timeout
+        self._limiter = limiter
+        self._sleep = sleep
+        self._retries = retries
+        self._backoff_base = backoff_base
+        self._max_backoff = max_backoff
+        self._client: httpx.AsyncClient | None = None
+        self.requests = 0
+        """Requests sent so far (every attempt), for progress reports and tests."""
+
+    async def __aenter__(self) -> OpenRouterApi:
+        self._client = httpx.AsyncClient(
+            base_url=self._base_url,
+            timeout=self._timeout,
+            headers={"User-Agent": user_agent(self._contact), "Accept": "application/json"},
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def rankings_daily(self, start: date, end: date) -> Any:
+        """The raw JSON of one rankings-daily range (both ends inclusive)."""
+        if self._key is None:
+            raise AuthError(BAD_KEY)
+        params = {"start_date": start.isoformat(), "end_date": end.isoformat()}
+        headers = {"Authorization": f"Bearer {self._key}"}
+        return await self._get(RANKINGS_PATH, params=params, headers=headers)
+
+    async def models(self) -> Any:
+        """The raw JSON of the public model catalogue (no key needed)."""
+        return await self._get(MODELS_PATH, params={}, headers={})
+
+    async def _get(self, path: str, *, params: dict[str, str], headers: dict[str, str]) -> Any:
+        if self._client is None:
+            raise RuntimeError("OpenRouterApi used outside `async with`")
+        what = f"GET {path}"
+        problem = ""
+        hint: float | None = None
+        for attempt in range(self._retries + 1):
+            if attempt:
+                delay = backoff_delay(
+                    attempt - 1, hint, base=self._backoff_base, cap=self._max_backoff
+                )
+                await self._sleep(delay)
+                hint = None
+            await self._limiter.acquire()
+            self.requests += 1
+            try:
+                response = await self._client.get(path, params=params, headers=headers)
+            except httpx.TimeoutException:
+                problem = f"no answer within {self._timeout:g} s"
+            except httpx.TransportError as exc:
+                problem = self._redact(f"connection failed ({type(exc).__name__}: {exc})")
+            else:
+                status = response.status_code
+                if status == 200:
+                    return self._json(response, what)
+                problem = f"HTTP {status}: {self._error_text(response)}"
+                if status == 401:
+                    raise AuthError(BAD_KEY)
+                if status == 400 or (400 <= status < 500 and status != 429):
+                    raise RequestRejected(f"{what} was refused ({problem})")
+                hint = retry_after(response.headers.get("Retry-After"), utcnow())
+            log.warning("%s attempt %d failed: %s", what, attempt + 1, problem)
+        raise Unavailable(f"{what} failed after {self._retries + 1} attempts (last: {problem})")
+
+    def _json(self, response: httpx.Response, what: str) -> Any:
+        try:
+            body = json.loads(response.content)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise BadResponse(
+                f"{what} returned a body that is not JSON (truncated or garbage: {exc.msg} "
+                f"at byte {exc.pos} of {len(response.content)})"
+                if isinstance(exc, json.JSONDecodeError)
+                else f"{what} returned a body that is not UTF-8 JSON"
+            ) from None
+        if not isinstance(body, dict):
+            raise BadResponse(f"{what} returned JSON that is not an object")
+        return body
+
+    def _error_text(self, response: httpx.Response) -> str:
+        """The API's `{"error": {"message"}}`, or the reason phrase; redacted, kept short."""
+        message = response.reason_phrase or "error"
+        try:
+            body = response.json()
+            err = body.get("error") if isinstance(body, dict) else None
+            if isinstance(err, dict) and isinstance(err.get("message"), str):
+                message = err["message"]
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            pass
+        return self._redact(message[:200])
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key else text

@@ -1,0 +1,141 @@
+"""Backfill: fetch OpenRouter's history in date ranges and store it as a silent baseline.
+
+The dataset starts on 2025-01-01; one request returns up to 30 days (51 rows each), so 18
+months take 19 requests, far inside 30/min and 500/day (every request still passes the
+limiter). Each range's days are stored together with a progress mark in one atomic write, so
+an interrupted backfill (Ctrl-C, a 500 that outlasted the retries, the day's budget spent)
+resumes after the last range it completed. Only when every range is in are the day, week and
+month snapshots derived and stored through `pipeline.ingest_baseline`: history, not news, so
+`/top` and charts have data at once and the first live alert compares against real figures.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, TextIO
+
+from bot.core.countries import CountryTable
+from bot.core.events import DetectParams
+from bot.engine.ingest import ingest_baseline
+from bot.sources.openrouter.api import OpenRouterApi
+from bot.sources.openrouter.daystore import load_days, upsert_days
+from bot.sources.openrouter.rows import parse_payload, screen
+from bot.sources.openrouter.windows import snapshots_for
+from bot.store.database import Store
+
+log = logging.getLogger("rankbot.openrouter")
+
+STATE_KEY = "backfill:openrouter"
+CHUNK_DAYS = 30
+"""Days per request: what the API returns by default, so a request never asks for more."""
+FIRST_DAY = date(2025, 1, 1)
+
+
+def plan_ranges(since: date, until: date, chunk: int = CHUNK_DAYS) -> list[tuple[date, date]]:
+    """Consecutive inclusive ranges of at most `chunk` days covering `since` … `until`."""
+    since = max(since, FIRST_DAY)
+    ranges = []
+    start = since
+    while start <= until:
+        end = min(start + timedelta(days=chunk - 1), until)
+        ranges.append((start, end))
+        start = end + timedelta(days=1)
+    return ranges
+
+
+def remaining(ranges: list[tuple[date, date]], state: Any, since: date) -> list[tuple[date, date]]:
+    """The ranges an earlier run of the same backfill (same `since`) has not completed."""
+    if not isinstance(state, dict) or state.get("since") != since.isoformat():
+        return ranges
+    done = state.get("done_through")
+    return [r for r in ranges if done is None or r[1].isoformat() > done]
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillReport:
+    ranges: int
+    requests: int
+    days: int
+    """Days stored or restated by this run."""
+    rejected: list[str]
+    snapshots: int
+    """Snapshots newly stored as the silent baseline."""
+
+
+class ProgressBar:
+    """`backfill [########............] 8/19 ranges, through 2025-08-28` on one stderr line."""
+
+    def __init__(self, total: int, stream: TextIO | None = None, width: int = 24) -> None:
+        self.total = total
+        self.stream = stream if stream is not None else sys.stderr
+        self.width = width
+
+    def show(self, done: int, note: str = "") -> None:
+        filled = self.width * done // self.total if self.total else self.width
+        bar = "#" * filled + "." * (self.width - filled)
+        tail = f", {note}" if note else ""
+        self.stream.write(f"\rbackfill [{bar}] {done}/{self.total} ranges{tail}")
+        if done >= self.total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+async def backfill(
+    store: Store,
+    api: OpenRouterApi,
+    *,
+    since: date,
+    now: datetime,
+    periods: Iterable[str],
+    params: DetectParams,
+    countries: CountryTable,
+    name: Callable[[str], str],
+    progress: ProgressBar | None = None,
+    chunk: int = CHUNK_DAYS,
+) -> BackfillReport:
+    """Fetch every range not yet done up to yesterday, then store the baseline snapshots.
+
+    Raises what the API raises (or `SuspectPayload`); what was completed stays stored.
+    """
+    until = now.date() - timedelta(days=1)
+    ranges = plan_ranges(since, until, chunk)
+    todo = remaining(ranges, store.get_state(STATE_KEY), since)
+    held = load_days(store)
+    first_request = api.requests
+    rejected: list[str] = []
+    stored = 0
+    done = len(ranges) - len(todo)
+    if progress is not None:
+        progress.total = len(ranges)
+        progress.show(done, "resuming" if done else "")
+    for start, end in todo:
+        payload = await api.rankings_daily(start, end)
+        parsed = parse_payload(payload, today=now.date())
+        accepted, jumps = screen(parsed.days, {d: day.total for d, day in held.items()})
+        for rejection in (*parsed.rejected, *jumps):
+            log.warning("OpenRouter day rejected as suspect: %s", rejection)
+            rejected.append(str(rejection))
+        with store.batch():
+            stored += len(upsert_days(store, accepted, held))
+            store.set_state(
+                STATE_KEY,
+                {"since": since.isoformat(), "done_through": end.isoformat(), "complete": False},
+            )
+        done += 1
+        if progress is not None:
+            progress.show(done, f"through {end.isoformat()}")
+    wanted = {d: day for d, day in held.items() if d >= since}
+    snapshots = snapshots_for(wanted, held, periods, name, fetched_at=now)
+    new = ingest_baseline(store, snapshots, params=params, countries=countries)
+    store.set_state(
+        STATE_KEY, {"since": since.isoformat(), "done_through": until.isoformat(), "complete": True}
+    )
+    return BackfillReport(len(todo), api.requests - first_request, stored, rejected, new)
+
+
+def is_complete(state: Any) -> bool:
+    return isinstance(state, dict) and bool(state.get("complete"))

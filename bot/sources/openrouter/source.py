@@ -1,0 +1,208 @@
+"""`OpenRouterSource`: the live OpenRouter Data API as a `bot.source.Source`.
+
+Each poll asks for the last 3 completed days (more after a gap, up to 30), validates them,
+upserts the raw rows, and returns the day/week/month snapshots those days change, oldest
+first, for the poller to ingest: a new day yields NEW snapshots (news), a restated day yields
+snapshots for dates already held, which the store records as RESTATED (history corrected,
+nothing re-announced). The first poll of a fresh store runs the backfill instead and returns
+nothing: the history goes in as a silent baseline. Every attempt updates the health record
+(`bot.openrouter.health`); a failure is recorded, then raised for the poller to log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from bot.core.countries import CountryTable
+from bot.core.events import DetectParams
+from bot.core.model import Snapshot
+from bot.sources.openrouter import catalogue
+from bot.sources.openrouter.api import KEY_ENV, OpenRouterApi, OpenRouterError
+from bot.sources.openrouter.backfill import (
+    STATE_KEY,
+    BackfillReport,
+    ProgressBar,
+    backfill,
+    is_complete,
+)
+from bot.sources.openrouter.daystore import load_days, upsert_days
+from bot.sources.openrouter.health import HEALTH_KEY, Health, Notice, health_transition
+from bot.sources.openrouter.limiter import BudgetExhausted, RequestLimiter
+from bot.sources.openrouter.poll_schedule import next_poll
+from bot.sources.openrouter.rows import SuspectPayload, parse_payload, screen
+from bot.sources.openrouter.settings import SourceSettings
+from bot.sources.openrouter.windows import snapshots_for
+from bot.store.database import Store
+
+log = logging.getLogger("rankbot.openrouter")
+
+POLL_DAYS = 3
+MAX_CATCH_UP = 30
+
+
+class SourceError(RuntimeError):
+    """A poll that produced nothing usable; the message is the operator-readable reason."""
+
+
+class OpenRouterSource:
+    name = "openrouter"
+
+    def __init__(
+        self,
+        settings: SourceSettings,
+        *,
+        api_key: str | None,
+        params: DetectParams,
+        countries: CountryTable,
+        limiter: RequestLimiter | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.settings = settings
+        self._key = api_key
+        self._params = params
+        self._countries = countries
+        self._sleep = sleep
+        self.limiter = limiter or RequestLimiter(sleep=sleep)
+        self._newest: date | None = None
+
+    @classmethod
+    def from_config(cls, config: Any) -> OpenRouterSource:
+        """Settings from `[source]`, the key from `$OPENROUTER_API_KEY` (never the file)."""
+        return cls(
+            config.section("source"),
+            api_key=os.environ.get(KEY_ENV) or None,
+            params=config.detect,
+            countries=config.countries,
+        )
+
+    def api(self) -> OpenRouterApi:
+        s = self.settings
+        return OpenRouterApi(
+            base_url=s.base_url,
+            api_key=self._key,
+            contact=s.contact,
+            timeout=s.timeout,
+            limiter=self.limiter,
+            sleep=self._sleep,
+        )
+
+    # --- the Source protocol -----------------------------------------------------------------
+
+    async def fetch_new(self, store: Store, now: datetime) -> list[Snapshot]:
+        health = Health.from_dict(store.get_state(HEALTH_KEY))
+        if not is_complete(store.get_state(STATE_KEY)):
+            await self.run_backfill(store, now, since=self.settings.backfill_since)
+            return []
+        held = load_days(store)
+        yesterday = now.date() - timedelta(days=1)
+        start = yesterday - timedelta(days=POLL_DAYS - 1)
+        if held:
+            start = min(start, max(held) + timedelta(days=1))
+        start = max(start, yesterday - timedelta(days=MAX_CATCH_UP - 1))
+        api = self.api()
+        try:
+            async with api:
+                names = await self.names(store, api, now)
+                payload = await api.rankings_daily(start, yesterday)
+            parsed = parse_payload(payload, today=now.date())
+        except (OpenRouterError, BudgetExhausted, SuspectPayload) as exc:
+            reason = str(exc)
+            health = health.failed(now, reason)
+            if isinstance(exc, SuspectPayload):
+                log.warning("OpenRouter payload rejected as suspect: %s", reason)
+                health = health.rejected([f"payload: {reason}"])
+            self._save(store, health, now)
+            raise SourceError(reason) from None
+        accepted, jumps = screen(parsed.days, {d: day.total for d, day in held.items()})
+        reasons = [str(r) for r in (*parsed.rejected, *jumps)]
+        for reason in reasons:
+            log.warning("OpenRouter day rejected as suspect: %s", reason)
+        with store.batch():
+            changed = set(upsert_days(store, accepted, held))
+            newest = max(held) if held else None
+            health = health.succeeded(now, newest, held[newest].as_of if newest else None)
+            self._save(store, health.rejected(reasons), now)
+        # days stored by a poll whose snapshots never reached the poller (a crash in between)
+        for period in self.settings.periods:
+            latest = store.latest_snapshot(self.name, period)
+            if latest is not None:
+                changed.update(d for d in held if d > latest.as_of)
+        return snapshots_for(
+            sorted(changed), held, self.settings.periods, self._namer(names), fetched_at=now
+        )
+
+    def next_poll(self, now: datetime) -> datetime:
+        s = self.settings
+        return next_poll(now, self._newest, every_hours=s.every_hours, after_utc=s.after_utc)
+
+    # --- for the poller, `status` and the CLI ------------------------------------------------
+
+    def health_notice(self, store: Store, now: datetime) -> Notice | None:
+        """The outage or recovery notice due now (each exactly once), recorded as sent."""
+        health, notice = health_transition(
+            Health.from_dict(store.get_state(HEALTH_KEY)),
+            now,
+            outage_hours=self.settings.outage_hours,
+        )
+        if notice is not None:
+            store.set_state(HEALTH_KEY, health.to_dict())
+        return notice
+
+    async def run_backfill(
+        self, store: Store, now: datetime, *, since: date, progress: ProgressBar | None = None
+    ) -> BackfillReport:
+        """Backfill from `since` (resuming an interrupted run), recording health either way."""
+        health = Health.from_dict(store.get_state(HEALTH_KEY))
+        api = self.api()
+        try:
+            async with api:
+                names = await self.names(store, api, now)
+                report = await backfill(
+                    store,
+                    api,
+                    since=since,
+                    now=now,
+                    periods=self.settings.periods,
+                    params=self._params,
+                    countries=self._countries,
+                    name=self._namer(names),
+                    progress=progress,
+                )
+        except (OpenRouterError, BudgetExhausted, SuspectPayload) as exc:
+            self._save(store, health.failed(now, str(exc)), now)
+            raise SourceError(f"backfill stopped (run it again to resume): {exc}") from None
+        held = load_days(store)
+        newest = max(held) if held else None
+        health = health.succeeded(now, newest, held[newest].as_of if newest else None)
+        self._save(store, health.rejected(report.rejected), now)
+        return report
+
+    async def names(self, store: Store, api: OpenRouterApi, now: datetime) -> dict[str, str]:
+        """Catalogue names from the store, refreshed once a day; a failed refresh keeps the
+        cached ones (or none: ids then get readable fallback names)."""
+        names, stale = catalogue.cached_names(store.get_state(catalogue.STATE_KEY), now)
+        if not stale:
+            return names
+        try:
+            fresh = catalogue.names_from_models(await api.models())
+        except (OpenRouterError, BudgetExhausted) as exc:
+            log.warning("OpenRouter model catalogue not refreshed: %s", exc)
+            return names
+        if fresh:
+            store.set_state(catalogue.STATE_KEY, catalogue.cache_state(fresh, now))
+        return fresh or names
+
+    @staticmethod
+    def _namer(names: dict[str, str]) -> Callable[[str], str]:
+        return lambda model: catalogue.display_name(model, names)
+
+    def _save(self, store: Store, health: Health, now: datetime) -> None:
+        self._newest = date.fromisoformat(health.newest_day) if health.newest_day else None
+        stamp = self.next_poll(now).isoformat(timespec="seconds")
+        store.set_state(HEALTH_KEY, replace(health, next_poll=stamp).to_dict())

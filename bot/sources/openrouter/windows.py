@@ -1,0 +1,98 @@
+"""Day, week and month snapshots from stored daily rows: pure window arithmetic.
+
+The rankings page's default view is the trailing 7 completed days, recomputed every day, so
+rankbot derives the same: `week` ending on day D sums D-6 … D, `month` sums D-29 … D, and
+`day` is D alone. A model that was outside some day's top 50 only has figures for the days it
+was listed, so its window sum is a lower bound and marked as such (`≥`). The platform total of
+a window is the sum of each day's listed models plus its `other` row, which is exact. A window
+is only built when every one of its days is held: a missing day would make every figure low.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta
+
+from bot.core.model import Snapshot
+from bot.sources.openrouter.rows import Day
+
+SOURCE = "openrouter"
+LENGTH: Mapping[str, int] = {"day": 1, "week": 7, "month": 30}
+TOP = 50
+
+
+def attribution(as_of: str) -> str:
+    """The citation OpenRouter's CC BY 4.0 licence requires, with the data's `meta.as_of`."""
+    return f"Source: OpenRouter (openrouter.ai/rankings), as of {as_of}."
+
+
+def window_dates(end: date, period: str) -> list[date]:
+    """The days a `period` snapshot ending on `end` covers, oldest first."""
+    n = LENGTH[period]
+    return [end - timedelta(days=n - 1 - i) for i in range(n)]
+
+
+def window_snapshot(
+    days: Sequence[Day],
+    period: str,
+    name: Callable[[str], str],
+    fetched_at: datetime | None = None,
+) -> Snapshot:
+    """Sum `days` (exactly the window's days) into one ranked snapshot of the top 50."""
+    if [d.date for d in days] != window_dates(days[-1].date, period):
+        raise ValueError(f"a {period} window needs {LENGTH[period]} consecutive days")
+    sums: dict[str, int] = {}
+    seen: dict[str, int] = {}
+    for day in days:
+        for model, tokens in day.tokens.items():
+            sums[model] = sums.get(model, 0) + tokens
+            seen[model] = seen.get(model, 0) + 1
+    ranked = sorted(sums, key=lambda m: (-sums[m], m))[:TOP]
+    as_of = max(d.as_of for d in days)
+    return Snapshot.create(
+        source=SOURCE,
+        period=period,
+        as_of=days[-1].date,
+        fetched_at=fetched_at,
+        entries=[
+            {
+                "model": m,
+                "name": name(m),
+                "tokens": sums[m],
+                "lower_bound": seen[m] < len(days),
+            }
+            for m in ranked
+        ],
+        total=sum(d.total for d in days),
+        attribution=attribution(as_of),
+    )
+
+
+def affected_ends(changed: Iterable[date], held: Iterable[date], period: str) -> list[date]:
+    """End dates of `period` windows that include a changed day and whose days are all held."""
+    held_set = set(held)
+    n = LENGTH[period]
+    ends = {c + timedelta(days=k) for c in changed for k in range(n)}
+    return sorted(
+        e for e in ends if e in held_set and all(d in held_set for d in window_dates(e, period))
+    )
+
+
+def snapshots_for(
+    changed: Iterable[date],
+    held: Mapping[date, Day],
+    periods: Iterable[str],
+    name: Callable[[str], str],
+    fetched_at: datetime | None = None,
+) -> list[Snapshot]:
+    """Every snapshot a set of new or restated days changes, oldest first (day before week
+    before month on the same date), ready for `pipeline.ingest` or `ingest_baseline`."""
+    changed = list(changed)
+    out: list[Snapshot] = []
+    for period in periods:
+        for end in affected_ends(changed, held, period):
+            days = [held[d] for d in window_dates(end, period)]
+            out.append(window_snapshot(days, period, name, fetched_at))
+    order = {p: i for i, p in enumerate(LENGTH)}
+    out.sort(key=lambda s: (s.as_of, order[s.period]))
+    return out
