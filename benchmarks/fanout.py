@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.core.messages import ChannelRef, Message, SendResult, SendStatus
+from bot.core.messages import ChannelRef, Message
 from bot.delivery.rate_limits import Limit, PlatformLimits
+from bot.delivery.sender import SendResult, SendStatus
 from bot.delivery.settings import DeliverySettings
 from bot.delivery.workers import Delivery
 from bot.store.database import Store

@@ -1,4 +1,5 @@
-"""The one place the shell reads the wall clock; the core always gets `now` passed in."""
+"""The one place the shell reads the wall clock, and the one `Clock` type: the core never reads
+the clock (`now` is passed in), and every shell part takes a `Clock` so tests can inject one."""
 
 from __future__ import annotations
 

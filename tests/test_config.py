@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config.file import Config, ConfigError, load_config
+from bot.config.file import Config, load_config
 from bot.core.countries import UNKNOWN, shipped_table
+from bot.errors import ConfigError
 
 
 def load(tmp_path: Path, text: str) -> Config:

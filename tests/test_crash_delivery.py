@@ -26,7 +26,8 @@ CHANNELS = 200
 CHILD = """
 import asyncio, os, random, sys
 from datetime import UTC, datetime
-from bot.core.messages import ChannelRef, Message, SendResult, SendStatus
+from bot.core.messages import ChannelRef, Message
+from bot.delivery.sender import SendResult, SendStatus
 from bot.delivery.workers import Delivery
 from bot.delivery.settings import DeliverySettings
 from bot.store.outbox import Outbox

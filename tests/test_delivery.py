@@ -19,7 +19,8 @@ from bot.cli.main import main
 from bot.core.countries import shipped_table
 from bot.core.events import DetectParams, Event
 from bot.core.history_format import write_history
-from bot.core.messages import ChannelRef, Message, SendResult, SendStatus
+from bot.core.messages import ChannelRef, Message
+from bot.delivery.sender import SendResult, SendStatus
 from bot.delivery.settings import DeliverySettings
 from bot.delivery.workers import Delivery, retry_delay
 from bot.engine.poller import Poller, ReplaySource, run_forever

@@ -10,9 +10,11 @@ from unittest.mock import Mock
 import discord
 import pytest
 
-from bot.config.file import Config, ConfigError
+from bot.config.file import Config
 from bot.core.events import Event
-from bot.core.messages import Attachment, Message, Reply, SendStatus
+from bot.core.messages import Attachment, Message, Reply
+from bot.delivery.sender import SendStatus
+from bot.errors import ConfigError
 from bot.platforms.discord.commands import words_list
 from bot.platforms.discord.embeds import (
     DESCRIPTION_MAX,

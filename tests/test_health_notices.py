@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from bot.commands.execute import Services, execute
-from bot.config.file import Config, ConfigError, Section
+from bot.config.file import Config, Section
 from bot.core.messages import Caller, ChannelRef, CommandContext
 from bot.core.model import Snapshot
 from bot.delivery.settings import parse as parse_delivery
 from bot.engine import planner as notify
 from bot.engine.poller import Poller
+from bot.errors import ConfigError
 from bot.store.database import Store
 from bot.store.outbox import Outbox
 

@@ -10,7 +10,7 @@ import pytest
 from bot.core.events import Event
 from bot.core.matching import select, wants
 from bot.core.messages import ChannelRef
-from bot.store.subscriptions import Filters, Subscription
+from bot.core.subscription import Filters, Subscription
 
 CH = ChannelRef("slack", "T1", "C1")
 

@@ -13,7 +13,8 @@ import respx
 from bot.core.countries import shipped_table
 from bot.core.events import DetectParams, Event
 from bot.engine.ingest import ingest
-from bot.sources.openrouter import OpenRouterSource, SourceError
+from bot.errors import SourceError
+from bot.sources.openrouter import OpenRouterSource
 from bot.sources.openrouter.backfill import STATE_KEY, ProgressBar, backfill, plan_ranges
 from bot.sources.openrouter.daystore import load_days
 from bot.sources.openrouter.health import HEALTH_KEY

@@ -12,7 +12,8 @@ import respx
 
 from bot.cli import openrouter as openrouter_cli
 from bot.cli.main import main
-from bot.config.file import Config, ConfigError, load_config
+from bot.config.file import Config, load_config
+from bot.errors import ConfigError
 from bot.sources.openrouter.settings import SourceSettings
 from bot.store.database import Store
 from tests.fixtures.openrouter.fake_api import BASE_URL, KEY, FakeApi, history, sample_rows

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import respx
 
-from bot.sources.openrouter import SourceError
+from bot.errors import SourceError
 from bot.sources.openrouter.health import HEALTH_KEY, Health, health_transition, overdue
 from bot.sources.openrouter.limiter import BudgetExhausted, RequestLimiter, SlidingWindow
 from bot.sources.openrouter.poll_schedule import next_poll

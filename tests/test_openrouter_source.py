@@ -15,7 +15,8 @@ import respx
 from bot.core.countries import shipped_table
 from bot.core.events import DetectParams, Event
 from bot.engine.ingest import ingest
-from bot.sources.openrouter import OpenRouterSource, SourceError
+from bot.errors import SourceError
+from bot.sources.openrouter import OpenRouterSource
 from bot.sources.openrouter.catalogue import display_name, names_from_models, readable_name
 from bot.sources.openrouter.daystore import load_days
 from bot.sources.openrouter.health import HEALTH_KEY

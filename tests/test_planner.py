@@ -15,9 +15,10 @@ from bot.core.events import Event
 from bot.core.local_time import Digest, QuietHours
 from bot.core.messages import Caller, ChannelRef, CommandContext
 from bot.core.planning import grouped, ordered, plan_key
+from bot.core.subscription import Subscription
 from bot.engine import planner as notify
 from bot.store.database import Store
-from bot.store.subscriptions import Subscription, Subscriptions
+from bot.store.subscriptions import Subscriptions
 
 NOW = datetime(2026, 2, 16, 12, 0, tzinfo=UTC)  # a Monday
 CH = ChannelRef("slack", "T1", "C1")

@@ -16,8 +16,8 @@ import aiohttp
 import pytest
 
 from bot.core.messages import ChannelRef, Message
+from bot.core.subscription import Subscription
 from bot.platforms.slack.installation import TinyDBInstallationStore
-from bot.store.subscriptions import Subscription
 from tests.fakes.slack_env import SECRETS, running_bot
 from tests.fakes.slack_fake import TEAM_ID, slash_payload
 

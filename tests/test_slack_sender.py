@@ -10,7 +10,8 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.events import Event
-from bot.core.messages import Attachment, ChannelRef, Message, SendStatus
+from bot.core.messages import Attachment, ChannelRef, Message
+from bot.delivery.sender import SendStatus
 from bot.platforms.slack.blocks import slack_renderer
 from bot.platforms.slack.sender import SlackSender, SlackWebhookSender
 from tests.fakes.slack_fake import TEAM_ID, SlackFake

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli.main import main
-from bot.config.file import Config, ConfigError
+from bot.config.file import Config
+from bot.errors import ConfigError
 from bot.platforms.slack.manifest import manifest
 from bot.platforms.slack.runtime import SlackStartError, slack_wanted, start_slack
 from bot.platforms.slack.settings import BOT_SCOPES, SlackSecrets, SlackSettings

@@ -14,7 +14,7 @@ import pytest
 from bot.core.countries import shipped_table
 from bot.core.events import DetectParams
 from bot.engine.ingest import ingest, ingest_baseline
-from bot.store.atomic_json import StoreBusy, StoreCorrupt
+from bot.errors import StoreBusy, StoreCorrupt
 from bot.store.database import Store, Stored
 from tests.helpers import snap
 

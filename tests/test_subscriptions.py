@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.config.file import Config, ConfigError
+from bot.config.file import Config
 from bot.core.local_time import Digest, QuietHours, ScheduleError, parse_duration, parse_tz
 from bot.core.messages import ChannelRef
+from bot.core.subscription import DEFAULT_KINDS, Filters, Subscription
+from bot.errors import ConfigError
 from bot.store.database import Store
-from bot.store.subscriptions import DEFAULT_KINDS, Filters, Subscription, Subscriptions
+from bot.store.subscriptions import Subscriptions
 
 NOW = datetime(2026, 2, 16, 9, 0, tzinfo=UTC)
 CH = ChannelRef("slack", "T1", "C1")

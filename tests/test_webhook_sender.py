@@ -12,7 +12,8 @@ import respx
 
 from bot.core.countries import shipped_table
 from bot.core.events import DetectParams, Event, baseline, detect
-from bot.core.messages import ChannelRef, Message, SendStatus
+from bot.core.messages import ChannelRef, Message
+from bot.delivery.sender import SendStatus
 from bot.platforms.webhook import WebhookSender, env_name, parse_retry_after
 from bot.render.templates import Renderer
 from tests.helpers import snap

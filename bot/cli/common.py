@@ -16,10 +16,6 @@ from pathlib import Path
 from bot.config.file import Config, load_config
 
 
-class UsageError(Exception):
-    """A command used in a way it cannot work; printed without a traceback."""
-
-
 def positive_int(upper: int) -> Callable[[str], int]:
     """An argparse type for a whole number from 1 to `upper`."""
 

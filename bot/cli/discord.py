@@ -14,16 +14,16 @@ from typing import Any
 
 import discord
 
-from bot.cli.common import UsageError, config_from_args
+from bot.cli.common import config_from_args
 from bot.commands.execute import Services
 from bot.config.file import Config
+from bot.errors import StoreBusy, UsageError
 from bot.platforms.discord.commands import CommandRunner, build_tree
 from bot.platforms.discord.embeds import discord_renderer
 from bot.platforms.discord.invite import invite_url
 from bot.platforms.discord.runtime import apply_endpoints
 from bot.platforms.discord.settings import TOKEN_ENV, DiscordSettings, token_from_env
 from bot.platforms.discord.sync import sync
-from bot.store.atomic_json import StoreBusy
 from bot.store.database import Store
 
 

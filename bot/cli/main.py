@@ -11,21 +11,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from bot.cli.common import UsageError, config_from_args, positive_int
+from bot.cli.common import config_from_args, positive_int
 from bot.cli.demo import run_demo
 from bot.cli.discord import add_commands as add_discord_commands
 from bot.cli.openrouter import add_commands as add_openrouter_commands
 from bot.commands.chart import add_chart_command
-from bot.config.file import Config, ConfigError
+from bot.config.file import Config
 from bot.core.events import DetectParams
-from bot.core.history_format import HistoryError, load_history, read_history
+from bot.core.history_format import load_history, read_history
 from bot.core.leaderboard import top_view
 from bot.core.model import PERIODS
 from bot.engine.ingest import ingest
 from bot.engine.poller import add_commands as add_runner_commands
+from bot.errors import ConfigError, HistoryError, StoreBusy, StoreCorrupt, UsageError
 from bot.platforms.slack.manifest import add_manifest_command
 from bot.render.templates import Renderer
-from bot.store.atomic_json import StoreBusy, StoreCorrupt
 from bot.store.database import Store
 
 Handler = Callable[[argparse.Namespace], int]

@@ -12,14 +12,15 @@ import os
 from datetime import date, timedelta
 from typing import Any
 
-from bot.cli.common import UsageError, config_from_args
+from bot.cli.common import config_from_args
 from bot.clock import utcnow
+from bot.errors import SourceError, UsageError
 from bot.render.templates import human_tokens
 from bot.sources.openrouter import catalogue
 from bot.sources.openrouter.api import BAD_KEY, KEY_ENV, AuthError, OpenRouterError
 from bot.sources.openrouter.backfill import ProgressBar
 from bot.sources.openrouter.rows import SuspectPayload, parse_payload
-from bot.sources.openrouter.source import OpenRouterSource, SourceError
+from bot.sources.openrouter.source import OpenRouterSource
 from bot.sources.openrouter.windows import window_snapshot
 from bot.store.database import Store
 

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from bot.cli.common import UsageError, config_from_args, positive_int
+from bot.cli.common import config_from_args, positive_int
 from bot.config.file import Config
 from bot.core.countries import CountryTable
 from bot.core.events import Event
 from bot.core.messages import Attachment, Reply
 from bot.core.model import PERIODS, Snapshot
+from bot.errors import UsageError
 from bot.render.charts import (
     DEFAULT_N,
     DEFAULT_WEEKS,

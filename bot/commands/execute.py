@@ -23,17 +23,17 @@ from bot.core.countries import balance
 from bot.core.leaderboard import top_view
 from bot.core.messages import CommandContext, Reply
 from bot.core.model import Snapshot
-from bot.render.templates import Renderer
-from bot.store.database import Store
-from bot.store.subscriptions import (
+from bot.core.subscription import (
     DEFAULT_KINDS,
     DEFAULT_PERIODS,
     SUBSCRIBABLE_KINDS,
     Filters,
     Subscription,
-    Subscriptions,
     summary,
 )
+from bot.render.templates import Renderer
+from bot.store.database import Store
+from bot.store.subscriptions import Subscriptions
 
 
 @dataclass

@@ -14,10 +14,13 @@ from typing import Any
 
 from bot.core.local_time import WEEKDAYS, Digest, QuietHours, parse_duration, parse_hhmm, parse_tz
 from bot.core.model import PERIODS
-from bot.store.subscriptions import SUBSCRIBABLE_KINDS
+from bot.core.subscription import SUBSCRIBABLE_KINDS
+from bot.errors import UsageError
 
 
-class ParseError(ValueError):
+class ParseError(UsageError):
+    """A chat command line that cannot work: `problem` and a correct `example`, for the reply."""
+
     def __init__(self, problem: str, example: str) -> None:
         super().__init__(problem)
         self.problem = problem

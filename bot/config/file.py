@@ -18,12 +18,8 @@ from typing import Any
 
 from bot.core.countries import CountryTable, shipped_table
 from bot.core.events import DEFAULT_MILESTONES, DetectParams
+from bot.errors import ConfigError
 from bot.store.database import default_db_path
-
-
-class ConfigError(ValueError):
-    """A config value that cannot be used; the message names the key."""
-
 
 _MISSING = object()
 
@@ -164,7 +160,7 @@ SECTIONS: Mapping[str, str] = {
     # settings; each part of the bot owns and validates its own section.
     "delivery": "bot.delivery.settings:parse",
     "source": "bot.sources.openrouter.settings:parse",
-    "channels": "bot.store.subscriptions:parse_channels",
+    "channels": "bot.config.channels:parse_channels",
     "discord": "bot.platforms.discord.settings:parse",
     "slack": "bot.platforms.slack.settings:parse",
 }

@@ -8,10 +8,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.core.model import Snapshot, SnapshotError
-
-
-class HistoryError(ValueError):
-    """A line of a history file that is not a valid snapshot; names the file and line."""
+from bot.errors import HistoryError
 
 
 def read_history(lines: Iterable[str], *, name: str = "<input>") -> Iterator[Snapshot]:

@@ -13,11 +13,13 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.errors import UsageError
+
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_MUTE = timedelta(days=90)
 
 
-class ScheduleError(ValueError):
+class ScheduleError(UsageError, ValueError):
     """A time, zone or duration that cannot be used; the message says what was expected."""
 
 

@@ -12,7 +12,7 @@ from fnmatch import fnmatchcase
 
 from bot.core.events import Event
 from bot.core.model import author_of
-from bot.store.subscriptions import Subscription
+from bot.core.subscription import Subscription
 
 
 def matches_any(value: str, patterns: Iterable[str]) -> bool:

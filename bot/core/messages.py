@@ -1,4 +1,4 @@
-"""The small, platform-free types that the core and every chat adapter exchange.
+"""The small, platform-free message types that the core and every chat adapter exchange.
 
 Adapters (Slack, Discord, webhooks, the console) only translate between these and their
 platform: a slash command becomes a `CommandContext` plus a command line, a `Reply` becomes an
@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
-from typing import Any, Protocol
+from typing import Any
 
 from bot.core.events import Event
 
@@ -96,32 +95,3 @@ class Message:
     notice: str | None = None
     title: str | None = None
     attachments: tuple[Attachment, ...] = ()
-
-
-class SendStatus(Enum):
-    SENT = "sent"
-    RETRY = "retry"
-    """Temporary: rate limited, server error, timeout. Try again after `retry_after`."""
-    PERMANENT = "permanent"
-    """The channel cannot take posts (gone, bot removed, no permission): pause, don't retry."""
-
-
-@dataclass(frozen=True, slots=True)
-class SendResult:
-    status: SendStatus
-    retry_after: float | None = None
-    reason: str | None = None
-    platform_id: str | None = None
-    """The platform's id of the posted message, when there is one (for threads, edits)."""
-
-
-class Sender(Protocol):
-    """What Slack, Discord, webhooks and the console implement.
-
-    `idempotency_key` is stable across retries and restarts for the same planned post:
-    senders whose platform can deduplicate (Discord's `nonce`) pass it on.
-    """
-
-    async def send(
-        self, channel: ChannelRef, message: Message, *, idempotency_key: str
-    ) -> SendResult: ...

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
+from bot.errors import UsageError
+
 Period = Literal["day", "week", "month"]
 PERIODS: tuple[Period, ...] = ("day", "week", "month")
 
 
-class SnapshotError(ValueError):
+class SnapshotError(UsageError, ValueError):
     """A reading that must not be stored: the message names the offending entry or field."""
 
 

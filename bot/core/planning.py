@@ -19,7 +19,7 @@ from typing import Any
 from bot.core.events import Event
 from bot.core.matching import select
 from bot.core.messages import ChannelRef, Message
-from bot.store.subscriptions import Subscription, summary
+from bot.core.subscription import Subscription, summary
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.config.file import ConfigError, Section
+from bot.config.file import Section
 from bot.core.messages import ChannelRef
 from bot.delivery.rate_limits import DEFAULT_LIMITS, Limit, PlatformLimits
+from bot.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,9 +32,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.clock import utcnow
-from bot.core.messages import ChannelRef, Sender, SendResult, SendStatus
+from bot.clock import Clock, utcnow
+from bot.core.messages import ChannelRef
 from bot.delivery.rate_limits import RateLimiter
+from bot.delivery.sender import Sender, SendResult, SendStatus
 from bot.delivery.settings import DeliverySettings
 from bot.store.outbox import FAILED, PENDING, SENT, Outbox, OutboxItem, Outcome
 
@@ -129,7 +130,7 @@ class Delivery:
         *,
         on_permanent: OnPermanent | None = None,
         is_paused: Callable[[ChannelRef], bool] | None = None,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
     ) -> None:

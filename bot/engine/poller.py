@@ -32,19 +32,21 @@ from typing import Any, Protocol
 import aiohttp
 import httpx
 
-from bot.cli.common import UsageError, config_from_args
-from bot.clock import utcnow
+from bot.cli.common import config_from_args
+from bot.clock import Clock, utcnow
 from bot.config.file import Config
 from bot.core.countries import CountryTable
 from bot.core.events import DetectParams, Event
 from bot.core.history_format import load_history
-from bot.core.messages import Attachment, ChannelRef, Message, Sender
+from bot.core.messages import Attachment, ChannelRef, Message
 from bot.core.model import Snapshot
 from bot.core.planning import health_text
+from bot.delivery.sender import Sender
 from bot.delivery.settings import DeliverySettings
 from bot.delivery.workers import Delivery
 from bot.engine import planner as notify
 from bot.engine.ingest import ingest
+from bot.errors import UsageError
 from bot.platforms.console import ConsoleSender
 from bot.platforms.webhook import WebhookSender, env_name
 from bot.render.templates import Renderer
@@ -142,7 +144,7 @@ class Poller:
         *,
         params: Callable[[str], DetectParams],
         countries: CountryTable,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
         operator: ChannelRef | None = None,
     ) -> None:
         self.store = store
@@ -235,7 +237,7 @@ async def run_forever(
     poller: Poller,
     delivery: Delivery,
     *,
-    clock: Callable[[], datetime] = utcnow,
+    clock: Clock = utcnow,
 ) -> None:
     """Tick, wake delivery, sleep until the next poll; stops only if the store or delivery
     fails (a restart then resumes from the outbox)."""
@@ -337,7 +339,7 @@ def build_bot(
     *,
     planner: Planner | None = None,
     settings: DeliverySettings | None = None,
-    clock: Callable[[], datetime] = utcnow,
+    clock: Clock = utcnow,
 ) -> Bot:
     """Wire poller and delivery to the store; `[[channels]]` become subscriptions first.
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from bot.core.messages import ChannelRef, Message, SendResult, SendStatus
+from bot.core.messages import ChannelRef, Message
+from bot.delivery.sender import SendResult, SendStatus
 from bot.render.templates import Renderer
 from bot.render.text import render_text
 

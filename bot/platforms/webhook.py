@@ -21,8 +21,9 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from bot.clock import utcnow
-from bot.core.messages import ChannelRef, Message, SendResult, SendStatus
+from bot.clock import Clock, utcnow
+from bot.core.messages import ChannelRef, Message
+from bot.delivery.sender import SendResult, SendStatus
 from bot.render.templates import Renderer
 from bot.render.text import render_text
 
@@ -58,7 +59,7 @@ class WebhookSender:
         url_env: Callable[[ChannelRef], str] = env_name,
         environ: Mapping[str, str] = os.environ,
         max_chars: int | None = None,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
     ) -> None:
         """`url_env(channel)` names the variable holding the channel's URL (`[[channels]]
         url_env`); it is read from `environ` at each send, so a fixed URL needs no restart."""

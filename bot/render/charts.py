@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Literal
 
 from bot.core.countries import UNKNOWN, CountryBalance, CountryTable, balance, country_name
 from bot.core.model import Snapshot
+from bot.errors import UsageError
 from bot.render.templates import cadence, human_tokens
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ _LEGEND_X = 1.03
 _RENDER_LOCK = threading.Lock()
 
 
-class ChartError(ValueError):
+class ChartError(UsageError, ValueError):
     """A chart that cannot be drawn from this input; the message is for the operator."""
 
 

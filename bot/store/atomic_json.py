@@ -22,13 +22,7 @@ from typing import Any
 
 from tinydb.storages import Storage
 
-
-class StoreBusy(RuntimeError):
-    """Another process holds the database open for writing."""
-
-
-class StoreCorrupt(RuntimeError):
-    """The file exists but is not a database this program can read."""
+from bot.errors import StoreBusy, StoreCorrupt
 
 
 class AtomicJSONStorage(Storage):

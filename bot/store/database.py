@@ -20,7 +20,8 @@ from tinydb.table import Table
 from bot.clock import utcnow
 from bot.core.events import Event
 from bot.core.model import Snapshot
-from bot.store.atomic_json import AtomicJSONStorage, StoreCorrupt
+from bot.errors import StoreCorrupt
+from bot.store.atomic_json import AtomicJSONStorage
 
 SCHEMA_VERSION = 1
 

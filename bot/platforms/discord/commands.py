@@ -21,22 +21,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import discord
 from discord import app_commands
 
-from bot.clock import utcnow
+from bot.clock import Clock, utcnow
 from bot.commands import parse as command_parse
 from bot.commands.execute import Services, execute_async
 from bot.core.local_time import WEEKDAYS
 from bot.core.messages import Caller, ChannelRef, CommandContext, Reply
 from bot.core.model import PERIODS
+from bot.core.subscription import SUBSCRIBABLE_KINDS
 from bot.platforms.discord.embeds import files_of, reply_parts
 from bot.render.charts import DEFAULT_N
 from bot.render.templates import Renderer
-from bot.store.subscriptions import SUBSCRIBABLE_KINDS
 
 log = logging.getLogger("rankbot.discord")
 
@@ -77,7 +76,7 @@ class CommandRunner:
         services: Services,
         renderer: Renderer,
         *,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
         on_command: Callable[[], None] | None = None,
     ) -> None:
         self.services = services

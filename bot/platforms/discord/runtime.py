@@ -17,7 +17,6 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -27,9 +26,10 @@ import discord.http
 import yarl
 from discord import app_commands
 
-from bot.clock import utcnow
+from bot.clock import Clock, utcnow
 from bot.commands.execute import Services
 from bot.config.file import Config
+from bot.errors import RankbotError
 from bot.platforms.discord.commands import CommandRunner, build_tree
 from bot.platforms.discord.embeds import discord_renderer
 from bot.platforms.discord.sender import DiscordSender, DiscordWebhookSender
@@ -39,7 +39,7 @@ from bot.platforms.discord.sync import sync_if_changed
 log = logging.getLogger("rankbot.discord")
 
 
-class DiscordUnavailable(RuntimeError):
+class DiscordUnavailable(RankbotError):
     """Discord cannot be started (no token, or Discord refused it); the text says why."""
 
 
@@ -106,7 +106,7 @@ async def start(
     token: str | None = None,
     settings: DiscordSettings | None = None,
     on_command: Callable[[], None] | None = None,
-    clock: Callable[[], datetime] | None = None,
+    clock: Clock | None = None,
     client_options: dict[str, Any] | None = None,
 ) -> DiscordRuntime:
     """Log in, sync the commands if needed, connect the gateway as a task of this loop.

@@ -25,7 +25,8 @@ from collections.abc import Callable
 import aiohttp
 import discord
 
-from bot.core.messages import ChannelRef, Message, SendResult, SendStatus
+from bot.core.messages import ChannelRef, Message
+from bot.delivery.sender import SendResult, SendStatus
 from bot.platforms.discord.embeds import files_of, message_parts
 from bot.platforms.webhook import env_name
 from bot.render.templates import Renderer

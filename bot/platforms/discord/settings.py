@@ -11,7 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.config.file import ConfigError, Section
+from bot.config.file import Section
+from bot.errors import ConfigError
 
 TOKEN_ENV = "DISCORD_BOT_TOKEN"
 DEFAULT_API_BASE = "https://discord.com/api/v10"

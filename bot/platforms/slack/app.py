@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -28,7 +27,7 @@ from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.clock import utcnow
+from bot.clock import Clock, utcnow
 from bot.commands.execute import Services, execute_async
 from bot.core.messages import Caller, ChannelRef, CommandContext, Reply
 from bot.platforms.slack.blocks import MAX_FALLBACK, blocks_or_none, mrkdwn_escape, reply_blocks
@@ -43,7 +42,6 @@ from bot.render.templates import Renderer
 
 log = logging.getLogger("rankbot.slack")
 
-Clock = Callable[[], datetime]
 
 
 def reply_payload(renderer: Renderer, reply: Reply, *, public: bool = False) -> dict[str, Any]:

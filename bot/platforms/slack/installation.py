@@ -28,7 +28,7 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from tinydb import Query
 
-from bot.clock import utcnow
+from bot.clock import Clock, utcnow
 from bot.store.database import Store
 from bot.store.subscriptions import Subscriptions
 
@@ -164,7 +164,7 @@ def add_uninstall_listeners(
     store: Store,
     installations: AsyncInstallationStore | None,
     *,
-    clock: Callable[[], datetime] = utcnow,
+    clock: Clock = utcnow,
 ) -> None:
     """`app_uninstalled` and `tokens_revoked`: pause the workspace, drop its dead tokens."""
     revocations = AsyncTokenRevocationListeners(installations) if installations else None

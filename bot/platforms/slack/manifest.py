@@ -11,7 +11,8 @@ import argparse
 import json
 from typing import Any
 
-from bot.cli.common import UsageError, config_from_args
+from bot.cli.common import config_from_args
+from bot.errors import UsageError
 from bot.platforms.slack.settings import SlackSettings
 
 COMMAND_HINTS = {

@@ -14,7 +14,6 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -24,10 +23,11 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.clock import utcnow
+from bot.clock import Clock, utcnow
 from bot.commands.execute import Services
 from bot.config.file import Config
 from bot.core.messages import ChannelRef
+from bot.errors import RankbotError
 from bot.platforms.slack.app import SlashCommands, build_app
 from bot.platforms.slack.blocks import slack_renderer
 from bot.platforms.slack.installation import TinyDBInstallationStore
@@ -45,7 +45,7 @@ from bot.store.database import Store
 log = logging.getLogger("rankbot.slack")
 
 
-class SlackStartError(RuntimeError):
+class SlackStartError(RankbotError):
     """Slack cannot start: a missing environment variable or a token Slack refuses."""
 
 
@@ -79,7 +79,7 @@ async def start_slack(
     services: Services | None = None,
     on_command: Callable[[], None] | None = None,
     webhook_env: Callable[[ChannelRef], str] = env_name,
-    clock: Callable[[], datetime] = utcnow,
+    clock: Clock = utcnow,
 ) -> SlackRuntime:
     """Connect (Socket Mode) or listen (HTTP mode) in the running loop; see the module doc.
 

@@ -25,8 +25,9 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.clock import utcnow
-from bot.core.messages import Attachment, ChannelRef, Message, SendResult, SendStatus
+from bot.clock import Clock, utcnow
+from bot.core.messages import Attachment, ChannelRef, Message
+from bot.delivery.sender import SendResult, SendStatus
 from bot.platforms.slack.blocks import blocks_or_none, fallback_text, message_blocks
 from bot.platforms.webhook import env_name, parse_retry_after
 from bot.render.templates import Renderer
@@ -50,7 +51,6 @@ BLOCKS_REFUSED = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_bloc
 
 ClientFor = Callable[[str], Awaitable[AsyncWebClient | None]]
 """The Web API client holding the bot token of a workspace (team id), None if not installed."""
-Clock = Callable[[], datetime]
 
 
 class SlackSender:

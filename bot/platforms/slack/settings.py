@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.config.file import ConfigError, Section
+from bot.config.file import Section
+from bot.errors import ConfigError
 
 DEFAULT_API_URL = "https://slack.com/api/"
 MODES: tuple[str, ...] = ("socket", "http")

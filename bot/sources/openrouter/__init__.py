@@ -4,7 +4,8 @@
 are what `status` and outage notices read (see `bot.openrouter.health` for the keys).
 """
 
+from bot.errors import SourceError
 from bot.sources.openrouter.health import HEALTH_KEY, Health, health_transition
-from bot.sources.openrouter.source import OpenRouterSource, SourceError
+from bot.sources.openrouter.source import OpenRouterSource
 
 __all__ = ["HEALTH_KEY", "Health", "OpenRouterSource", "SourceError", "health_transition"]

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from bot.clock import utcnow
+from bot.errors import ExitCode, SourceError
 from bot.sources.openrouter.limiter import RequestLimiter
 
 log = logging.getLogger("rankbot.openrouter")
@@ -32,12 +33,14 @@ RANKINGS_PATH = "/api/v1/datasets/rankings-daily"
 MODELS_PATH = "/api/v1/models"
 
 
-class OpenRouterError(RuntimeError):
+class OpenRouterError(SourceError):
     """A failure an operator can read; never contains the API key."""
 
 
 class AuthError(OpenRouterError):
     """401: the key is missing or wrong."""
+
+    exit_code = ExitCode.CREDENTIALS
 
 
 class RequestRejected(OpenRouterError):

@@ -19,11 +19,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from bot.errors import SourceError
+
 PER_MINUTE = 30
 PER_DAY = 500
 
 
-class BudgetExhausted(RuntimeError):
+class BudgetExhausted(SourceError):
     """The day's request budget is spent; `retry_in` seconds until a slot frees."""
 
     def __init__(self, retry_in: float) -> None:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from bot.errors import SourceError
+
 OTHER = "other"
 """The aggregated row of every model outside the day's top 50."""
 VERSION = "v1"
@@ -30,7 +32,7 @@ MAX_JUMP = 10
 _DIGITS = re.compile(r"[0-9]+")
 
 
-class SuspectPayload(ValueError):
+class SuspectPayload(SourceError, ValueError):
     """The payload as a whole cannot be trusted; the message says why."""
 
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
 
-from bot.config.file import ConfigError, Section
+from bot.config.file import Section
 from bot.core.model import PERIODS
+from bot.errors import ConfigError
 
 DEFAULT_CONFIRM: Mapping[str, int] = {"day": 1, "week": 2, "month": 2}
 

@@ -22,6 +22,7 @@ from typing import Any
 from bot.core.countries import CountryTable
 from bot.core.events import DetectParams
 from bot.core.model import Snapshot
+from bot.errors import SourceError
 from bot.sources.openrouter import catalogue
 from bot.sources.openrouter.api import KEY_ENV, OpenRouterApi, OpenRouterError
 from bot.sources.openrouter.backfill import (
@@ -44,10 +45,6 @@ log = logging.getLogger("rankbot.openrouter")
 
 POLL_DAYS = 3
 MAX_CATCH_UP = 30
-
-
-class SourceError(RuntimeError):
-    """A poll that produced nothing usable; the message is the operator-readable reason."""
 
 
 class OpenRouterSource:

@@ -1,0 +1,187 @@
+"""What a channel subscribes to: the `Subscription` value, its `Filters`, and its summary.
+
+Pure values: the repository that stores them is `bot.store.subscriptions`, the `[[channels]]`
+config section that declares some of them is `bot.config.channels`. Why one record per
+channel (keyed by `ChannelRef.key`) and not one per request: overlapping requests then merge
+into the same record, so an event can never be posted twice to a channel because two
+subscriptions both wanted it (integrations/slack#801).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.core.events import KINDS
+from bot.core.local_time import Digest, QuietHours
+from bot.core.messages import ChannelRef
+
+DEFAULT_KINDS: tuple[str, ...] = (
+    "new_leader",
+    "country_flip",
+    "top_entry",
+    "top_exit",
+    "milestone",
+)
+NOTICE_KINDS: tuple[str, ...] = ("source_health",)
+"""Kinds a channel may subscribe to that are not ranking events: `source_health` is the one
+notice after a sustained source outage and the one on recovery."""
+SUBSCRIBABLE_KINDS: tuple[str, ...] = (*KINDS, *NOTICE_KINDS)
+DEFAULT_PERIODS: tuple[str, ...] = ("week",)
+WEBHOOK_PLATFORMS: tuple[str, ...] = ("slack-webhook", "discord-webhook", "webhook")
+CONFIG_WORKSPACE = "config"
+
+
+@dataclass(frozen=True, slots=True)
+
+
+class Filters:
+    """Every filter must pass (AND). Empty include lists mean "any"; globs match model ids."""
+
+    top_n: int = 10
+    models: tuple[str, ...] = ()
+    exclude_models: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    exclude_authors: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    exclude_countries: tuple[str, ...] = ()
+    min_move: int | None = None
+    """Places a `rank_change` must move (on top of detection's own threshold)."""
+    min_change_pct: float | None = None
+    """Percent a `surge` / `drop` must reach (on top of detection's own threshold)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "top_n": self.top_n,
+            "models": list(self.models),
+            "exclude_models": list(self.exclude_models),
+            "authors": list(self.authors),
+            "exclude_authors": list(self.exclude_authors),
+            "countries": list(self.countries),
+            "exclude_countries": list(self.exclude_countries),
+            "min_move": self.min_move,
+            "min_change_pct": self.min_change_pct,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Filters:
+        lists = {k: tuple(v) for k, v in data.items() if isinstance(v, list)}
+        return cls(
+            top_n=int(data.get("top_n", 10)),
+            min_move=data.get("min_move"),
+            min_change_pct=data.get("min_change_pct"),
+            **lists,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """What one channel receives, how and when; `to_dict` is the stored form."""
+
+    channel: ChannelRef
+    kinds: tuple[str, ...] = DEFAULT_KINDS
+    filters: Filters = field(default_factory=Filters)
+    periods: tuple[str, ...] = DEFAULT_PERIODS
+    digest: Digest | None = None
+    """None means immediate delivery."""
+    quiet: QuietHours | None = None
+    mute_until: datetime | None = None
+    skipped: int = 0
+    """Alerts dropped during the current mute, announced when it ends."""
+    charts: bool = True
+    created_by: str = ""
+    created_at: datetime | None = None
+    updated_by: str = ""
+    updated_at: datetime | None = None
+    paused: bool = False
+    pause_reason: str | None = None
+    confirmed: bool = False
+    """Whether the one "watching from now on" notice has been planned."""
+
+    @property
+    def mode(self) -> str:
+        return "immediate" if self.digest is None else f"digest {self.digest}"
+
+    def muted(self, now: datetime) -> bool:
+        return self.mute_until is not None and now < self.mute_until
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "channel": self.channel.key,
+            "kinds": list(self.kinds),
+            "filters": self.filters.to_dict(),
+            "periods": list(self.periods),
+            "digest": self.digest.to_dict() if self.digest else None,
+            "quiet": self.quiet.to_dict() if self.quiet else None,
+            "mute_until": _iso(self.mute_until),
+            "skipped": self.skipped,
+            "charts": self.charts,
+            "created_by": self.created_by,
+            "created_at": _iso(self.created_at),
+            "updated_by": self.updated_by,
+            "updated_at": _iso(self.updated_at),
+            "paused": self.paused,
+            "pause_reason": self.pause_reason,
+            "confirmed": self.confirmed,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Subscription:
+        return cls(
+            channel=ChannelRef.from_key(data["channel"]),
+            kinds=tuple(data["kinds"]),
+            filters=Filters.from_dict(data.get("filters", {})),
+            periods=tuple(data.get("periods", DEFAULT_PERIODS)),
+            digest=Digest.from_dict(data["digest"]) if data.get("digest") else None,
+            quiet=QuietHours.from_dict(data["quiet"]) if data.get("quiet") else None,
+            mute_until=_dt(data.get("mute_until")),
+            skipped=int(data.get("skipped", 0)),
+            charts=bool(data.get("charts", True)),
+            created_by=data.get("created_by", ""),
+            created_at=_dt(data.get("created_at")),
+            updated_by=data.get("updated_by", ""),
+            updated_at=_dt(data.get("updated_at")),
+            paused=bool(data.get("paused", False)),
+            pause_reason=data.get("pause_reason"),
+            confirmed=bool(data.get("confirmed", False)),
+        )
+
+
+def summary(sub: Subscription, now: datetime) -> list[str]:
+    """The complete settings as short lines: echoed after every change and in confirmations."""
+    f = sub.filters
+    lines = [
+        "alerts: " + ", ".join(sub.kinds),
+        "periods: " + ", ".join(sub.periods),
+        f"top N: {f.top_n}",
+    ]
+    for label, values in (
+        ("models", f.models),
+        ("not models", f.exclude_models),
+        ("authors", f.authors),
+        ("not authors", f.exclude_authors),
+        ("countries", f.countries),
+        ("not countries", f.exclude_countries),
+    ):
+        if values:
+            lines.append(f"{label}: {', '.join(values)}")
+    if f.min_move is not None:
+        lines.append(f"min rank move: {f.min_move}")
+    if f.min_change_pct is not None:
+        lines.append(f"min surge/drop: {f.min_change_pct:g}%")
+    lines.append(f"delivery: {sub.mode}")
+    lines.append(f"quiet hours: {sub.quiet or 'off'}")
+    if sub.muted(now) and sub.mute_until is not None:
+        lines.append(f"muted until: {sub.mute_until:%Y-%m-%d %H:%M} UTC")
+    lines.append(f"charts: {'on' if sub.charts else 'off'}")
+    return lines
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _dt(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None

@@ -1,0 +1,45 @@
+"""The one contract every chat platform implements to deliver a post: `Sender` and its
+`SendResult`.
+
+Why three outcomes and not an exception: delivery (`bot.delivery.workers`) must decide per
+answer whether to record the post as sent, try again later, or pause the channel; a sender
+classifies its platform's answer once (healthchecks' `permanent=`, Alertmanager's recoverable
+flag), and delivery never needs to know the platform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Protocol
+
+from bot.core.messages import ChannelRef, Message
+
+
+class SendStatus(Enum):
+    SENT = "sent"
+    RETRY = "retry"
+    """Temporary: rate limited, server error, timeout. Try again after `retry_after`."""
+    PERMANENT = "permanent"
+    """The channel cannot take posts (gone, bot removed, no permission): pause, don't retry."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    status: SendStatus
+    retry_after: float | None = None
+    reason: str | None = None
+    platform_id: str | None = None
+    """The platform's id of the posted message, when there is one (for threads, edits)."""
+
+
+class Sender(Protocol):
+    """What Slack, Discord, webhooks and the console implement.
+
+    `idempotency_key` is stable across retries and restarts for the same planned post:
+    senders whose platform can deduplicate (Discord's `nonce`) pass it on.
+    """
+
+    async def send(
+        self, channel: ChannelRef, message: Message, *, idempotency_key: str
+    ) -> SendResult: ...

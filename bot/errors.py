@@ -1,0 +1,145 @@
+"""rankbot's errors: one base class, and the one table of exit codes.
+
+Why one base: the command line (`bot.cli.main`) turns every `RankbotError` into one line on
+stderr and the exit code the error carries, so a failure a user can cause never ends in a
+traceback, and a new error class only has to pick its code here. Foreign errors are translated
+at the boundary where they happen into the most specific class (the store turns a full disk
+into `StoreIOError`, the Slack adapter an unreachable server into `SlackStartError` with
+`ExitCode.NETWORK`); what is left (a bare network error, a closed pipe, Ctrl-C) is mapped by
+the CLI itself. Anything else is a bug: "internal error", exit 1.
+
+Pure standard library, so the core may import it too.
+
+    RankbotError                        exit code: its own, else the class's
+    ├── UsageError                      2  bad argument, missing environment variable
+    │   ├── ConfigError                 2  a config key (the message names it)
+    │   ├── HistoryError                2  a history file line (names file and line)
+    │   ├── TemplateError               2  an operator's template that does not render
+    │   ├── SnapshotError (core.model)          2  a reading that must not be stored
+    │   ├── ScheduleError (core.local_time)     2  a time, zone or duration
+    │   ├── ParseError (commands.parse)         2  a chat command line (answered, not raised)
+    │   └── ChartError (render.charts)          2  a chart that cannot be drawn
+    │       └── NotEnoughHistory
+    ├── StoreError
+    │   ├── StoreBusy                   3  the database is in use by another rankbot process
+    │   ├── StoreCorrupt                4  unreadable: not JSON, wrong shape, unknown schema
+    │   └── StoreIOError                5  disk full, read-only, permission denied
+    ├── NetworkUnreachable              6  a source or platform unreachable at start-up
+    ├── CredentialsRefused              7  a token or key refused
+    ├── SourceError                     8  the ranking source failed (`poll --once`)
+    │   ├── SuspectPayload (sources.openrouter.rows)
+    │   ├── BudgetExhausted (sources.openrouter.limiter)
+    │   └── OpenRouterError (sources.openrouter.api)
+    │       └── AuthError (7), RequestRejected, Unavailable, BadResponse
+    ├── SlackStartError (platforms.slack.runtime)      2, 6 or 7 per instance
+    └── DiscordUnavailable (platforms.discord.runtime) 2, 6 or 7 per instance
+
+The numbers are documented for users in docs/exit-codes.md; keep both in step (a test does).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import ClassVar
+
+
+class ExitCode(IntEnum):
+    """What `rankbot` exits with. Numbers never change meaning; new rows get new numbers."""
+
+    OK = 0
+    INTERNAL = 1
+    """An unexpected exception: a bug (run with --debug for the traceback and report it)."""
+    USAGE = 2
+    """Usage or configuration: a bad argument, config key, missing environment variable,
+    bad history file or bad template."""
+    STORE_BUSY = 3
+    """The database is in use by another rankbot process."""
+    STORE_UNREADABLE = 4
+    """The database is unreadable: corrupt, wrong shape, unknown schema version."""
+    STORE_IO = 5
+    """The database cannot be written or read: disk full, read-only, permission denied."""
+    NETWORK = 6
+    """The network, the source or a platform is unreachable at start-up."""
+    CREDENTIALS = 7
+    """A platform or the source refused the credentials."""
+    SOURCE_FAILED = 8
+    """`poll --once`: the source failed (the posts planned before still went out)."""
+    POSTS_FAILED = 10
+    """`poll --once`: some posts failed permanently (reserved)."""
+    POSTS_WAITING = 11
+    """`poll --once`: some posts are still waiting (reserved)."""
+    INTERRUPTED = 130
+    """Ctrl-C in a one-shot command."""
+    PIPE_CLOSED = 141
+    """The output pipe was closed (`rankbot top | head`): quiet, no message."""
+
+
+class RankbotError(Exception):
+    """A failure a user can cause and fix; its message is the one line the CLI prints.
+
+    `exit_code` may be given per instance when one class covers several causes (a platform
+    that is unreachable, or that refused the token).
+    """
+
+    exit_code: ClassVar[ExitCode] = ExitCode.USAGE
+
+    def __init__(self, *args: object, exit_code: ExitCode | None = None) -> None:
+        super().__init__(*args)
+        self.code: ExitCode = exit_code if exit_code is not None else type(self).exit_code
+
+
+class UsageError(RankbotError):
+    """A command used in a way it cannot work (a bad argument, a missing variable)."""
+
+
+class ConfigError(UsageError, ValueError):
+    """A config value that cannot be used; the message names the key."""
+
+
+class HistoryError(UsageError, ValueError):
+    """A line of a history file that is not a valid snapshot; names the file and line."""
+
+
+class TemplateError(UsageError, ValueError):
+    """A template (typically an operator's override) that does not render."""
+
+
+class StoreError(RankbotError):
+    """The database file cannot be used."""
+
+
+class StoreBusy(StoreError):
+    """Another process holds the database open for writing."""
+
+    exit_code = ExitCode.STORE_BUSY
+
+
+class StoreCorrupt(StoreError):
+    """The file exists but is not a database this program can read."""
+
+    exit_code = ExitCode.STORE_UNREADABLE
+
+
+class StoreIOError(StoreError):
+    """The operating system refused to read or write the database (disk full, read-only
+    file system, permissions); the message names the file and the fix."""
+
+    exit_code = ExitCode.STORE_IO
+
+
+class NetworkUnreachable(RankbotError):
+    """The network, the ranking source or a chat platform cannot be reached at start-up."""
+
+    exit_code = ExitCode.NETWORK
+
+
+class CredentialsRefused(RankbotError):
+    """A platform or the source refused the credentials (a token or key)."""
+
+    exit_code = ExitCode.CREDENTIALS
+
+
+class SourceError(RankbotError):
+    """A poll that produced nothing usable; the message is the operator-readable reason."""
+
+    exit_code = ExitCode.SOURCE_FAILED
