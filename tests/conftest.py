@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import respx
 
-from tests.fixtures.openrouter.fake_api import Clock
+from tests.fakes.openrouter_api import Clock
 
 
 @pytest.fixture(autouse=True)

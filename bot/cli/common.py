@@ -1,8 +1,8 @@
-"""What every `rankbot` subcommand shares: reading the config from the arguments, argument
-types, and the error a command raises to be printed without a traceback.
+"""What every `rankbot` subcommand shares: reading the config from the arguments, where the
+database is, and argument types. (A command that cannot work raises `bot.errors.UsageError`.)
 
-Kept apart from `bot.cli` so the modules that add subcommands (runner, source, charts, Slack,
-Discord) can use it without importing the CLI that imports them.
+Kept apart from `bot.cli.main` so the modules that add subcommands (run, replay, charts, the
+source, Slack, Discord) can use it without importing the CLI that imports them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from bot.config.file import Config, load_config
+from bot import app
+from bot.config.file import Config
+from bot.store.database import default_db_path
 
 
 def positive_int(upper: int) -> Callable[[str], int]:
@@ -34,7 +36,12 @@ def positive_int(upper: int) -> Callable[[str], int]:
 def config_from_args(args: argparse.Namespace) -> Config:
     """`--config` (or `$RANKBOT_CONFIG`, or the defaults), with `--db` overriding the store."""
     path = args.config or os.environ.get("RANKBOT_CONFIG")
-    config = load_config(Path(path) if path else None)
+    config = app.load_config(Path(path) if path else None)
     if getattr(args, "db", None):
         config = replace(config, db_path=Path(args.db))
     return config
+
+
+def database_path(config: Config) -> Path:
+    """The database file: `--db`, else `[store] path`, else the platform's data directory."""
+    return config.db_path or default_db_path()

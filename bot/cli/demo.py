@@ -8,12 +8,17 @@ clock of the data is the past; no tokens, no network.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import sys
 import tempfile
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
+from bot import app
+from bot.cli.common import config_from_args
 from bot.clock import utcnow
 from bot.commands.execute import Services, execute
 from bot.config.file import Config
@@ -22,10 +27,10 @@ from bot.core.messages import Caller, ChannelRef, CommandContext
 from bot.core.model import Snapshot
 from bot.delivery.settings import DeliverySettings
 from bot.engine.ingest import ingest
-from bot.engine.poller import ReplaySource, build_bot
 from bot.platforms.console import ConsoleSender
 from bot.render.charts import KINDS, render_chart
 from bot.render.templates import Renderer
+from bot.sources.replay import ReplaySource
 from bot.store.database import Store
 
 CHANNEL = ChannelRef("console", "demo", "#llm-rankings")
@@ -59,7 +64,7 @@ async def run_demo(config: Config, out: TextIO, charts_dir: Path | None) -> None
         out.write(
             f"> /rankbot {SUBSCRIBE}\n{_indent(execute(SUBSCRIBE, operator, services).text)}\n\n"
         )
-        bot = build_bot(
+        bot = app.build_bot(
             config,
             store,
             ReplaySource(rest, per_poll=1, interval=timedelta(0)),
@@ -91,3 +96,28 @@ def _write_charts(history: list[Snapshot], config: Config, where: Path, out: Tex
 
 def _indent(text: str) -> str:
     return "\n".join(("  " + line) if line else "" for line in text.splitlines())
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    charts = None if args.no_charts else Path(args.charts_dir)
+    asyncio.run(run_demo(config_from_args(args), sys.stdout, charts))
+    return 0
+
+
+def add_command(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add `demo` to the `rankbot` parser."""
+    demo = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="replay the early-2026 story into a console channel (no tokens, no network)",
+        description="Replay the bundled early-2026 weekly history and show the alerts a "
+        "channel would receive, then what `/top 5` answers.",
+    )
+    demo.add_argument(
+        "--charts-dir",
+        metavar="DIR",
+        default="rankbot-demo",
+        help="where the demo writes its charts (default: ./rankbot-demo)",
+    )
+    demo.add_argument("--no-charts", action="store_true", help="write no chart files")
+    demo.set_defaults(handler=cmd_demo)

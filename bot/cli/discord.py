@@ -14,7 +14,7 @@ from typing import Any
 
 import discord
 
-from bot.cli.common import config_from_args
+from bot.cli.common import config_from_args, database_path
 from bot.commands.execute import Services
 from bot.config.file import Config
 from bot.errors import StoreBusy, UsageError
@@ -85,7 +85,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     guild = args.guild or config.section("discord").dev_guild_id
     try:
-        store = Store.open(config.db_path)
+        store = Store.open(database_path(config))
     except StoreBusy as exc:
         raise UsageError(
             f"{exc}: stop `rankbot run` first (it syncs by itself when the commands changed)"

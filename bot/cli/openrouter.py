@@ -1,6 +1,7 @@
 """`rankbot fetch`, `rankbot backfill` and `rankbot check`: the OpenRouter source by hand.
 
-Parsing and printing only; the work is in the source, the backfill and the row parser.
+Parsing and printing only; the work is in the source, the backfill and the row parser, and
+the backfill's history is stored by the engine (`bot.engine.ingest.store_baseline`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import os
 from datetime import date, timedelta
 from typing import Any
 
-from bot.cli.common import config_from_args
+from bot.cli.common import config_from_args, database_path
 from bot.clock import utcnow
+from bot.engine.ingest import store_baseline
 from bot.errors import SourceError, UsageError
 from bot.render.templates import human_tokens
 from bot.sources.openrouter import catalogue
@@ -76,17 +78,20 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     source = OpenRouterSource.from_config(config)
     since = args.since or source.settings.backfill_since
-    with Store.open(config.db_path) as store:
+    with Store.open(database_path(config)) as store:
         try:
             report = asyncio.run(
                 source.run_backfill(store, utcnow(), since=since, progress=ProgressBar(0))
             )
         except SourceError as exc:
             raise UsageError(str(exc)) from None
+        added = store_baseline(
+            store, report.as_fetched(), params=config.detect, countries=config.countries
+        )
     print(
         f"backfill from {since.isoformat()}: {report.ranges} range(s) fetched with "
         f"{report.requests} request(s), {report.days} day(s) stored, "
-        f"{report.snapshots} snapshot(s) added as a silent baseline"
+        f"{added} snapshot(s) added as a silent baseline"
     )
     for reason in report.rejected:
         print(f"rejected as suspect: {reason}")

@@ -1,4 +1,4 @@
-"""The `chart` command (chat and CLI): read the history from the store, draw it, reply.
+"""The `chart` command (chat): read the history from the store, draw it, reply.
 
 `chart [trend|countries|ranks] [N] [weeks]` answers with a `Reply` carrying the PNG as an
 `Attachment`; every mistake gets a reply that shows a correct example, never a traceback.
@@ -8,19 +8,14 @@ someone asked for in a channel is usually meant for the channel.
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, cast
 
-from bot.cli.common import config_from_args, positive_int
 from bot.config.file import Config
-from bot.core.countries import CountryTable
-from bot.core.events import Event
-from bot.core.messages import Attachment, Reply
-from bot.core.model import PERIODS, Snapshot
-from bot.errors import UsageError
+from bot.core.messages import Reply
+from bot.core.model import Snapshot
+from bot.render.chart_attachments import chart_attachment
 from bot.render.charts import (
     DEFAULT_N,
     DEFAULT_WEEKS,
@@ -30,8 +25,6 @@ from bot.render.charts import (
     MIN_SNAPSHOTS,
     ChartError,
     ChartKind,
-    NotEnoughHistory,
-    chart_title,
     render_chart,
     render_chart_async,
 )
@@ -44,8 +37,6 @@ USAGE = (
 )
 EXAMPLE = "chart trend 5 12"
 
-EVENT_CHARTS: Mapping[str, ChartKind] = {"new_leader": "trend", "country_flip": "countries"}
-"""The picture an alert of each kind carries: the new leader's climb, the countries' shares."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,35 +108,6 @@ async def chart_reply_async(
     return _reply(request, history, png)
 
 
-def alert_attachment(event: Event, store: Store, countries: CountryTable) -> Attachment | None:
-    """The chart an alert carries, from the history up to the event's date (a late retry
-    shows what the alert is about, not newer weeks); None for kinds without a chart or while
-    the history is too short to show a change. Drawn in the calling thread: the poller does
-    this inside its atomic write, for the rare alerts that carry a chart."""
-    kind = EVENT_CHARTS.get(event.kind)
-    if kind is None:
-        return None
-    history = [s for s in store.snapshots(event.source, event.period) if s.as_of <= event.as_of]
-    try:
-        png = render_chart(kind, history, countries=countries)
-    except NotEnoughHistory:
-        return None
-    return chart_attachment(kind, history[-DEFAULT_WEEKS:], png)
-
-
-def chart_attachment(
-    kind: ChartKind, history: Sequence[Snapshot], png: bytes, *, n: int | None = None
-) -> Attachment:
-    """The PNG as a file named after what it shows and the date of its data."""
-    latest = max(history, key=lambda s: s.as_of)
-    shown = min(DEFAULT_N[kind] if n is None else n, len(latest.entries))
-    return Attachment(
-        filename=f"rankbot-{kind}-{latest.source}-{latest.period}-{latest.as_of.isoformat()}.png",
-        content=png,
-        title=f"{chart_title(kind, shown, latest.period)}, as of {latest.as_of.isoformat()}",
-    )
-
-
 def _reply(request: ChartRequest, history: list[Snapshot], png: bytes) -> Reply:
     attachment = chart_attachment(request.kind, history, png, n=request.n)
     latest = history[-1]
@@ -190,61 +152,3 @@ def _number(word: str, what: str, lo: int, hi: int, example: str) -> int:
             f"{what} must be a whole number from {lo} to {hi}, got {word!r}, e.g. `{example}`"
         )
     return value
-
-
-# --- command line ---------------------------------------------------------------------------
-
-
-def cmd_chart(args: argparse.Namespace) -> int:
-    """`rankbot chart KIND -o FILE.png`: the same picture the chat command attaches."""
-    config = config_from_args(args)
-    if not config.db_path.exists():
-        raise UsageError(
-            f"no database at {config.db_path} yet: run `rankbot replay FILE --db "
-            f"{config.db_path}` or the poller first"
-        )
-    with Store.open(config.db_path, readonly=True) as store:
-        history = store.snapshots(args.source, args.period, last=args.weeks)
-    try:
-        png = render_chart(
-            args.kind, history, n=args.n, weeks=args.weeks, countries=config.countries
-        )
-    except ChartError as exc:
-        raise UsageError(str(exc)) from exc
-    out = Path(args.output)
-    try:
-        out.write_bytes(png)
-    except OSError as exc:
-        raise UsageError(f"cannot write {out}: {exc.strerror}") from exc
-    title = chart_attachment(args.kind, history, png, n=args.n).title
-    print(f"wrote {out} ({len(png) // 1024} KiB): {title}")
-    return 0
-
-
-def add_chart_command(sub: Any, common: argparse.ArgumentParser) -> None:
-    """Add `chart` to the `rankbot` parser (called from `bot.cli.build_parser`)."""
-    chart = sub.add_parser(
-        "chart",
-        parents=[common],
-        help="draw a chart of the stored history to a PNG file",
-        description="Draw the weekly tokens of the top N (trend), the share by developer "
-        "country (countries) or the ranks of the top N (ranks) from the stored snapshots.",
-    )
-    chart.add_argument("kind", choices=KINDS, help="which chart")
-    chart.add_argument(
-        "-n",
-        type=positive_int(MAX_N),
-        metavar="N",
-        help="models (countries for `countries`) to draw; default 5, 10 for ranks",
-    )
-    chart.add_argument(
-        "--weeks",
-        type=positive_int(MAX_WEEKS),
-        default=DEFAULT_WEEKS,
-        metavar="K",
-        help=f"the last K snapshots (default {DEFAULT_WEEKS}, at least {MIN_SNAPSHOTS})",
-    )
-    chart.add_argument("-o", "--output", required=True, metavar="FILE.png", help="where to write")
-    chart.add_argument("--period", choices=PERIODS, default="week", help="default: week")
-    chart.add_argument("--source", default="openrouter", help="default: openrouter")
-    chart.set_defaults(handler=cmd_chart)

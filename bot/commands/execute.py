@@ -15,8 +15,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from tinydb import Query
-
 from bot.commands import parse as cp
 from bot.config.file import Config
 from bot.core.countries import balance
@@ -33,6 +31,8 @@ from bot.core.subscription import (
 )
 from bot.render.templates import Renderer
 from bot.store.database import Store
+from bot.store.outbox import Outbox
+from bot.store.source_health import has_health, read_health
 from bot.store.subscriptions import Subscriptions
 
 
@@ -290,27 +290,24 @@ def _subscriptions(args: tuple[str, ...], ctx: CommandContext, s: Services) -> R
 
 
 def _status(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
-    raw = s.store.get_state(f"health:{s.source}")
-    raw = raw if isinstance(raw, Mapping) else {}
-    health = {key: raw.get(key) for key in _HEALTH_KEYS}
+    health = read_health(s.store, s.source) if has_health(s.store, s.source) else None
     sub = Subscriptions(s.store).get(ctx.channel)
-    outbox = s.store.table("outbox")
-    pending = Query().status == "pending"
+    outbox = Outbox(s.store)
     data = {
         "source": s.source,
-        "health": health,
+        "health": {key: getattr(health, key, None) for key in _HEALTH_KEYS},
         "subscribed": sub is not None,
         "paused": bool(sub and sub.paused),
         "pause_reason": sub.pause_reason if sub else None,
         "muted_until": sub.mute_until.isoformat() if sub and sub.muted(ctx.now) else None,
-        "pending_here": outbox.count(pending & (Query().channel == ctx.channel.key)),
-        "pending_total": outbox.count(pending),
+        "pending_here": outbox.pending_count(ctx.channel),
+        "pending_total": outbox.pending_count(),
     }
     return Reply(s.render("reply_status.j2", st=data), view="status", data=data)
 
 
 _HEALTH_KEYS = ("last_good_fetch", "consecutive_failures", "newest_day", "last_error", "next_poll")
-"""What `status` shows of the source's health record (written by the poller)."""
+"""What `status` shows of the source's health record (`bot.core.source_health.Health`)."""
 
 
 def _help(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:

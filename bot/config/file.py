@@ -4,12 +4,16 @@ Every mistake is reported with the key's full path and what was expected, e.g.
 `[detect] top_n: expected an integer from 1 to 50, got "ten"`; unknown keys are errors too
 (with a suggestion), because a misspelt key silently ignored is a setting that never applies.
 Secrets are never read from this file: tokens come from the environment.
+
+This module reads the sections every part shares (`[store]`, `[detect]`, `[countries]`,
+`[templates]`); every other section is parsed by its owner, whose parser the composition root
+hands in (`bot.app.CONFIG_SECTIONS`), so this module imports none of them and the dependency
+is visible where the bot is wired.
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +23,6 @@ from typing import Any
 from bot.core.countries import CountryTable, shipped_table
 from bot.core.events import DEFAULT_MILESTONES, DetectParams
 from bot.errors import ConfigError
-from bot.store.database import default_db_path
 
 _MISSING = object()
 
@@ -155,44 +158,44 @@ def _show(value: Any) -> str:
     return repr(value)
 
 
-SECTIONS: Mapping[str, str] = {
-    # top-level key -> "module:function" taking (Section, base: Path) and returning the parsed
-    # settings; each part of the bot owns and validates its own section.
-    "delivery": "bot.delivery.settings:parse",
-    "source": "bot.sources.openrouter.settings:parse",
-    "channels": "bot.config.channels:parse_channels",
-    "discord": "bot.platforms.discord.settings:parse",
-    "slack": "bot.platforms.slack.settings:parse",
-}
-"""Sections owned by other modules, parsed lazily so this module imports none of them."""
-
-
-def _section_parser(name: str) -> Callable[[Section, Path], Any]:
-    module, _, func = SECTIONS[name].partition(":")
-    return getattr(importlib.import_module(module), func)  # type: ignore[no-any-return]
+SectionParser = Callable[[Section, Path], Any]
+"""Reads one owned section: its `Section` (empty when the file has none) and the config
+file's directory (for relative paths); returns the owner's settings object."""
 
 
 @dataclass(frozen=True)
 class Config:
-    db_path: Path = field(default_factory=default_db_path)
+    db_path: Path | None = None
+    """`[store] path`; None means the store's default location (`bot.cli.common.database_path`)."""
     detect: DetectParams = field(default_factory=DetectParams)
     countries: CountryTable = field(default_factory=shipped_table)
     templates_dir: Path | None = None
     sections: Mapping[str, Any] = field(default_factory=dict)
     base: Path = field(default_factory=Path.cwd)
+    parsers: Mapping[str, SectionParser] = field(default_factory=dict, repr=False, compare=False)
+    """The owned sections this config knows, by top-level key (`bot.app.CONFIG_SECTIONS`)."""
 
     def section(self, name: str) -> Any:
         """The parsed settings of an owned section (its defaults when the file has none)."""
         if name not in self.sections:
-            parsed = _section_parser(name)(Section({}, f"[{name}]"), self.base)
+            if name not in self.parsers:
+                raise KeyError(f"no parser for the [{name}] section was handed to this config")
+            parsed = self.parsers[name](Section({}, f"[{name}]"), self.base)
             object.__setattr__(self, "sections", {**self.sections, name: parsed})
         return self.sections[name]
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], *, base: Path) -> Config:
+    def from_mapping(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        base: Path,
+        parsers: Mapping[str, SectionParser] | None = None,
+    ) -> Config:
+        parsers = parsers or {}
         root = Section(data, "config")
         store = root.table("store")
-        db_path = store.path("path", default_db_path(), base=base)
+        db_path = store.path("path", None, base=base)
         store.done()
 
         det = root.table("detect")
@@ -226,29 +229,33 @@ class Config:
             raise ConfigError(f"[templates] dir: {templates_dir} is not a directory")
 
         sections: dict[str, Any] = {}
-        for name in SECTIONS:
+        for name, parse in parsers.items():
             if name in data:
                 raw = data[name]
                 # arrays of tables ([[channels]]) are handed over as a list under "items"
                 value = {"items": raw} if isinstance(raw, list) else raw
-                sections[name] = _section_parser(name)(Section(value, f"[{name}]"), base)
+                sections[name] = parse(Section(value, f"[{name}]"), base)
                 root._used.add(name)
 
         root.done()
         return cls(
-            db_path=db_path,  # type: ignore[arg-type]
+            db_path=db_path,
             detect=detect,
             countries=shipped_table().with_overrides(overrides),
             templates_dir=templates_dir,
             sections=sections,
             base=base,
+            parsers=parsers,
         )
 
 
-def load_config(path: Path | None) -> Config:
-    """Read `path` (or return the defaults when None); raise `ConfigError` naming the key."""
+def load_config(path: Path | None, parsers: Mapping[str, SectionParser] | None = None) -> Config:
+    """Read `path` (or return the defaults when None); raise `ConfigError` naming the key.
+
+    `parsers` are the owned sections the file may hold (`bot.app.CONFIG_SECTIONS`).
+    """
     if path is None:
-        return Config()
+        return Config(parsers=parsers or {})
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -257,4 +264,4 @@ def load_config(path: Path | None) -> Config:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
-    return Config.from_mapping(data, base=path.parent)
+    return Config.from_mapping(data, base=path.parent, parsers=parsers)

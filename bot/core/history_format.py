@@ -1,10 +1,13 @@
-"""The JSON Lines history format: one snapshot per line, for replay, import and export."""
+"""The JSON Lines history format: one snapshot per line, for replay, import and export.
+
+Parsing and serialising only: reading a file is the replay source's job
+(`bot.sources.replay.load_history`).
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import TextIO
 
 from bot.core.model import Snapshot, SnapshotError
@@ -23,11 +26,6 @@ def read_history(lines: Iterable[str], *, name: str = "<input>") -> Iterator[Sna
             yield Snapshot.from_dict(data)
         except SnapshotError as exc:
             raise HistoryError(f"{name}:{number}: {exc}") from exc
-
-
-def load_history(path: Path) -> list[Snapshot]:
-    with path.open(encoding="utf-8") as handle:
-        return list(read_history(handle, name=str(path)))
 
 
 def write_history(snapshots: Iterable[Snapshot], out: TextIO) -> int:

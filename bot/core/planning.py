@@ -1,7 +1,8 @@
 """Planning posts: matched events → at most one grouped message per channel, or held back.
 
 Pure: subscriptions, events and held events in, `Planned` posts and decisions out; `now` is
-passed in. `bot.notify` is the shell that reads and writes the store around these functions.
+passed in. `bot.engine.planner.Planner` is the shell that reads and writes the store around
+these functions.
 One poll's events for one channel become ONE message (most important first), so a burst of
 changes never floods a channel, and each post's key is derived from its event keys and the
 channel key only, so planning the same events again (after a restart) yields the same key and
@@ -11,10 +12,9 @@ the outbox refuses the duplicate.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from bot.core.events import Event
 from bot.core.matching import select
@@ -174,11 +174,17 @@ def health_notices(
     ]
 
 
-def health_text(source: str, notice: str, health: Mapping[str, Any], outage_hours: float) -> str:
-    newest = health.get("newest_day") or "none yet"
+def health_text(
+    source: str,
+    notice: str,
+    newest_day: str | None,
+    last_error: str | None,
+    outage_hours: float,
+) -> str:
+    """The words of a source-health notice, from the source's health record."""
+    newest = newest_day or "none yet"
     if notice == "outage":
-        error = health.get("last_error")
-        why = f" Last error: {error}." if error else ""
+        why = f" Last error: {last_error}." if last_error else ""
         return (
             f"⚠️ No new ranking data from {source} for more than {outage_hours:g} h "
             f"(newest day held: {newest}).{why} rankbot keeps polling; this channel gets one "

@@ -37,6 +37,7 @@ from bot.core.messages import ChannelRef
 from bot.delivery.rate_limits import RateLimiter
 from bot.delivery.sender import Sender, SendResult, SendStatus
 from bot.delivery.settings import DeliverySettings
+from bot.net.retry import backoff
 from bot.store.outbox import FAILED, PENDING, SENT, Outbox, OutboxItem, Outcome
 
 log = logging.getLogger("rankbot.delivery")
@@ -53,9 +54,8 @@ def retry_delay(
     and all of the step) so channels failing together do not retry together, and never less
     than half of `backoff_base`. A 429's `retry_after` is a floor: it is always honoured.
     """
-    step = min(settings.max_backoff, settings.backoff_base * 2 ** (attempts - 1))
-    backoff = step / 2 + rng.uniform(0, step / 2)
-    return max(backoff, result.retry_after or 0.0)
+    delay = backoff(attempts, base=settings.backoff_base, cap=settings.max_backoff, rng=rng)
+    return max(delay, result.retry_after or 0.0)
 
 
 async def send_once(sender: Sender, item: OutboxItem, timeout: float) -> SendResult:

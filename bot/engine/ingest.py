@@ -1,7 +1,8 @@
 """From a fresh snapshot to the events it causes: store → detect → log, in one atomic write.
 
-This is the seam every source uses (the replay file, the demo, the live OpenRouter poller):
-whatever produced the snapshot, the same rules decide what is news.
+This is the seam every source goes through (the replay file, the demo, the live OpenRouter
+poller, a backfill): whatever produced the snapshot, the same rules decide what is news, and
+the engine, never a source, calls them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 from bot.core.countries import CountryTable
 from bot.core.events import DetectorState, DetectParams, Event, baseline, detect
 from bot.core.model import Snapshot
+from bot.sources.base import Fetched
+from bot.store import keys
 from bot.store.database import Store, Stored
 
 
@@ -19,10 +22,6 @@ class Ingested:
     snapshot: Snapshot
     stored: Stored
     events: list[Event]
-
-
-def state_key(source: str, period: str) -> str:
-    return f"detector:{source}:{period}"
 
 
 def ingest(
@@ -38,7 +37,7 @@ def ingest(
         stored = store.add_snapshot(snapshot)
         if stored is not Stored.NEW:
             return Ingested(snapshot, stored, [])
-        key = state_key(snapshot.source, snapshot.period)
+        key = keys.detector(snapshot.source, snapshot.period)
         raw_state = store.get_state(key)
         state = DetectorState.from_dict(raw_state) if raw_state is not None else None
         events, new_state = detect(
@@ -78,6 +77,21 @@ def ingest_baseline(
             latest = store.latest_snapshot(source, period)
             if latest is not None:
                 store.set_state(
-                    state_key(source, period), baseline(latest, params, countries).to_dict()
+                    keys.detector(source, period), baseline(latest, params, countries).to_dict()
                 )
+    return stored
+
+
+def store_baseline(
+    store: Store, fetched: Fetched, *, params: DetectParams, countries: CountryTable
+) -> int:
+    """Store a fetch's `baseline` silently and run its `on_stored`, in one atomic write.
+
+    What the poller does with a backfill's history, and `rankbot backfill` too; returns how
+    many snapshots were new.
+    """
+    with store.batch():
+        stored = ingest_baseline(store, fetched.baseline, params=params, countries=countries)
+        if fetched.on_stored is not None:
+            fetched.on_stored(store)
     return stored

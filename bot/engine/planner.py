@@ -1,99 +1,138 @@
-"""The planner's shell: reads subscriptions and held events from the store, writes them back.
+"""The planner: the one owner of "who gets which post, when, with which picture".
 
-The poller calls `after_ingest` with the events of each stored snapshot and `flush_due` on
-every tick, and enqueues the `Planned` posts both return in the outbox. All decisions are made
-by the pure functions of `bot.planner`; this module only loads, applies and saves, each call
-in one batch so a crash keeps either all of its changes or none.
+The poller (`bot.engine.poller`) calls it on every tick and enqueues what it returns; nothing
+else plans. Each call loads subscriptions and held events from the store, lets the pure rules
+of `bot.core.planning` decide (matching, grouping, holding for quiet hours and digests, mutes,
+confirmations, source-health notices), applies what they decided, and returns `Planned` posts,
+all in one batch so a crash keeps either all of its changes or none. It also decides which
+alert carries a chart (`bot.render.chart_attachments.EVENT_CHARTS`) and draws it.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from tinydb import Query
-
+from bot.core.countries import CountryTable
 from bot.core.events import Event
-from bot.core.messages import ChannelRef
+from bot.core.messages import Attachment, ChannelRef
 from bot.core.planning import (
-    Held,
     Planned,
     confirmation,
     health_notices,
+    health_text,
     mute_ended,
     release,
     route,
 )
+from bot.core.source_health import Notice
 from bot.store.database import Store
+from bot.store.held import HeldAlerts
+from bot.store.source_health import read_health
 from bot.store.subscriptions import Subscriptions
 
-HELD_TABLE = "held"
-"""Events held back per channel (quiet hours, digests): {channel, event, held_at}."""
+log = logging.getLogger("rankbot.planner")
 
 
-def after_ingest(store: Store, events: list[Event], now: datetime) -> list[Planned]:
-    """One grouped post per channel that wants any of `events`; hold or count the rest."""
-    if not events:
-        return []
-    subs = Subscriptions(store)
-    held = store.table(HELD_TABLE)
-    planned: list[Planned] = []
-    with store.batch():
-        for sub in subs.all():
-            routed = route(sub, events, now)
-            if routed.post is not None:
-                planned.append(routed.post)
-            if routed.hold:
-                already = {
-                    d["event"]["key"] for d in held.search(Query().channel == sub.channel.key)
-                }
-                held.insert_multiple(
-                    {"channel": sub.channel.key, "event": e.to_dict(), "held_at": now.isoformat()}
-                    for e in routed.hold
-                    if e.key not in already
-                )
-            if routed.skipped:
-                subs.upsert(replace(sub, skipped=sub.skipped + routed.skipped))
-    return planned
+class Planner:
+    """Plans posts for the channels subscribed in `store`.
 
+    `operator` is the channel that hears about source outages whatever it subscribed to
+    (`[delivery] operator_channel`); `countries` is for the charts alerts carry.
+    """
 
-def flush_due(store: Store, now: datetime) -> list[Planned]:
-    """Confirmations of new subscriptions, mute-ended notices, and held posts now due."""
-    subs = Subscriptions(store)
-    held = store.table(HELD_TABLE)
-    planned: list[Planned] = []
-    with store.batch():
-        live: set[str] = set()
-        for sub in subs.all():
-            live.add(sub.channel.key)
-            updated = sub
-            if not sub.confirmed and not sub.paused:
-                planned.append(confirmation(sub, now))
-                updated = replace(updated, confirmed=True)
-            docs = held.search(Query().channel == sub.channel.key)
-            items = [
-                Held(Event.from_dict(d["event"]), datetime.fromisoformat(d["held_at"]))
-                for d in docs
-            ]
-            released = release(updated, items, now)
-            if released.post is not None:
-                planned.append(released.post)
-            if released.clear:
-                held.remove(doc_ids=[d.doc_id for d in docs])
-            updated = replace(updated, skipped=updated.skipped + released.skipped)
-            notice = mute_ended(updated, now)
-            if notice is not None:
-                planned.append(notice)
-            if updated.mute_until is not None and not updated.muted(now):
-                updated = replace(updated, mute_until=None, skipped=0)
-            if updated != sub:
-                subs.upsert(updated)
-        held.remove(Query().channel.test(lambda key: key not in live))
-    return planned
+    def __init__(
+        self, store: Store, countries: CountryTable, *, operator: ChannelRef | None = None
+    ) -> None:
+        self._store = store
+        self._countries = countries
+        self._operator = operator
 
+    def after_ingest(self, events: Sequence[Event], now: datetime) -> list[Planned]:
+        """One grouped post per channel that wants any of `events`, its chart attached; hold
+        or count the rest."""
+        if not events:
+            return []
+        subs = Subscriptions(self._store)
+        held = HeldAlerts(self._store)
+        planned: list[Planned] = []
+        with self._store.batch():
+            for sub in subs.all():
+                routed = route(sub, events, now)
+                if routed.post is not None:
+                    planned.append(routed.post)
+                if routed.hold:
+                    held.hold(sub.channel, routed.hold, now)
+                if routed.skipped:
+                    subs.upsert(replace(sub, skipped=sub.skipped + routed.skipped))
+        return self._with_charts(planned)
 
-def health(
-    store: Store, notice: str, text: str, now: datetime, operator: ChannelRef | None
-) -> list[Planned]:
-    """The source-health notice for the channels that asked for it, and the operator's."""
-    return health_notices(Subscriptions(store).all(), notice, text, now, operator)
+    def flush_due(self, now: datetime) -> list[Planned]:
+        """Confirmations of new subscriptions, mute-ended notices, and held posts now due."""
+        subs = Subscriptions(self._store)
+        held = HeldAlerts(self._store)
+        planned: list[Planned] = []
+        with self._store.batch():
+            live: set[str] = set()
+            for sub in subs.all():
+                live.add(sub.channel.key)
+                updated = sub
+                if not sub.confirmed and not sub.paused:
+                    planned.append(confirmation(sub, now))
+                    updated = replace(updated, confirmed=True)
+                items, doc_ids = held.of(sub.channel)
+                released = release(updated, items, now)
+                if released.post is not None:
+                    planned.append(released.post)
+                if released.clear:
+                    held.clear(doc_ids)
+                updated = replace(updated, skipped=updated.skipped + released.skipped)
+                notice = mute_ended(updated, now)
+                if notice is not None:
+                    planned.append(notice)
+                if updated.mute_until is not None and not updated.muted(now):
+                    updated = replace(updated, mute_until=None, skipped=0)
+                if updated != sub:
+                    subs.upsert(updated)
+            held.keep_only(live)
+        return planned
+
+    def health_notices(
+        self, source: str, notice: Notice, outage_hours: float, now: datetime
+    ) -> list[Planned]:
+        """A source's outage (or recovery) notice, worded from its health record, for the
+        channels that subscribed to `source_health` and for the operator's channel."""
+        health = read_health(self._store, source)
+        text = health_text(source, notice, health.newest_day, health.last_error, outage_hours)
+        subs = Subscriptions(self._store).all()
+        return health_notices(subs, notice, text, now, self._operator)
+
+    def _with_charts(self, planned: list[Planned]) -> list[Planned]:
+        """Attach the chart of a post's most important charted event (a new #1: the trend; a
+        country flip: the shares) when the channel has charts on. Drawn once per call and
+        event, only for these rare kinds; a post whose chart cannot be drawn goes without."""
+        from bot.render.chart_attachments import EVENT_CHARTS, alert_chart  # matplotlib: only here
+
+        charts: dict[str, Attachment | None] = {}
+        subscriptions = Subscriptions(self._store)
+        out: list[Planned] = []
+        for post in planned:
+            sub = subscriptions.get(post.channel)
+            charted = [e for e in post.message.events if e.kind in EVENT_CHARTS]
+            if sub is None or not sub.charts or not charted:
+                out.append(post)
+                continue
+            event = charted[0]
+            if event.key not in charts:
+                try:
+                    stream = self._store.snapshots(event.source, event.period)
+                    charts[event.key] = alert_chart(event, stream, self._countries)
+                except Exception:  # a picture must never cost the alert
+                    log.exception("chart for %s failed; the alert goes without it", event.key)
+                    charts[event.key] = None
+            chart = charts[event.key]
+            message = replace(post.message, attachments=(chart,)) if chart else post.message
+            out.append(replace(post, message=message))
+        return out

@@ -13,41 +13,19 @@ Discord); any other 4xx → PERMANENT too, since sending the same body again can
 
 from __future__ import annotations
 
-import os
-import re
-from collections.abc import Callable, Mapping
-from datetime import datetime
-from email.utils import parsedate_to_datetime
+from collections.abc import Mapping
 
 import httpx
 
 from bot.clock import Clock, utcnow
 from bot.core.messages import ChannelRef, Message
 from bot.delivery.sender import SendResult, SendStatus
+from bot.delivery.webhook_urls import UrlEnv, env_name, lookup
+from bot.net.retry import parse_retry_after
 from bot.render.templates import Renderer
 from bot.render.text import render_text
 
 GONE = frozenset({401, 403, 404, 410})
-
-
-def env_name(channel: ChannelRef) -> str:
-    """`RANKBOT_WEBHOOK_OPS_ALERTS` for the webhook channel named `ops-alerts`."""
-    return "RANKBOT_WEBHOOK_" + re.sub(r"[^A-Z0-9]+", "_", channel.channel.upper()).strip("_")
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds from a `Retry-After` header: a number of seconds or an HTTP date."""
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (moment - now).total_seconds())
 
 
 class WebhookSender:
@@ -56,13 +34,14 @@ class WebhookSender:
         client: httpx.AsyncClient,
         renderer: Renderer,
         *,
-        url_env: Callable[[ChannelRef], str] = env_name,
-        environ: Mapping[str, str] = os.environ,
+        url_env: UrlEnv = env_name,
+        environ: Mapping[str, str] | None = None,
         max_chars: int | None = None,
         clock: Clock = utcnow,
     ) -> None:
         """`url_env(channel)` names the variable holding the channel's URL (`[[channels]]
-        url_env`); it is read from `environ` at each send, so a fixed URL needs no restart."""
+        url_env`); it is read from `environ` (default: the process environment) at each send
+        (`bot.delivery.webhook_urls`)."""
         self._client = client
         self._renderer = renderer
         self._url_env = url_env
@@ -73,10 +52,10 @@ class WebhookSender:
     async def send(
         self, channel: ChannelRef, message: Message, *, idempotency_key: str
     ) -> SendResult:
-        variable = self._url_env(channel)
-        url = self._environ.get(variable)
-        if not url:
-            return SendResult(SendStatus.PERMANENT, reason=f"no webhook URL: set {variable}")
+        found = lookup(channel, self._url_env, self._environ)
+        url = found.url
+        if url is None:
+            return SendResult(SendStatus.PERMANENT, reason=f"no webhook URL: set {found.variable}")
         text = render_text(self._renderer, message, max_chars=self._max_chars)
         try:
             response = await self._client.post(url, json={"text": text})

@@ -21,6 +21,7 @@ from bot.clock import utcnow
 from bot.core.events import Event
 from bot.core.model import Snapshot
 from bot.errors import StoreCorrupt
+from bot.store import keys
 from bot.store.atomic_json import AtomicJSONStorage
 
 SCHEMA_VERSION = 1
@@ -173,13 +174,13 @@ class Store:
         self._state.upsert({"key": key, "value": value}, Query().key == key)
 
     def known_models(self, source: str) -> set[str]:
-        return set(self.get_state(f"known_models:{source}") or [])
+        return set(self.get_state(keys.known_models(source)) or [])
 
     def add_known_models(self, source: str, models: Iterable[str]) -> None:
         known = self.known_models(source)
         fresh = set(models) - known
         if fresh:
-            self.set_state(f"known_models:{source}", sorted(known | fresh))
+            self.set_state(keys.known_models(source), sorted(known | fresh))
 
     # --- event log ---------------------------------------------------------------------------
 

@@ -9,15 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot import app
 from bot.config.file import Config
 from bot.core.model import Snapshot
 from bot.delivery.settings import DeliverySettings
 from bot.delivery.workers import Delivery
-from bot.engine import planner as notify
 from bot.engine.ingest import ingest
-from bot.engine.poller import Poller, ReplaySource
+from bot.engine.planner import Planner
+from bot.engine.poller import Poller
 from bot.platforms.slack.runtime import SlackRuntime, start_slack
 from bot.platforms.slack.settings import SlackSecrets
+from bot.sources.replay import ReplaySource
 from bot.store.database import Store
 from bot.store.outbox import Outbox
 from bot.store.subscriptions import Subscriptions
@@ -59,7 +61,7 @@ class SlackBot:
         poller = Poller(
             self.store,
             ReplaySource(snapshots),
-            notify,
+            Planner(self.store, self.config.countries),
             self.outbox,
             params=lambda period: self.config.detect,
             countries=self.config.countries,
@@ -81,7 +83,7 @@ async def running_bot(
 ) -> AsyncIterator[SlackBot]:
     """A bot whose store holds a silent baseline week, connected to a fresh Slack fake."""
     fake = await SlackFake().start()
-    config = Config.from_mapping(
+    config = app.config_from_mapping(
         {"slack": {"api_url": fake.api_url, "mode": mode, "host": "127.0.0.1", "port": 0, **slack}},
         base=tmp_path,
     )

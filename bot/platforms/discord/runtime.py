@@ -17,6 +17,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -28,7 +29,7 @@ from discord import app_commands
 
 from bot.clock import Clock, utcnow
 from bot.commands.execute import Services
-from bot.config.file import Config
+from bot.delivery.webhook_urls import UrlEnv, env_name
 from bot.errors import RankbotError
 from bot.platforms.discord.commands import CommandRunner, build_tree
 from bot.platforms.discord.embeds import discord_renderer
@@ -54,17 +55,16 @@ def apply_endpoints(settings: DiscordSettings) -> None:
 
 
 def webhook_sender(
-    config: Config, session: aiohttp.ClientSession, settings: DiscordSettings | None = None
+    templates_dir: Path | None,
+    session: aiohttp.ClientSession,
+    settings: DiscordSettings,
+    url_env: UrlEnv = env_name,
 ) -> DiscordWebhookSender:
     """The sender of `discord-webhook` channels; it needs no bot token, so a setup with only
-    webhooks can use it without `start` (the caller closes `session`)."""
-    from bot.engine.poller import (
-        webhook_env,  # imported late: the runner is what imports this module
-    )
-
-    apply_endpoints(settings or config.section("discord"))
-    renderer = discord_renderer(config.templates_dir)
-    return DiscordWebhookSender(session, renderer, url_env=webhook_env(config))
+    webhooks can use it without `start` (the caller closes `session`). `url_env` names each
+    channel's URL variable (`bot.delivery.webhook_urls`)."""
+    apply_endpoints(settings)
+    return DiscordWebhookSender(session, discord_renderer(templates_dir), url_env=url_env)
 
 
 def _report_gateway_end(task: asyncio.Task[None]) -> None:
@@ -108,12 +108,14 @@ async def start(
     on_command: Callable[[], None] | None = None,
     clock: Clock | None = None,
     client_options: dict[str, Any] | None = None,
+    webhook_env: UrlEnv = env_name,
 ) -> DiscordRuntime:
     """Log in, sync the commands if needed, connect the gateway as a task of this loop.
 
     `token` defaults to `$DISCORD_BOT_TOKEN`; `on_command` is called after a command changed
-    a subscription (the runner wires it to `Delivery.kick`, so `/resume` takes effect at
-    once); `client_options` go to `discord.Client` (tests pass `guild_ready_timeout`).
+    a subscription (the composition root wires it to `Delivery.kick`, so `/resume` takes
+    effect at once); `client_options` go to `discord.Client` (tests pass
+    `guild_ready_timeout`); `webhook_env` names each `discord-webhook` channel's URL variable.
     """
     settings = settings or services.config.section("discord")
     token = token or token_from_env()
@@ -149,7 +151,9 @@ async def start(
         client=client,
         tree=tree,
         sender=DiscordSender(client, renderer),
-        webhook_sender=webhook_sender(services.config, session, settings),
+        webhook_sender=webhook_sender(
+            services.config.templates_dir, session, settings, webhook_env
+        ),
         gateway=gateway,
         synced=synced,
         _session=session,

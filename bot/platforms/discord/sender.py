@@ -18,17 +18,18 @@ longer one raises `RateLimited` and goes back to the outbox with its `retry_afte
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-from collections.abc import Callable
+from collections.abc import Mapping
 
 import aiohttp
 import discord
 
+from bot.clock import utcnow
 from bot.core.messages import ChannelRef, Message
 from bot.delivery.sender import SendResult, SendStatus
+from bot.delivery.webhook_urls import UrlEnv, env_name, lookup
+from bot.net.retry import bounded_delay, parse_retry_after
 from bot.platforms.discord.embeds import files_of, message_parts
-from bot.platforms.webhook import env_name
 from bot.render.templates import Renderer
 
 PERMANENT_CODES: dict[int, str] = {
@@ -54,7 +55,9 @@ def result_for_error(exc: discord.DiscordException) -> SendResult:
     """What a failed send means for delivery: retry later, or stop and pause the channel."""
     if isinstance(exc, discord.RateLimited):
         return SendResult(
-            SendStatus.RETRY, retry_after=exc.retry_after, reason="rate limited by Discord (429)"
+            SendStatus.RETRY,
+            retry_after=bounded_delay(exc.retry_after),
+            reason="rate limited by Discord (429)",
         )
     if not isinstance(exc, discord.HTTPException):
         return SendResult(SendStatus.RETRY, reason=f"Discord client error ({type(exc).__name__})")
@@ -82,10 +85,7 @@ def result_for_error(exc: discord.DiscordException) -> SendResult:
 def _retry_after(response: aiohttp.ClientResponse | None) -> float | None:
     if response is None:
         return None
-    try:
-        return max(0.0, float(response.headers.get("Retry-After", "")))
-    except ValueError:
-        return None
+    return parse_retry_after(response.headers.get("Retry-After"), utcnow())
 
 
 class DiscordSender:
@@ -131,21 +131,23 @@ class DiscordWebhookSender:
         session: aiohttp.ClientSession,
         renderer: Renderer,
         *,
-        url_env: Callable[[ChannelRef], str] = env_name,
+        url_env: UrlEnv = env_name,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self._session = session
         self._renderer = renderer
         self._url_env = url_env
+        self._environ = environ
 
     async def send(
         self, channel: ChannelRef, message: Message, *, idempotency_key: str
     ) -> SendResult:
-        variable = self._url_env(channel)
-        match = _WEBHOOK_URL.search(os.environ.get(variable, ""))
+        found = lookup(channel, self._url_env, self._environ)
+        match = _WEBHOOK_URL.search(found.url or "")
         if match is None:
             return SendResult(
                 SendStatus.PERMANENT,
-                reason=f"no Discord webhook URL: set {variable} to "
+                reason=f"no Discord webhook URL: set {found.variable} to "
                 "https://discord.com/api/webhooks/<id>/<token>",
             )
         webhook = discord.Webhook.partial(int(match["id"]), match["token"], session=self._session)

@@ -3,7 +3,7 @@
 Discord allows 200 command creates a day per server, so `rankbot run` must not sync at every
 start: it hashes the payload it would send (names, options, permissions, contexts) and syncs
 only when the hash differs from the one stored after the last sync for the same scope
-(`discord:commands:<global|guild id>` in the store's state). `rankbot discord-sync` syncs
+(`bot.store.keys.discord_commands` in the store's state). `rankbot discord-sync` syncs
 unconditionally and records the hash too.
 """
 
@@ -15,6 +15,7 @@ import json
 import discord
 from discord import app_commands
 
+from bot.store import keys
 from bot.store.database import Store
 
 
@@ -24,10 +25,6 @@ def schema_hash(tree: app_commands.CommandTree) -> str:
     payload.sort(key=lambda c: c["name"])
     raw = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(raw).hexdigest()
-
-
-def state_key(guild_id: int | None) -> str:
-    return f"discord:commands:{guild_id or 'global'}"
 
 
 async def sync(
@@ -43,7 +40,7 @@ async def sync(
         tree.copy_global_to(guild=guild)
     synced = await tree.sync(guild=guild)
     if store is not None:
-        store.set_state(state_key(guild_id), schema_hash(tree))
+        store.set_state(keys.discord_commands(guild_id), schema_hash(tree))
     return synced
 
 
@@ -51,7 +48,7 @@ async def sync_if_changed(
     tree: app_commands.CommandTree, guild_id: int | None, store: Store
 ) -> bool:
     """Sync when the schema differs from the last one synced to this scope; True if it did."""
-    if store.get_state(state_key(guild_id)) == schema_hash(tree):
+    if store.get_state(keys.discord_commands(guild_id)) == schema_hash(tree):
         return False
     await sync(tree, guild_id, store)
     return True

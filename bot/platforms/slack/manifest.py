@@ -1,4 +1,4 @@
-"""The Slack app manifest that `rankbot slack-manifest` prints, for "Create app from manifest".
+"""The Slack app manifest (`rankbot slack-manifest` prints it), for "Create app from manifest".
 
 Built from the `[slack]` settings, so renamed commands, HTTP mode and OAuth installs show up
 in it: Socket Mode (the default) needs no public URL; HTTP mode points the commands, events
@@ -7,12 +7,9 @@ and OAuth redirect at `--url`.
 
 from __future__ import annotations
 
-import argparse
 import json
 from typing import Any
 
-from bot.cli.common import config_from_args
-from bot.errors import UsageError
 from bot.platforms.slack.settings import SlackSettings
 
 COMMAND_HINTS = {
@@ -71,28 +68,3 @@ def manifest(settings: SlackSettings, *, url: str | None = None) -> dict[str, An
 def manifest_json(settings: SlackSettings, *, url: str | None = None) -> str:
     """JSON: Slack's manifest editor takes JSON or YAML, and JSON needs no extra library."""
     return json.dumps(manifest(settings, url=url), indent=2, ensure_ascii=False)
-
-
-def cmd_slack_manifest(args: argparse.Namespace) -> int:
-
-    settings: SlackSettings = config_from_args(args).section("slack")
-    try:
-        print(manifest_json(settings, url=args.url))
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    return 0
-
-
-def add_manifest_command(sub: Any, common: argparse.ArgumentParser) -> None:
-    """Add `slack-manifest` to the `rankbot` parser (called from `bot.cli.build_parser`)."""
-    parser = sub.add_parser(
-        "slack-manifest",
-        parents=[common],
-        help="print the Slack app manifest (paste it into “Create app from manifest”)",
-        description="Print the Slack app manifest (JSON) for the [slack] settings: slash "
-        "commands, bot scopes, Socket Mode on (or, in HTTP mode, the request URLs).",
-    )
-    parser.add_argument(
-        "--url", metavar="URL", help="HTTP mode: the bot's public base URL (https://…)"
-    )
-    parser.set_defaults(handler=cmd_slack_manifest)

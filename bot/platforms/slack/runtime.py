@@ -26,7 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clock import Clock, utcnow
 from bot.commands.execute import Services
 from bot.config.file import Config
-from bot.core.messages import ChannelRef
+from bot.delivery.webhook_urls import UrlEnv, env_name
 from bot.errors import RankbotError
 from bot.platforms.slack.app import SlashCommands, build_app
 from bot.platforms.slack.blocks import slack_renderer
@@ -39,7 +39,6 @@ from bot.platforms.slack.settings import (
     SlackSecrets,
     SlackSettings,
 )
-from bot.platforms.webhook import env_name
 from bot.store.database import Store
 
 log = logging.getLogger("rankbot.slack")
@@ -78,14 +77,14 @@ async def start_slack(
     secrets: SlackSecrets | None = None,
     services: Services | None = None,
     on_command: Callable[[], None] | None = None,
-    webhook_env: Callable[[ChannelRef], str] = env_name,
+    webhook_env: UrlEnv = env_name,
     clock: Clock = utcnow,
 ) -> SlackRuntime:
     """Connect (Socket Mode) or listen (HTTP mode) in the running loop; see the module doc.
 
     `secrets` default to the environment. `on_command` runs after each `/rankbot` command:
     wire it to `Delivery.kick` so a `resume` takes effect at once. `webhook_env(channel)`
-    names the variable holding a `slack-webhook` channel's URL (`bot.runner.webhook_env`).
+    names the variable holding a `slack-webhook` channel's URL (`bot.app.webhook_url_env`).
     """
     settings: SlackSettings = config.section("slack")
     secrets = secrets or SlackSecrets.from_env()

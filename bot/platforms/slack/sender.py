@@ -15,7 +15,6 @@ delivered, since posting it again would duplicate the text.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -28,8 +27,9 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.clock import Clock, utcnow
 from bot.core.messages import Attachment, ChannelRef, Message
 from bot.delivery.sender import SendResult, SendStatus
+from bot.delivery.webhook_urls import UrlEnv, env_name, lookup
+from bot.net.retry import parse_retry_after
 from bot.platforms.slack.blocks import blocks_or_none, fallback_text, message_blocks
-from bot.platforms.webhook import env_name, parse_retry_after
 from bot.render.templates import Renderer
 
 log = logging.getLogger("rankbot.slack")
@@ -172,8 +172,8 @@ class SlackWebhookSender:
         self,
         renderer: Renderer,
         *,
-        url_env: Callable[[ChannelRef], str] = env_name,
-        environ: Mapping[str, str] = os.environ,
+        url_env: UrlEnv = env_name,
+        environ: Mapping[str, str] | None = None,
         clock: Clock = utcnow,
     ) -> None:
         self._renderer = renderer
@@ -184,10 +184,10 @@ class SlackWebhookSender:
     async def send(
         self, channel: ChannelRef, message: Message, *, idempotency_key: str
     ) -> SendResult:
-        variable = self._url_env(channel)
-        url = self._environ.get(variable)
-        if not url:
-            return SendResult(SendStatus.PERMANENT, reason=f"no webhook URL: set {variable}")
+        found = lookup(channel, self._url_env, self._environ)
+        url = found.url
+        if url is None:
+            return SendResult(SendStatus.PERMANENT, reason=f"no webhook URL: set {found.variable}")
         webhook = AsyncWebhookClient(url)
         text = fallback_text(self._renderer, message)
         blocks = blocks_or_none(lambda: message_blocks(self._renderer, message), channel.key)

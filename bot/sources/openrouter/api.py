@@ -11,17 +11,17 @@ retries count against the 30/min and 500/day budgets like any other request.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import httpx
 
 from bot.clock import utcnow
 from bot.errors import ExitCode, SourceError
+from bot.net.retry import backoff, parse_retry_after
 from bot.sources.openrouter.limiter import RequestLimiter
 
 log = logging.getLogger("rankbot.openrouter")
@@ -58,32 +58,6 @@ class BadResponse(OpenRouterError):
 def user_agent(contact: str | None) -> str:
     """`rankbot/<version> (+contact)`: lets OpenRouter tell who is calling and reach them."""
     return f"rankbot/{VERSION} (+{contact})" if contact else f"rankbot/{VERSION}"
-
-
-def retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds a `Retry-After` header asks for (delta-seconds or an HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
-
-
-def backoff_delay(attempt: int, hint: float | None, *, base: float, cap: float) -> float:
-    """Delay before retry `attempt` (0-based): exponential, at least what the server asked."""
-    delay = base * (2**attempt)
-    if hint is not None:
-        delay = max(delay, hint)
-    return min(delay, cap)
 
 
 class OpenRouterApi:
@@ -148,9 +122,8 @@ class OpenRouterApi:
         hint: float | None = None
         for attempt in range(self._retries + 1):
             if attempt:
-                delay = backoff_delay(
-                    attempt - 1, hint, base=self._backoff_base, cap=self._max_backoff
-                )
+                step = backoff(attempt, base=self._backoff_base, cap=self._max_backoff)
+                delay = min(max(step, hint or 0.0), self._max_backoff)  # the server's hint wins
                 await self._sleep(delay)
                 hint = None
             await self._limiter.acquire()
@@ -170,7 +143,7 @@ class OpenRouterApi:
                     raise AuthError(BAD_KEY)
                 if status == 400 or (400 <= status < 500 and status != 429):
                     raise RequestRejected(f"{what} was refused ({problem})")
-                hint = retry_after(response.headers.get("Retry-After"), utcnow())
+                hint = parse_retry_after(response.headers.get("Retry-After"), utcnow())
             log.warning("%s attempt %d failed: %s", what, attempt + 1, problem)
         raise Unavailable(f"{what} failed after {self._retries + 1} attempts (last: {problem})")
 

@@ -5,8 +5,10 @@ months take 19 requests, far inside 30/min and 500/day (every request still pass
 limiter). Each range's days are stored together with a progress mark in one atomic write, so
 an interrupted backfill (Ctrl-C, a 500 that outlasted the retries, the day's budget spent)
 resumes after the last range it completed. Only when every range is in are the day, week and
-month snapshots derived and stored through `pipeline.ingest_baseline`: history, not news, so
-`/top` and charts have data at once and the first live alert compares against real figures.
+month snapshots derived and handed to the engine as a `Fetched.baseline`, which it stores
+through `bot.engine.ingest.store_baseline`: history, not news, so `/top` and charts have data
+at once and the first live alert compares against real figures. The backfill is marked
+complete by the same write (`BackfillReport.as_fetched`).
 """
 
 from __future__ import annotations
@@ -18,18 +20,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TextIO
 
-from bot.core.countries import CountryTable
-from bot.core.events import DetectParams
-from bot.engine.ingest import ingest_baseline
+from bot.core.model import Snapshot
+from bot.sources.base import Fetched
 from bot.sources.openrouter.api import OpenRouterApi
 from bot.sources.openrouter.daystore import load_days, upsert_days
 from bot.sources.openrouter.rows import parse_payload, screen
 from bot.sources.openrouter.windows import snapshots_for
+from bot.store import keys
 from bot.store.database import Store
 
 log = logging.getLogger("rankbot.openrouter")
 
-STATE_KEY = "backfill:openrouter"
+SOURCE = "openrouter"
 CHUNK_DAYS = 30
 """Days per request: what the API returns by default, so a request never asks for more."""
 FIRST_DAY = date(2025, 1, 1)
@@ -62,8 +64,21 @@ class BackfillReport:
     days: int
     """Days stored or restated by this run."""
     rejected: list[str]
-    snapshots: int
-    """Snapshots newly stored as the silent baseline."""
+    baseline: list[Snapshot]
+    """The day, week and month history derived from every held day since `since`."""
+    since: date
+    until: date
+
+    def as_fetched(self) -> Fetched:
+        """The history for the engine to store silently; once stored, the backfill is
+        complete (in the same write: a crash before it repeats the harmless baseline)."""
+        return Fetched(baseline=self.baseline, on_stored=self._mark_complete)
+
+    def _mark_complete(self, store: Store) -> None:
+        since, until = self.since.isoformat(), self.until.isoformat()
+        store.set_state(
+            keys.backfill(SOURCE), {"since": since, "done_through": until, "complete": True}
+        )
 
 
 class ProgressBar:
@@ -91,19 +106,18 @@ async def backfill(
     since: date,
     now: datetime,
     periods: Iterable[str],
-    params: DetectParams,
-    countries: CountryTable,
     name: Callable[[str], str],
     progress: ProgressBar | None = None,
     chunk: int = CHUNK_DAYS,
 ) -> BackfillReport:
-    """Fetch every range not yet done up to yesterday, then store the baseline snapshots.
+    """Fetch every range not yet done up to yesterday, then derive the baseline snapshots
+    (`BackfillReport.baseline`, for the engine to store: `as_fetched`).
 
     Raises what the API raises (or `SuspectPayload`); what was completed stays stored.
     """
     until = now.date() - timedelta(days=1)
     ranges = plan_ranges(since, until, chunk)
-    todo = remaining(ranges, store.get_state(STATE_KEY), since)
+    todo = remaining(ranges, store.get_state(keys.backfill(SOURCE)), since)
     held = load_days(store)
     first_request = api.requests
     rejected: list[str] = []
@@ -122,7 +136,7 @@ async def backfill(
         with store.batch():
             stored += len(upsert_days(store, accepted, held))
             store.set_state(
-                STATE_KEY,
+                keys.backfill(SOURCE),
                 {"since": since.isoformat(), "done_through": end.isoformat(), "complete": False},
             )
         done += 1
@@ -130,11 +144,9 @@ async def backfill(
             progress.show(done, f"through {end.isoformat()}")
     wanted = {d: day for d, day in held.items() if d >= since}
     snapshots = snapshots_for(wanted, held, periods, name, fetched_at=now)
-    new = ingest_baseline(store, snapshots, params=params, countries=countries)
-    store.set_state(
-        STATE_KEY, {"since": since.isoformat(), "done_through": until.isoformat(), "complete": True}
+    return BackfillReport(
+        len(todo), api.requests - first_request, stored, rejected, snapshots, since, until
     )
-    return BackfillReport(len(todo), api.requests - first_request, stored, rejected, new)
 
 
 def is_complete(state: Any) -> bool:

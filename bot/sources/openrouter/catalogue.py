@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-STATE_KEY = "catalogue:openrouter"
 MAX_AGE = timedelta(days=1)
 _DATED = re.compile(r"-(?:20\d{6}|\d{4})$")
 

@@ -1,12 +1,13 @@
-"""`OpenRouterSource`: the live OpenRouter Data API as a `bot.source.Source`.
+"""`OpenRouterSource`: the live OpenRouter Data API as a `bot.sources.base.Source`.
 
 Each poll asks for the last 3 completed days (more after a gap, up to 30), validates them,
 upserts the raw rows, and returns the day/week/month snapshots those days change, oldest
-first, for the poller to ingest: a new day yields NEW snapshots (news), a restated day yields
-snapshots for dates already held, which the store records as RESTATED (history corrected,
-nothing re-announced). The first poll of a fresh store runs the backfill instead and returns
-nothing: the history goes in as a silent baseline. Every attempt updates the health record
-(`bot.openrouter.health`); a failure is recorded, then raised for the poller to log.
+first, as the `Fetched.news` the poller ingests: a new day yields NEW snapshots (news), a
+restated day yields snapshots for dates already held, which the store records as RESTATED
+(history corrected, nothing re-announced). The first poll of a fresh store runs the backfill
+instead and returns its history as `Fetched.baseline`, which the engine stores silently.
+Every attempt updates the health record (`bot.core.source_health`, outage rule in
+`bot.sources.openrouter.health`); a failure is recorded, then raised for the poller to log.
 """
 
 from __future__ import annotations
@@ -17,29 +18,24 @@ import os
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import date, datetime, timedelta
-from typing import Any
 
-from bot.core.countries import CountryTable
-from bot.core.events import DetectParams
-from bot.core.model import Snapshot
+from bot.config.file import Config
+from bot.core.source_health import Health, Notice
 from bot.errors import SourceError
+from bot.sources.base import Fetched
 from bot.sources.openrouter import catalogue
 from bot.sources.openrouter.api import KEY_ENV, OpenRouterApi, OpenRouterError
-from bot.sources.openrouter.backfill import (
-    STATE_KEY,
-    BackfillReport,
-    ProgressBar,
-    backfill,
-    is_complete,
-)
+from bot.sources.openrouter.backfill import BackfillReport, ProgressBar, backfill, is_complete
 from bot.sources.openrouter.daystore import load_days, upsert_days
-from bot.sources.openrouter.health import HEALTH_KEY, Health, Notice, health_transition
+from bot.sources.openrouter.health import health_transition
 from bot.sources.openrouter.limiter import BudgetExhausted, RequestLimiter
 from bot.sources.openrouter.poll_schedule import next_poll
 from bot.sources.openrouter.rows import SuspectPayload, parse_payload, screen
 from bot.sources.openrouter.settings import SourceSettings
 from bot.sources.openrouter.windows import snapshots_for
+from bot.store import keys
 from bot.store.database import Store
+from bot.store.source_health import read_health, write_health
 
 log = logging.getLogger("rankbot.openrouter")
 
@@ -55,28 +51,19 @@ class OpenRouterSource:
         settings: SourceSettings,
         *,
         api_key: str | None,
-        params: DetectParams,
-        countries: CountryTable,
         limiter: RequestLimiter | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.settings = settings
         self._key = api_key
-        self._params = params
-        self._countries = countries
         self._sleep = sleep
         self.limiter = limiter or RequestLimiter(sleep=sleep)
         self._newest: date | None = None
 
     @classmethod
-    def from_config(cls, config: Any) -> OpenRouterSource:
+    def from_config(cls, config: Config) -> OpenRouterSource:
         """Settings from `[source]`, the key from `$OPENROUTER_API_KEY` (never the file)."""
-        return cls(
-            config.section("source"),
-            api_key=os.environ.get(KEY_ENV) or None,
-            params=config.detect,
-            countries=config.countries,
-        )
+        return cls(config.section("source"), api_key=os.environ.get(KEY_ENV) or None)
 
     def api(self) -> OpenRouterApi:
         s = self.settings
@@ -91,11 +78,11 @@ class OpenRouterSource:
 
     # --- the Source protocol -----------------------------------------------------------------
 
-    async def fetch_new(self, store: Store, now: datetime) -> list[Snapshot]:
-        health = Health.from_dict(store.get_state(HEALTH_KEY))
-        if not is_complete(store.get_state(STATE_KEY)):
-            await self.run_backfill(store, now, since=self.settings.backfill_since)
-            return []
+    async def fetch_new(self, store: Store, now: datetime) -> Fetched:
+        health = read_health(store, self.name)
+        if not is_complete(store.get_state(keys.backfill(self.name))):
+            report = await self.run_backfill(store, now, since=self.settings.backfill_since)
+            return report.as_fetched()
         held = load_days(store)
         yesterday = now.date() - timedelta(days=1)
         start = yesterday - timedelta(days=POLL_DAYS - 1)
@@ -130,32 +117,42 @@ class OpenRouterSource:
             latest = store.latest_snapshot(self.name, period)
             if latest is not None:
                 changed.update(d for d in held if d > latest.as_of)
-        return snapshots_for(
-            sorted(changed), held, self.settings.periods, self._namer(names), fetched_at=now
+        return Fetched(
+            news=snapshots_for(
+                sorted(changed), held, self.settings.periods, self._namer(names), fetched_at=now
+            )
         )
 
     def next_poll(self, now: datetime) -> datetime:
         s = self.settings
         return next_poll(now, self._newest, every_hours=s.every_hours, after_utc=s.after_utc)
 
-    # --- for the poller, `status` and the CLI ------------------------------------------------
+    def confirm_for(self, period: str) -> int:
+        return self.settings.confirm_for(period)
+
+    @property
+    def outage_hours(self) -> float:
+        return self.settings.outage_hours
 
     def health_notice(self, store: Store, now: datetime) -> Notice | None:
         """The outage or recovery notice due now (each exactly once), recorded as sent."""
         health, notice = health_transition(
-            Health.from_dict(store.get_state(HEALTH_KEY)),
-            now,
-            outage_hours=self.settings.outage_hours,
+            read_health(store, self.name), now, outage_hours=self.settings.outage_hours
         )
         if notice is not None:
-            store.set_state(HEALTH_KEY, health.to_dict())
+            write_health(store, self.name, health)
         return notice
+
+    # --- for the CLI ---------------------------------------------------------------------------
 
     async def run_backfill(
         self, store: Store, now: datetime, *, since: date, progress: ProgressBar | None = None
     ) -> BackfillReport:
-        """Backfill from `since` (resuming an interrupted run), recording health either way."""
-        health = Health.from_dict(store.get_state(HEALTH_KEY))
+        """Backfill from `since` (resuming an interrupted run), recording health either way.
+
+        The history comes back in the report for the engine to store (`report.as_fetched()`).
+        """
+        health = read_health(store, self.name)
         api = self.api()
         try:
             async with api:
@@ -166,8 +163,6 @@ class OpenRouterSource:
                     since=since,
                     now=now,
                     periods=self.settings.periods,
-                    params=self._params,
-                    countries=self._countries,
                     name=self._namer(names),
                     progress=progress,
                 )
@@ -183,7 +178,7 @@ class OpenRouterSource:
     async def names(self, store: Store, api: OpenRouterApi, now: datetime) -> dict[str, str]:
         """Catalogue names from the store, refreshed once a day; a failed refresh keeps the
         cached ones (or none: ids then get readable fallback names)."""
-        names, stale = catalogue.cached_names(store.get_state(catalogue.STATE_KEY), now)
+        names, stale = catalogue.cached_names(store.get_state(keys.catalogue(self.name)), now)
         if not stale:
             return names
         try:
@@ -192,7 +187,7 @@ class OpenRouterSource:
             log.warning("OpenRouter model catalogue not refreshed: %s", exc)
             return names
         if fresh:
-            store.set_state(catalogue.STATE_KEY, catalogue.cache_state(fresh, now))
+            store.set_state(keys.catalogue(self.name), catalogue.cache_state(fresh, now))
         return fresh or names
 
     @staticmethod
@@ -202,4 +197,4 @@ class OpenRouterSource:
     def _save(self, store: Store, health: Health, now: datetime) -> None:
         self._newest = date.fromisoformat(health.newest_day) if health.newest_day else None
         stamp = self.next_poll(now).isoformat(timespec="seconds")
-        store.set_state(HEALTH_KEY, replace(health, next_poll=stamp).to_dict())
+        write_health(store, self.name, replace(health, next_poll=stamp))

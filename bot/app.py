@@ -1,0 +1,246 @@
+"""The composition root: the one place that builds the bot and wires its parts together.
+
+Everything below receives what it needs as arguments (the store, the source, the planner, the
+senders, a webhook-URL lookup), so no part imports another to find its collaborators, and
+nothing below this module imports it back (an import-linter layer contract checks that).
+
+    store ─┬─ Planner ─┐
+    source ┴──────────── Poller ── Outbox ── Delivery ── senders (console, webhook, Slack, Discord)
+
+- `CONFIG_SECTIONS`: which owner parses which config section;
+- `build_source`: the replay file or the live OpenRouter API;
+- `build_bot`: store → planner, poller, outbox, delivery;
+- `default_senders` / `start_chat_adapters`: the senders, and the Slack and Discord adapters
+  when they are configured (imported only then: a bot that uses one platform never loads the
+  other's library).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+
+from bot.clock import Clock, utcnow
+from bot.config import channels
+from bot.config import file as config_file
+from bot.config.file import Config, SectionParser
+from bot.delivery import settings as delivery_settings
+from bot.delivery.sender import Sender
+from bot.delivery.settings import DeliverySettings
+from bot.delivery.webhook_urls import UrlEnv, declared_url_env
+from bot.delivery.workers import Delivery
+from bot.engine.detect_params import detect_params
+from bot.engine.planner import Planner
+from bot.engine.poller import Poller
+from bot.errors import UsageError
+from bot.platforms.console import ConsoleSender
+from bot.platforms.discord import settings as discord_settings
+from bot.platforms.slack import settings as slack_settings
+from bot.platforms.webhook import WebhookSender
+from bot.render.templates import Renderer
+from bot.sources.base import Source
+from bot.sources.openrouter import settings as source_settings
+from bot.sources.openrouter.api import KEY_ENV
+from bot.sources.openrouter.source import OpenRouterSource
+from bot.sources.replay import ReplaySource
+from bot.store.database import Store
+from bot.store.outbox import Outbox
+from bot.store.subscriptions import Subscriptions
+
+CONFIG_SECTIONS: Mapping[str, SectionParser] = {
+    "delivery": delivery_settings.parse,
+    "source": source_settings.parse,
+    "channels": channels.parse_channels,
+    "discord": discord_settings.parse,
+    "slack": slack_settings.parse,
+}
+"""Top-level config keys owned by a part of the bot, and the parser each owner provides."""
+
+
+def load_config(path: Path | None) -> Config:
+    """The config file at `path` (the defaults when None), with every owned section known."""
+    return config_file.load_config(path, CONFIG_SECTIONS)
+
+
+def config_from_mapping(data: Mapping[str, Any], *, base: Path) -> Config:
+    """A config from already-parsed TOML (tests, embedding)."""
+    return Config.from_mapping(data, base=base, parsers=CONFIG_SECTIONS)
+
+
+def webhook_url_env(config: Config) -> UrlEnv:
+    """The environment variable of each webhook channel: `[[channels]] url_env`, else the
+    `RANKBOT_WEBHOOK_<NAME>` convention (`bot.delivery.webhook_urls`)."""
+    return declared_url_env(config.section("channels"))
+
+
+class OneForAll(Mapping[str, Sender]):
+    """Every platform maps to the same sender (dry runs print everything to the console)."""
+
+    def __init__(self, sender: Sender) -> None:
+        self._sender = sender
+
+    def __getitem__(self, platform: str) -> Sender:
+        return self._sender
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def default_senders(
+    config: Config, client: httpx.AsyncClient, renderer: Renderer
+) -> dict[str, Sender]:
+    """The senders that need no chat login; the Slack and Discord runtimes add theirs
+    (`slack`, `discord`, and their richer `slack-webhook` / `discord-webhook`) to this dict,
+    which delivery reads on every start of a channel worker."""
+    webhook = WebhookSender(client, renderer, url_env=webhook_url_env(config))
+    return {"console": ConsoleSender(renderer), "webhook": webhook, "slack-webhook": webhook}
+
+
+@dataclass
+class Bot:
+    """Everything one process runs; `senders` may be extended before `run_forever`."""
+
+    store: Store
+    outbox: Outbox
+    planner: Planner
+    poller: Poller
+    delivery: Delivery
+    senders: Mapping[str, Sender]
+
+
+def build_bot(
+    config: Config,
+    store: Store,
+    source: Source,
+    senders: Mapping[str, Sender],
+    *,
+    planner: Planner | None = None,
+    settings: DeliverySettings | None = None,
+    clock: Clock = utcnow,
+) -> Bot:
+    """Wire planner, poller and delivery to the store; `[[channels]]` become subscriptions
+    first.
+
+    Permanent failures pause the channel's subscription (settings kept) and delivery skips
+    paused channels, so `resume` (or `subscribe`) followed by `Delivery.kick()` sends what
+    waited.
+    """
+    delivery_config: DeliverySettings = settings or config.section("delivery")
+    subscriptions = Subscriptions(store)
+    subscriptions.sync_declared((d.subscription for d in config.section("channels")), clock())
+    outbox = Outbox(store)
+    planner = planner or Planner(
+        store, config.countries, operator=delivery_config.operator_channel
+    )
+    poller = Poller(
+        store,
+        source,
+        planner,
+        outbox,
+        params=detect_params(config.detect, source, subscriptions),
+        baseline_params=config.detect,
+        countries=config.countries,
+        clock=clock,
+    )
+    delivery = Delivery(
+        outbox,
+        senders,
+        delivery_config,
+        on_permanent=subscriptions.pause,
+        is_paused=subscriptions.is_paused,
+        clock=clock,
+    )
+    return Bot(store, outbox, planner, poller, delivery, senders)
+
+
+def build_source(config: Config, history: Path | None = None) -> Source:
+    """The history file when given, else the live API, whose key must be set: a bot started
+    without it would run forever and never get a figure, so it stops here and says why."""
+    if history is not None:
+        return ReplaySource.from_file(history)
+    if not os.environ.get(KEY_ENV):
+        raise UsageError(
+            f"{KEY_ENV} is not set: create a key at openrouter.ai/keys and export it "
+            "(or poll a recorded history with --history FILE)"
+        )
+    return OpenRouterSource.from_config(config)
+
+
+@contextlib.contextmanager
+def open_database(path: Path, *, dry_run: bool = False) -> Iterator[Store]:
+    """The store at `path`, or for a dry run a throwaway copy of it (nothing is kept)."""
+    if not dry_run:
+        with Store.open(path) as store:
+            yield store
+        return
+    with tempfile.TemporaryDirectory(prefix="rankbot-dry-") as tmp:
+        copy = Path(tmp) / "dry-run.db.json"
+        if path.exists():
+            shutil.copyfile(path, copy)
+        with Store.open(copy) as store:
+            yield store
+
+
+async def start_chat_adapters(
+    config: Config,
+    bot: Bot,
+    senders: dict[str, Sender],
+    stack: contextlib.AsyncExitStack,
+    environ: Mapping[str, str] = os.environ,
+) -> list[str]:
+    """Start Slack and Discord when they are configured (a config table or a token in the
+    environment), add their senders, and register their shutdown on `stack`.
+
+    Imported here, not at the top: a bot that uses only one platform (or only webhooks) never
+    loads the other's library.
+    """
+    started: list[str] = []
+    url_env = webhook_url_env(config)
+    from bot.platforms.slack.runtime import slack_wanted, start_slack
+
+    if slack_wanted(config, environ):
+        slack = await start_slack(
+            config, bot.store, on_command=bot.delivery.kick, webhook_env=url_env
+        )
+        stack.push_async_callback(slack.close)
+        senders["slack"] = slack.sender
+        senders["slack-webhook"] = slack.webhook_sender
+        started.append("Slack")
+
+    from bot.commands.execute import Services
+    from bot.platforms.discord import runtime as discord_runtime
+
+    discord_wanted = "discord" in config.sections or bool(environ.get(discord_settings.TOKEN_ENV))
+    discord_config: discord_settings.DiscordSettings = config.section("discord")
+    if discord_wanted:
+        discord = await discord_runtime.start(
+            Services(bot.store, config),
+            settings=discord_config,
+            on_command=bot.delivery.kick,
+            webhook_env=url_env,
+        )
+        stack.push_async_callback(discord.close)
+        senders["discord"] = discord.sender
+        senders["discord-webhook"] = discord.webhook_sender
+        started.append("Discord")
+    elif any(
+        d.subscription.channel.platform == "discord-webhook" for d in config.section("channels")
+    ):
+        session = await stack.enter_async_context(aiohttp.ClientSession())
+        senders["discord-webhook"] = discord_runtime.webhook_sender(
+            config.templates_dir, session, discord_config, url_env
+        )
+        started.append("Discord webhooks")
+    return started

@@ -1,0 +1,127 @@
+"""`rankbot run` and `rankbot poll --once [--dry-run]`: the bot, forever or for one cycle.
+
+The bot is built by the composition root (`bot.app`); this module parses, runs and reports.
+`poll --once` exits 8 when the source failed (`bot.errors.ExitCode.SOURCE_FAILED`): the posts
+planned before still went out, and a scheduler can tell the two apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bot import app
+from bot.cli.common import config_from_args, database_path
+from bot.config.file import Config
+from bot.delivery.settings import DeliverySettings
+from bot.engine.poller import run_forever
+from bot.errors import ExitCode
+from bot.platforms.console import ConsoleSender
+from bot.render.templates import Renderer
+from bot.sources.base import Source
+
+log = logging.getLogger("rankbot.run")
+
+
+def _source(args: argparse.Namespace, config: Config) -> Source:
+    return app.build_source(config, Path(args.history) if args.history else None)
+
+
+async def poll_once(args: argparse.Namespace, config: Config) -> int:
+    """One tick, then one delivery attempt per due post (`rankbot poll --once`)."""
+    renderer = Renderer(config.templates_dir)
+    settings: DeliverySettings = config.section("delivery")
+    with app.open_database(database_path(config), dry_run=args.dry_run) as store:
+        async with httpx.AsyncClient(timeout=settings.send_timeout) as client:
+            if args.dry_run:
+                bot = app.build_bot(
+                    config,
+                    store,
+                    _source(args, config),
+                    app.OneForAll(ConsoleSender(renderer)),
+                    settings=replace(settings, limits={}),
+                )
+                report = await bot.poller.tick()
+                await bot.delivery.run_until_idle(wait_for_retries=False)
+            else:
+                senders = app.default_senders(config, client, renderer)
+                bot = app.build_bot(config, store, _source(args, config), senders)
+                async with contextlib.AsyncExitStack() as adapters:
+                    await app.start_chat_adapters(config, bot, senders, adapters)
+                    report = await bot.poller.tick()
+                    await bot.delivery.run_until_idle(wait_for_retries=False)
+        stats, pending = bot.delivery.stats, bot.outbox.pending_count()
+    verb = "would be sent" if args.dry_run else "sent"
+    print(
+        f"polled {bot.poller.source.name}: {report.snapshots} snapshot(s), {report.events} "
+        f"event(s), {report.enqueued} post(s) planned; {stats.sent} {verb}, {pending} "
+        f"pending, {stats.failed} failed"
+        + (f"; source error: {report.source_error}" if report.source_error else "")
+        + (" (dry run: nothing stored)" if args.dry_run else ""),
+        file=sys.stderr,
+    )
+    return ExitCode.SOURCE_FAILED if report.source_error else ExitCode.OK
+
+
+async def run(args: argparse.Namespace, config: Config) -> int:
+    """`rankbot run`: poller, delivery, and the Slack and Discord adapters that are configured,
+    all in this one loop until stopped."""
+    renderer = Renderer(config.templates_dir)
+    settings: DeliverySettings = config.section("delivery")
+    with app.open_database(database_path(config)) as store:
+        async with httpx.AsyncClient(timeout=settings.send_timeout) as client:
+            senders = app.default_senders(config, client, renderer)
+            bot = app.build_bot(config, store, _source(args, config), senders)
+            async with contextlib.AsyncExitStack() as adapters:
+                started = await app.start_chat_adapters(config, bot, senders, adapters)
+                log.info("rankbot running: %s", ", ".join(started) or "webhooks and console only")
+                await run_forever(bot.poller, bot.delivery)
+    return 0
+
+
+def cmd_poll(args: argparse.Namespace) -> int:
+    return asyncio.run(poll_once(args, config_from_args(args)))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    return asyncio.run(run(args, config_from_args(args)))
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add `run` and `poll` to the `rankbot` parser (called from `bot.cli.main.build_parser`)."""
+    run_parser = sub.add_parser(
+        "run",
+        parents=[common],
+        help="poll, detect and deliver forever (the bot)",
+        description="Poll the source on its schedule, store each new snapshot, plan one "
+        "grouped post per subscribed channel and deliver it through the outbox.",
+    )
+    run_parser.add_argument(
+        "--history", metavar="FILE", help="poll a JSON Lines history, not the API"
+    )
+    run_parser.set_defaults(handler=cmd_run)
+
+    poll = sub.add_parser(
+        "poll",
+        parents=[common],
+        help="one poll → detect → deliver cycle, then exit",
+        description="Run one cycle: poll, store, plan, and give every due post one attempt "
+        "(what fails temporarily stays in the outbox for the next run).",
+    )
+    poll.add_argument("--once", action="store_true", required=True, help="one cycle, then exit")
+    poll.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what would be sent to whom; send nothing, store nothing (works on a copy)",
+    )
+    poll.add_argument("--history", metavar="FILE", help="poll a JSON Lines history, not the API")
+    poll.set_defaults(handler=cmd_poll)

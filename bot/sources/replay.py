@@ -1,0 +1,68 @@
+"""The replay source: recorded snapshots (a JSON Lines history file) played back as polls.
+
+For dry runs, the demo and tests: the same poller, store and planner as live data, no network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.core.history_format import read_history
+from bot.core.model import Snapshot
+from bot.core.source_health import Notice
+from bot.sources.base import Fetched
+from bot.store.database import Store
+
+
+def load_history(path: Path) -> list[Snapshot]:
+    """Every snapshot of a history file; `HistoryError` names the file and line of a bad one."""
+    with path.open(encoding="utf-8") as handle:
+        return list(read_history(handle, name=str(path)))
+
+
+class ReplaySource:
+    """A `Source` over recorded snapshots.
+
+    Each poll hands over the next `per_poll` snapshots (all that are left by default), and
+    the next poll is `interval` later; the store's own dedup makes re-reading harmless. A
+    replay keeps no health and uses `[detect] confirm` for every period.
+    """
+
+    name = "replay"
+    outage_hours = 24.0
+
+    def __init__(
+        self,
+        snapshots: Sequence[Snapshot],
+        *,
+        per_poll: int | None = None,
+        interval: timedelta = timedelta(hours=1),
+    ) -> None:
+        self._left = list(snapshots)
+        self._per_poll = per_poll
+        self._interval = interval
+
+    @classmethod
+    def from_file(cls, path: Path, **kwargs: Any) -> ReplaySource:
+        return cls(load_history(path), **kwargs)
+
+    @property
+    def exhausted(self) -> bool:
+        return not self._left
+
+    async def fetch_new(self, store: Store, now: datetime) -> Fetched:
+        count = len(self._left) if self._per_poll is None else self._per_poll
+        batch, self._left = self._left[:count], self._left[count:]
+        return Fetched(news=batch)
+
+    def next_poll(self, now: datetime) -> datetime:
+        return now + self._interval
+
+    def confirm_for(self, period: str) -> int | None:
+        return None
+
+    def health_notice(self, store: Store, now: datetime) -> Notice | None:
+        return None

@@ -1,0 +1,76 @@
+"""`rankbot poll --once` end to end: a dry run keeps nothing; a real one posts each alert once
+and pauses a deleted webhook."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+import respx
+
+from bot.cli.main import main
+from bot.core.history_format import write_history
+from bot.core.messages import ChannelRef
+from bot.store.database import Store
+from bot.store.subscriptions import Subscriptions
+from tests.engine.test_poller import weeks
+from tests.helpers import snap
+
+HOOK = "https://hooks.example.test/T0/ops"
+
+
+def poll_setup(tmp_path: Path) -> tuple[Path, Path]:
+    history = tmp_path / "history.jsonl"
+    with history.open("w") as out:
+        write_history(weeks(), out)
+    config = tmp_path / "rankbot.toml"
+    config.write_text(
+        '[store]\npath = "bot.db.json"\n\n'
+        '[[channels]]\nname = "ops"\nplatform = "webhook"\nurl_env = "OPS_HOOK"\n'
+        'kinds = ["new_leader"]\n'
+    )
+    return config, history
+
+
+def test_poll_once_dry_run_prints_who_gets_what_and_keeps_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, history = poll_setup(tmp_path)
+    argv = ["poll", "--once", "--dry-run", "--config", str(config), "--history", str(history)]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("→ webhook:config:ops\n  Subscribed")  # the confirmation first
+    # + ONE grouped post for both new leaders the poll brought (no burst of posts)
+    assert out.count("→ webhook:config:ops") == 2
+    assert out.count("New #1") == 2
+    assert "2 would be sent, 0 pending" in err and "nothing stored" in err
+    assert not (tmp_path / "bot.db.json").exists()
+
+
+@respx.mock
+def test_poll_once_posts_each_alert_once_and_pauses_a_deleted_webhook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, history = poll_setup(tmp_path)
+    monkeypatch.setenv("OPS_HOOK", HOOK)
+    hook = respx.post(HOOK).mock(return_value=httpx.Response(200))
+    argv = ["poll", "--once", "--config", str(config), "--history", str(history)]
+    assert main(argv) == 0
+    assert hook.call_count == 2  # the confirmation, then one grouped post
+    assert main(argv) == 0  # the same history again: nothing new to say
+    assert hook.call_count == 2
+
+    hook.mock(return_value=httpx.Response(404))
+    later = tmp_path / "later.jsonl"
+    with later.open("w") as out:
+        write_history([snap("2026-02-23", {"a/x": 1200, "b/y": 1500})], out)
+    assert main([*argv[:-1], str(later)]) == 0
+    assert hook.call_count == 3  # tried once, not retried
+    with Store.open(tmp_path / "bot.db.json", readonly=True) as store:
+        sub = Subscriptions(store).get(ChannelRef("webhook", "config", "ops"))
+        assert sub is not None and sub.paused
+        assert sub.pause_reason == "webhook deleted or forbidden (HTTP 404)"
+    err = capsys.readouterr().err
+    assert "0 sent, 0 pending, 1 failed" in err
+    assert HOOK not in err  # the URL is a secret
