@@ -13,7 +13,7 @@ snapshot versus current".
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -151,6 +151,9 @@ class DetectorState:
     tokens: Mapping[str, int]
     milestones: Mapping[str, int]
     pending: Mapping[str, list[Any]] = field(default_factory=dict)
+    milestones_complete: bool = True
+    """False for states written before milestones were taken from the whole history (they
+    knew only the newest snapshot's): the pipeline rebuilds those once from the store."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -162,6 +165,7 @@ class DetectorState:
             "tokens": dict(self.tokens),
             "milestones": dict(self.milestones),
             "pending": {k: list(v) for k, v in self.pending.items()},
+            "milestones_complete": self.milestones_complete,
         }
 
     @classmethod
@@ -175,6 +179,7 @@ class DetectorState:
             tokens=dict(data["tokens"]),
             milestones=dict(data["milestones"]),
             pending={k: list(v) for k, v in data.get("pending", {}).items()},
+            milestones_complete=bool(data.get("milestones_complete", False)),
         )
 
 
@@ -194,8 +199,39 @@ def _milestone_reached(tokens: int, thresholds: tuple[int, ...]) -> int:
     return max((t for t in thresholds if tokens >= t), default=0)
 
 
-def baseline(current: Snapshot, params: DetectParams, countries: CountryTable) -> DetectorState:
-    """The state after the first snapshot: everything known, nothing announced."""
+def milestones_reached(
+    snapshots: Iterable[Snapshot],
+    thresholds: tuple[int, ...],
+    already: Mapping[str, int] | None = None,
+) -> dict[str, int]:
+    """The highest threshold each model reached in any of `snapshots` (or in `already`).
+
+    A silent baseline must remember every milestone its history holds, not only the newest
+    snapshot's: a model that passed 1T months ago and dips below has passed 1T, and crossing
+    again is not news.
+    """
+    reached = dict(already or {})
+    for snapshot in snapshots:
+        for entry in snapshot.entries:
+            level = _milestone_reached(entry.tokens, thresholds)
+            if level > reached.get(entry.model, 0):
+                reached[entry.model] = level
+    return reached
+
+
+def baseline(
+    current: Snapshot,
+    params: DetectParams,
+    countries: CountryTable,
+    *,
+    history: Iterable[Snapshot] = (),
+    milestones: Mapping[str, int] | None = None,
+) -> DetectorState:
+    """The state after a silent baseline: everything known, nothing announced.
+
+    `current` is the newest snapshot of the stream; milestones also count every snapshot of
+    `history` and the thresholds in `milestones` (a state kept from before).
+    """
     return DetectorState(
         leader=current.leader.model,
         country=balance(current.entries, countries).leader,
@@ -203,27 +239,35 @@ def baseline(current: Snapshot, params: DetectParams, countries: CountryTable) -
         coverage=len(current.entries),
         ranks={e.model: e.rank for e in current.entries},
         tokens={e.model: e.tokens for e in current.entries},
-        milestones={
-            e.model: _milestone_reached(e.tokens, params.milestones) for e in current.entries
-        },
+        milestones=milestones_reached([*history, current], params.milestones, milestones),
     )
 
 
 class _Confirmer:
-    """Counts consecutive sightings of a change; a change is due once seen `confirm` times."""
+    """Counts consecutive sightings of a change; a change is due once seen `confirm` times.
+
+    Each pending change also keeps its *base*: what the change is measured from, taken when it
+    was first seen (the snapshot before it, the last one consistent with what was announced).
+    The base stays while the change is pending, even if its value moves (a second challenger
+    for #1), so an announced `previous_*` figure describes the state before the change began,
+    not the snapshot just before the confirmation, which already showed it.
+    """
 
     def __init__(self, previous: Mapping[str, list[Any]], confirm: int) -> None:
         self._previous = previous
         self._confirm = confirm
         self.pending: dict[str, list[Any]] = {}
 
-    def due(self, key: str, value: Any) -> bool:
+    def due(self, key: str, value: Any, base: Any = None) -> tuple[bool, Any]:
+        """(is the change due now, its base); `base` is used when the change is first seen."""
         before = self._previous.get(key)
         count = before[1] + 1 if before is not None and before[0] == value else 1
+        if before is not None and len(before) > 2:
+            base = before[2]
         if count >= self._confirm:
-            return True
-        self.pending[key] = [value, count]
-        return False
+            return True, base
+        self.pending[key] = [value, count, base]
+        return False, base
 
 
 def detect(
@@ -318,18 +362,23 @@ class _Detection:
 
     def leader(self) -> str:
         state, first = self.state, self.current.leader
-        if first.model == state.leader or not self.confirmer.due("leader", first.model):
+        if first.model == state.leader:
             return state.leader
         was = self.previous.get(state.leader)
+        due, base = self.confirmer.due(
+            "leader", first.model, {"tokens": was.tokens if was else None}
+        )
+        if not due:
+            return state.leader
         now = self.current.get(state.leader)
-        known = was or now
+        known = now or was
         self.emit(
             "new_leader",
             first.model,
             **self.describe(first),
             previous_model=state.leader,
             previous_name=known.name if known else state.leader,
-            previous_tokens=was.tokens if was else None,
+            previous_tokens=(base or {}).get("tokens"),
             previous_tokens_now=now.tokens if now else None,
             share=self.current.share(first),
         )
@@ -342,7 +391,7 @@ class _Detection:
             return state.country
         if state.country is None:
             return bal.leader
-        if bal.leader == state.country or not self.confirmer.due("country", bal.leader):
+        if bal.leader == state.country or not self.confirmer.due("country", bal.leader)[0]:
             return state.country
         self.emit(
             "country_flip",
@@ -356,10 +405,20 @@ class _Detection:
         return bal.leader
 
     def top_changes(self, n: int) -> tuple[dict[str, bool], set[str]]:
-        """Top-N entries and exits, never for a rank the other snapshot did not cover.
+        """Top-N entries and exits, only where every snapshot involved knew the model's place.
 
-        A top N no earlier snapshot was watched for (a subscriber just asked for it) starts
-        as a silent baseline, like the first snapshot.
+        The state keeps, per N, the announced membership of each model whose place is known.
+        A snapshot knows a model's place when it lists it, or when it lists at least N models
+        (then an unlisted model is outside). A model whose place becomes unknown (it dropped
+        out of a list shorter than N) leaves the state silently, and when its place is known
+        again that is taken silently too: so an entry or exit is announced only when the model
+        was announced on the other side, its place was known in every snapshot since, and the
+        new snapshots prove the change. Without that, a source that listed 9 models for months
+        and then 10 would "announce" the exit of every model that ever dropped out.
+
+        A model absent from the state was not listed by the previous snapshot: it is outside
+        when that snapshot listed at least N models, unknown otherwise. A top N no earlier
+        snapshot was watched for (a subscriber just asked for it) starts as a silent baseline.
         """
         state, current = self.state, self.current
         if str(n) not in state.top:
@@ -370,16 +429,20 @@ class _Detection:
         gone = [m for m, inside in members.items() if inside and current.get(m) is None]
         for model in [e.model for e in current.entries] + gone:
             now = membership(current, model, n)
+            if now is None:
+                continue  # place unknown now: the model leaves the state silently
             before = members.get(model)
             if before is None and state.coverage >= n:
                 before = False
-            if now is None or before is None or now == before:
-                known = now if now is not None else before
-                if known is not None:
-                    top[model] = known
+            if before is None or now == before:
+                top[model] = now
                 continue
             kind = "top_entry" if now else "top_exit"
-            if not self.confirmer.due(f"top{n}:{model}", kind):
+            was = self.previous.get(model)
+            due, base = self.confirmer.due(
+                f"top{n}:{model}", kind, self.describe(was) if was else None
+            )
+            if not due:
                 top[model] = before
                 continue
             top[model] = now
@@ -389,15 +452,9 @@ class _Detection:
             if entry is not None:
                 fields = self.describe(entry)
             else:
-                was = self.previous.get(model)
-                fields = {
-                    **(self.describe(was) if was else {"model": model, "name": model}),
-                    "rank": None,
-                    "tokens": None,
-                }
-            self.emit(
-                kind, f"{model}@top{n}", **fields, top_n=n, previous_rank=state.ranks.get(model)
-            )
+                fields = {**(base or {"model": model, "name": model}), "rank": None, "tokens": None}
+            previous_rank = base.get("rank") if base else None
+            self.emit(kind, f"{model}@top{n}", **fields, top_n=n, previous_rank=previous_rank)
         return top, entered
 
     def rank_changes(self, entered: set[str]) -> dict[str, int]:
@@ -412,7 +469,7 @@ class _Detection:
             move = base - entry.rank
             if abs(move) < self.params.loosest_rank_move:
                 continue
-            if self.confirmer.due(f"rank:{entry.model}", entry.rank):
+            if self.confirmer.due(f"rank:{entry.model}", entry.rank)[0]:
                 self.emit(
                     "rank_change",
                     entry.model,
@@ -437,7 +494,7 @@ class _Detection:
             if abs(change) < self.params.loosest_surge_pct:
                 continue
             kind = "surge" if change > 0 else "drop"
-            if self.confirmer.due(f"tokens:{entry.model}", kind):
+            if self.confirmer.due(f"tokens:{entry.model}", kind)[0]:
                 self.emit(
                     kind,
                     entry.model,
@@ -457,7 +514,7 @@ class _Detection:
             reached = _milestone_reached(entry.tokens, self.params.milestones)
             if reached <= reached_before.get(entry.model, 0):
                 continue
-            if self.confirmer.due(f"milestone:{entry.model}", reached):
+            if self.confirmer.due(f"milestone:{entry.model}", reached)[0]:
                 self.emit("milestone", entry.model, **self.describe(entry), threshold=reached)
                 reached_before[entry.model] = reached
         return reached_before

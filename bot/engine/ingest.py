@@ -7,10 +7,10 @@ the engine, never a source, calls them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.core.countries import CountryTable
-from bot.core.events import DetectorState, DetectParams, Event, baseline, detect
+from bot.core.events import DetectorState, DetectParams, Event, baseline, detect, milestones_reached
 from bot.core.model import Snapshot
 from bot.sources.base import Fetched
 from bot.store import keys
@@ -40,6 +40,8 @@ def ingest(
         key = keys.detector(snapshot.source, snapshot.period)
         raw_state = store.get_state(key)
         state = DetectorState.from_dict(raw_state) if raw_state is not None else None
+        if state is not None and previous is not None and not state.milestones_complete:
+            state = _with_history_milestones(store, state, previous, params)
         events, new_state = detect(
             state,
             previous,
@@ -61,25 +63,44 @@ def ingest_baseline(
 
     The detector state is rebuilt as a silent baseline from the newest snapshot of each stream,
     and every listed model becomes known, so the first live snapshot after a backfill compares
-    against real data and only real news is announced.
+    against real data and only real news is announced. Milestones count every imported
+    snapshot and every threshold the stream's state already held: a model that passed 1T
+    anywhere in the history has passed it.
     """
     stored = 0
     with store.batch():
-        newest: dict[tuple[str, str], Snapshot] = {}
+        streams: dict[tuple[str, str], list[Snapshot]] = {}
         for snapshot in snapshots:
             if store.add_snapshot(snapshot) is Stored.NEW:
                 stored += 1
             store.add_known_models(snapshot.source, (e.model for e in snapshot.entries))
-            key = (snapshot.source, snapshot.period)
-            if key not in newest or snapshot.as_of >= newest[key].as_of:
-                newest[key] = snapshot
-        for (source, period), _ in newest.items():
+            streams.setdefault((snapshot.source, snapshot.period), []).append(snapshot)
+        for (source, period), imported in streams.items():
             latest = store.latest_snapshot(source, period)
-            if latest is not None:
-                store.set_state(
-                    keys.detector(source, period), baseline(latest, params, countries).to_dict()
-                )
+            if latest is None:
+                continue
+            key = keys.detector(source, period)
+            raw_state = store.get_state(key)
+            kept = DetectorState.from_dict(raw_state).milestones if raw_state else None
+            state = baseline(latest, params, countries, history=imported, milestones=kept)
+            store.set_state(key, state.to_dict())
     return stored
+
+
+def _with_history_milestones(
+    store: Store, state: DetectorState, previous: Snapshot, params: DetectParams
+) -> DetectorState:
+    """A state from before milestones counted the whole history (schema 1), completed once.
+
+    Every stored snapshot older than `previous` counts; `previous` itself does not, because a
+    threshold it reached is either in the state already (announced) or still waiting for its
+    confirmation, which a rebuild must not swallow.
+    """
+    older = [
+        s for s in store.snapshots(previous.source, previous.period) if s.as_of < previous.as_of
+    ]
+    milestones = milestones_reached(older, params.milestones, state.milestones)
+    return replace(state, milestones=milestones, milestones_complete=True)
 
 
 def store_baseline(

@@ -24,7 +24,11 @@ from bot.errors import StoreCorrupt
 from bot.store import keys
 from bot.store.atomic_json import AtomicJSONStorage
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1 → 2: detector states may lack `milestones_complete`; the pipeline then rebuilds their
+milestones once from the stored snapshots (schema 1 took them from the newest one only). The
+file layout is unchanged, so a schema-1 file is upgraded in place when opened for writing."""
+READABLE_VERSIONS = (1, 2)
 
 
 def default_db_path() -> Path:
@@ -99,11 +103,19 @@ class Store:
                 meta.insert({"schema": SCHEMA_VERSION, "created": _now()})
             return
         version = doc.get("schema") if isinstance(doc, dict) else None
-        if version != SCHEMA_VERSION:
+        if version not in READABLE_VERSIONS:
             raise StoreCorrupt(
                 f"{self._storage.path} has schema version {version!r}; "
-                f"this rankbot reads version {SCHEMA_VERSION}"
+                f"this rankbot reads versions {', '.join(map(str, READABLE_VERSIONS))}"
+                " (a newer rankbot wrote it: upgrade rankbot)"
             )
+        if version != SCHEMA_VERSION and not self._storage.readonly:
+            meta.update({"schema": SCHEMA_VERSION, "upgraded": _now()}, doc_ids=[1])
+
+    @property
+    def schema_version(self) -> int:
+        doc = self._db.table("meta").get(doc_id=1)
+        return int(doc["schema"]) if isinstance(doc, dict) else SCHEMA_VERSION
 
     # --- snapshots ---------------------------------------------------------------------------
 

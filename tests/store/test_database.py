@@ -88,7 +88,14 @@ def test_schema_version_is_recorded_and_checked(tmp_path: Path) -> None:
     path = tmp_path / "db.json"
     Store.open(path).close()
     data = json.loads(path.read_text())
-    assert data["meta"]["1"]["schema"] == 1
+    assert data["meta"]["1"]["schema"] == 2
+    data["meta"]["1"]["schema"] = 1  # an older rankbot's file is upgraded in place
+    path.write_text(json.dumps(data))
+    with Store.open(path, readonly=True) as reader:
+        assert reader.schema_version == 1
+    with Store.open(path) as store:
+        assert store.schema_version == 2
+    assert json.loads(path.read_text())["meta"]["1"]["schema"] == 2
     data["meta"]["1"]["schema"] = 99
     path.write_text(json.dumps(data))
     with pytest.raises(StoreCorrupt, match="schema version 99"):
