@@ -21,7 +21,7 @@ from bot.errors import StoreBusy, UsageError
 from bot.platforms.discord.commands import CommandRunner, build_tree
 from bot.platforms.discord.embeds import discord_renderer
 from bot.platforms.discord.invite import invite_url
-from bot.platforms.discord.runtime import apply_endpoints
+from bot.platforms.discord.runtime import apply_endpoints, login
 from bot.platforms.discord.settings import TOKEN_ENV, DiscordSettings, token_from_env
 from bot.platforms.discord.sync import sync
 from bot.store.database import Store
@@ -37,11 +37,7 @@ def _token() -> str:
 async def _logged_in(settings: DiscordSettings) -> discord.Client:
     apply_endpoints(settings)
     client = discord.Client(intents=discord.Intents.none())
-    try:
-        await client.login(_token())
-    except discord.LoginFailure as exc:
-        await client.close()
-        raise UsageError(f"Discord refused the bot token in {TOKEN_ENV}") from exc
+    await login(client, _token(), settings.api_base)
     return client
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from bot.cli.common import config_from_args, database_path
 from bot.clock import utcnow
 from bot.engine.ingest import store_baseline
-from bot.errors import SourceError, UsageError
+from bot.errors import ExitCode, SourceError, UsageError
 from bot.render.templates import human_tokens
 from bot.sources.openrouter import catalogue
 from bot.sources.openrouter.api import BAD_KEY, KEY_ENV, AuthError, OpenRouterError
@@ -52,10 +52,10 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     try:
         payload, names = asyncio.run(fetch())
         parsed = parse_payload(payload, today=now.date())
-    except (OpenRouterError, SuspectPayload) as exc:
-        raise UsageError(str(exc)) from None
+    except SuspectPayload as exc:
+        raise SourceError(f"rejected as suspect: {exc}") from None
     if parsed.rejected:
-        raise UsageError("; ".join(f"rejected as suspect: {r}" for r in parsed.rejected))
+        raise SourceError("; ".join(f"rejected as suspect: {r}" for r in parsed.rejected))
     if not parsed.days:
         raise UsageError(f"OpenRouter has no rows for {day.isoformat()} (as of {parsed.as_of})")
     snapshot = window_snapshot(
@@ -79,12 +79,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     source = OpenRouterSource.from_config(config)
     since = args.since or source.settings.backfill_since
     with Store.open(database_path(config)) as store:
-        try:
-            report = asyncio.run(
-                source.run_backfill(store, utcnow(), since=since, progress=ProgressBar(0))
-            )
-        except SourceError as exc:
-            raise UsageError(str(exc)) from None
+        report = asyncio.run(
+            source.run_backfill(store, utcnow(), since=since, progress=ProgressBar(0))
+        )
         added = store_baseline(
             store, report.as_fetched(), params=config.detect, countries=config.countries
         )
@@ -99,11 +96,12 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Tell an operator whether the key works, with one request for yesterday."""
+    """Tell an operator whether the key works, with one request for yesterday; the exit code
+says which failure it was (2 no key, 6 unreachable, 7 key refused, 8 other API trouble)."""
     source = OpenRouterSource.from_config(config_from_args(args))
     if not os.environ.get(KEY_ENV):
         print(BAD_KEY)
-        return 1
+        return ExitCode.USAGE
     day = utcnow().date() - timedelta(days=1)
 
     async def ask() -> Any:
@@ -112,12 +110,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     try:
         payload = asyncio.run(ask())
-    except AuthError:
+    except AuthError as exc:
         print(BAD_KEY)
-        return 1
+        return exc.code
     except OpenRouterError as exc:
         print(f"{KEY_ENV} is set, but OpenRouter could not be asked: {exc}")
-        return 1
+        return exc.code
     meta = payload.get("meta") if isinstance(payload, dict) else None
     as_of = meta.get("as_of") if isinstance(meta, dict) else None
     print(

@@ -7,12 +7,15 @@ every write durable and atomic: write a temporary file, fsync it, rename it over
 fsync the directory. `deferred()` groups many writes into one flush for bulk imports.
 
 A second process opening the same file for writing gets `StoreBusy` instead of racing: an
-exclusive `flock` on a sidecar lock file, released by the kernel if the holder dies.
+exclusive `flock` on a sidecar lock file, released by the kernel if the holder dies. What the
+operating system refuses (a full disk, a read-only file system, a permission) becomes a
+`StoreIOError` naming the file and the fix, never a bare `OSError`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -22,7 +25,27 @@ from typing import Any
 
 from tinydb.storages import Storage
 
-from bot.errors import StoreBusy, StoreCorrupt
+from bot.errors import StoreBusy, StoreCorrupt, StoreIOError
+
+_FIXES = {
+    errno.ENOSPC: "the disk is full: free some space, then start rankbot again",
+    errno.EDQUOT: "the disk quota is used up: free some space, then start rankbot again",
+    errno.EROFS: "the file system is read-only: point [store] path or --db at a writable place",
+    errno.EACCES: "permission denied: check the owner and mode of the file and its directory",
+    errno.EPERM: "permission denied: check the owner and mode of the file and its directory",
+}
+
+
+@contextlib.contextmanager
+def _translated(action: str, path: Path) -> Iterator[None]:
+    """Turn what the operating system refuses into a `StoreIOError` that says what to do."""
+    try:
+        yield
+    except (StoreBusy, StoreCorrupt):
+        raise
+    except OSError as exc:
+        fix = _FIXES.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+        raise StoreIOError(f"cannot {action} the database {path}: {fix}") from exc
 
 
 class AtomicJSONStorage(Storage):
@@ -35,8 +58,9 @@ class AtomicJSONStorage(Storage):
         self._dirty = False
         self._lock_fd: int | None = None
         if not readonly:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._lock_fd = _acquire_lock(self.path)
+            with _translated("open", self.path):
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._lock_fd = _acquire_lock(self.path)
 
     def read(self) -> dict[str, Any] | None:
         if not self._loaded:
@@ -73,10 +97,11 @@ class AtomicJSONStorage(Storage):
             self._lock_fd = None
 
     def _load(self) -> dict[str, Any] | None:
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return None
+        with _translated("read", self.path):
+            try:
+                raw = self.path.read_bytes()
+            except FileNotFoundError:
+                return None
         if not raw.strip():
             return None
         try:
@@ -88,6 +113,10 @@ class AtomicJSONStorage(Storage):
         return data
 
     def _flush(self) -> None:
+        with _translated("write", self.path):
+            self._write_atomically()
+
+    def _write_atomically(self) -> None:
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         payload = json.dumps(self._data, separators=(",", ":"), ensure_ascii=False).encode()
         with open(tmp, "wb") as handle:

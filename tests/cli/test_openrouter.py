@@ -14,7 +14,7 @@ from bot import app
 from bot.cli import openrouter as openrouter_cli
 from bot.cli.main import main
 from bot.config.file import Config
-from bot.errors import ConfigError
+from bot.errors import ConfigError, ExitCode
 from bot.sources.openrouter.settings import SourceSettings
 from bot.store.database import Store
 from tests.fakes.openrouter_api import BASE_URL, KEY, FakeApi, history, sample_rows
@@ -106,7 +106,7 @@ def test_check_explains_a_wrong_key(
     env: FakeApi, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-wrong-key-77")
-    assert main(["check"]) == 1
+    assert main(["check"]) == ExitCode.CREDENTIALS == 7
     out = capsys.readouterr().out
     assert out == (
         "OPENROUTER_API_KEY is missing or wrong: create a key at openrouter.ai/keys and export it\n"
@@ -118,7 +118,7 @@ def test_check_without_a_key_asks_nothing(
     env: FakeApi, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("OPENROUTER_API_KEY")
-    assert main(["check"]) == 1
+    assert main(["check"]) == ExitCode.USAGE == 2
     assert "OPENROUTER_API_KEY is missing or wrong" in capsys.readouterr().out
     assert env.calls == []
 
@@ -147,7 +147,7 @@ def test_fetch_json_is_a_history_line(env: FakeApi, capsys: pytest.CaptureFixtur
 
 def test_fetch_reports_a_suspect_day(env: FakeApi, capsys: pytest.CaptureFixture[str]) -> None:
     env.days[date(2026, 7, 31)] = sample_rows()[:5]
-    assert main(["fetch", "--date", "2026-07-31"]) == 2
+    assert main(["fetch", "--date", "2026-07-31"]) == ExitCode.SOURCE_FAILED == 8
     assert "rejected as suspect: 2026-07-31: only 5 models" in capsys.readouterr().err
 
 

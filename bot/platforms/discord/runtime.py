@@ -30,7 +30,7 @@ from discord import app_commands
 from bot.clock import Clock, utcnow
 from bot.commands.execute import Services
 from bot.delivery.webhook_urls import UrlEnv, env_name
-from bot.errors import RankbotError
+from bot.errors import ExitCode, RankbotError
 from bot.platforms.discord.commands import CommandRunner, build_tree
 from bot.platforms.discord.embeds import discord_renderer
 from bot.platforms.discord.sender import DiscordSender, DiscordWebhookSender
@@ -41,7 +41,26 @@ log = logging.getLogger("rankbot.discord")
 
 
 class DiscordUnavailable(RankbotError):
-    """Discord cannot be started (no token, or Discord refused it); the text says why."""
+    """Discord cannot be started: no token (exit code 2), Discord unreachable (6), or the
+    token refused (7); the text says why."""
+
+
+async def login(client: discord.Client, token: str, api_base: str) -> None:
+    """`client.login`, with its failures translated: a refused token and an unreachable
+    Discord become a `DiscordUnavailable` that says which, never a raw traceback."""
+    try:
+        await client.login(token)
+    except discord.LoginFailure as exc:
+        await client.close()
+        raise DiscordUnavailable(
+            f"Discord refused the bot token in {TOKEN_ENV}", exit_code=ExitCode.CREDENTIALS
+        ) from exc
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        await client.close()
+        raise DiscordUnavailable(
+            f"cannot reach Discord at {api_base} ({type(exc).__name__})",
+            exit_code=ExitCode.NETWORK,
+        ) from exc
 
 
 def apply_endpoints(settings: DiscordSettings) -> None:
@@ -131,14 +150,12 @@ async def start(
     runner = CommandRunner(services, renderer, clock=clock or utcnow, on_command=on_command)
     tree = build_tree(client, runner)
     synced = False
+    await login(client, token, settings.api_base)
     try:
-        await client.login(token)
         if settings.sync_on_start:
             synced = await sync_if_changed(tree, settings.dev_guild_id, services.store)
-    except BaseException as exc:
+    except BaseException:
         await client.close()
-        if isinstance(exc, discord.LoginFailure):
-            raise DiscordUnavailable(f"Discord refused the bot token in {TOKEN_ENV}") from exc
         raise
     if synced:
         scope = f"server {settings.dev_guild_id}" if settings.dev_guild_id else "globally"

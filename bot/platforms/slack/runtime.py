@@ -27,7 +27,7 @@ from bot.clock import Clock, utcnow
 from bot.commands.execute import Services
 from bot.config.file import Config
 from bot.delivery.webhook_urls import UrlEnv, env_name
-from bot.errors import RankbotError
+from bot.errors import ExitCode, RankbotError
 from bot.platforms.slack.app import SlashCommands, build_app
 from bot.platforms.slack.blocks import slack_renderer
 from bot.platforms.slack.installation import TinyDBInstallationStore
@@ -45,7 +45,8 @@ log = logging.getLogger("rankbot.slack")
 
 
 class SlackStartError(RankbotError):
-    """Slack cannot start: a missing environment variable or a token Slack refuses."""
+    """Slack cannot start: a missing environment variable (exit code 2), Slack unreachable
+    (6), or a token Slack refuses (7); the text says which."""
 
 
 @dataclass
@@ -118,7 +119,7 @@ async def start_slack(
             settings.api_url,
         )
         handler = AsyncSocketModeHandler(app, secrets.app_token)
-        await handler.connect_async()
+        await _checked(handler.connect_async(), "SLACK_APP_TOKEN", settings.api_url)
         runtime._closers.append(handler.close_async)
         log.info("slack: connected over Socket Mode")
     else:
@@ -149,9 +150,13 @@ async def _checked(call: Awaitable[Any], variable: str, api_url: str) -> Any:
     try:
         return await call
     except SlackApiError as exc:
-        raise SlackStartError(f"Slack refused {variable} ({error_code(exc)})") from None
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise SlackStartError(f"cannot reach Slack at {api_url} ({type(exc).__name__})") from None
+        raise SlackStartError(
+            f"Slack refused {variable} ({error_code(exc)})", exit_code=ExitCode.CREDENTIALS
+        ) from None
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise SlackStartError(
+            f"cannot reach Slack at {api_url} ({type(exc).__name__})", exit_code=ExitCode.NETWORK
+        ) from None
 
 
 def _client_for(app: AsyncApp, settings: SlackSettings, store: Store) -> ClientFor:

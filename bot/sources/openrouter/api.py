@@ -119,6 +119,7 @@ class OpenRouterApi:
             raise RuntimeError("OpenRouterApi used outside `async with`")
         what = f"GET {path}"
         problem = ""
+        unreachable = False
         hint: float | None = None
         for attempt in range(self._retries + 1):
             if attempt:
@@ -128,12 +129,14 @@ class OpenRouterApi:
                 hint = None
             await self._limiter.acquire()
             self.requests += 1
+            unreachable = False
             try:
                 response = await self._client.get(path, params=params, headers=headers)
             except httpx.TimeoutException:
                 problem = f"no answer within {self._timeout:g} s"
             except httpx.TransportError as exc:
                 problem = self._redact(f"connection failed ({type(exc).__name__}: {exc})")
+                unreachable = True
             else:
                 status = response.status_code
                 if status == 200:
@@ -145,7 +148,10 @@ class OpenRouterApi:
                     raise RequestRejected(f"{what} was refused ({problem})")
                 hint = parse_retry_after(response.headers.get("Retry-After"), utcnow())
             log.warning("%s attempt %d failed: %s", what, attempt + 1, problem)
-        raise Unavailable(f"{what} failed after {self._retries + 1} attempts (last: {problem})")
+        raise Unavailable(
+            f"{what} failed after {self._retries + 1} attempts (last: {problem})",
+            exit_code=ExitCode.NETWORK if unreachable else None,
+        )
 
     def _json(self, response: httpx.Response, what: str) -> Any:
         try:
