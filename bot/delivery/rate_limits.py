@@ -1,24 +1,24 @@
-"""Rate limits: a token bucket per channel and one per platform, on an injected clock.
+"""Delivery's rate limits: one window per channel and one per platform, on an injected clock.
 
-A bucket holds `messages` tokens and each spent token comes back `seconds` after it was spent,
-so no window of `seconds` ever sees more than `messages` posts. That is stricter than a bucket
-refilling at a steady rate: a steady-rate bucket lets a burst of 5 be followed by a 6th post one
-second later, which a platform counting "5 per 5 s" answers with a 429. Platforms count in
-windows (platform-rules.md: Slack ~1/s per channel, Discord 5 per 5 s per channel and 50/s
+Each limit is a `bot.net.sliding_window.SlidingWindow` (the primitive the OpenRouter request
+budget uses too): no window of `seconds` ever sees more than `messages` posts. Platforms count
+in windows (platform-rules.md: Slack ~1/s per channel, Discord 5 per 5 s per channel and 50/s
 global), so rankbot counts the same way and, staying inside them, is not rate limited at all.
+What differs from the OpenRouter limiter is the policy, not the counting: delivery always
+waits (a post is never dropped), per channel and per platform at once.
 
-`TokenBucket` is pure (times passed in); `RateLimiter` adds the waiting, with the clock and
-`sleep` injected so tests run rate limits in virtual time.
+`RateLimiter` does the waiting, with the clock and `sleep` injected so tests run rate limits in
+virtual time.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bot.core.messages import ChannelRef
+from bot.net.sliding_window import SlidingWindow
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,31 +54,6 @@ DEFAULT_LIMITS: Mapping[str, PlatformLimits] = {
 """Defaults from platform-rules.md; a platform not listed here is not limited."""
 
 
-RESOLUTION = 1e-6
-"""Clocks here count microseconds (datetimes): a token due back within one is back, or float
-rounding (7.299641 + 1.0 - 8.299641 = 1.8e-15) would have a waiter sleep for nothing forever."""
-
-
-@dataclass(slots=True)
-class TokenBucket:
-    """`limit.messages` tokens; a token spent at time t is back at t + `limit.seconds`."""
-
-    limit: Limit
-    spent: deque[float] = field(default_factory=deque)
-
-    def wait(self, now: float) -> float:
-        """Seconds until a token is free (0 when one is free now)."""
-        while self.spent and self.spent[0] + self.limit.seconds <= now + RESOLUTION:
-            self.spent.popleft()
-        if len(self.spent) < self.limit.messages:
-            return 0.0
-        return self.spent[0] + self.limit.seconds - now
-
-    def take(self, now: float) -> None:
-        """Spend a token at `now`; the caller checked `wait(now) == 0`."""
-        self.spent.append(now)
-
-
 class RateLimiter:
     """Waits until both the channel's and its platform's bucket have a token, then spends both.
 
@@ -98,21 +73,21 @@ class RateLimiter:
         self._limits = limits
         self._clock = clock
         self._sleep = sleep
-        self._channels: dict[ChannelRef, TokenBucket] = {}
-        self._platforms: dict[str, TokenBucket] = {}
+        self._channels: dict[ChannelRef, SlidingWindow] = {}
+        self._platforms: dict[str, SlidingWindow] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    def _bucket(self, channel: ChannelRef) -> TokenBucket | None:
+    def _bucket(self, channel: ChannelRef) -> SlidingWindow | None:
         limit = self._limits.get(channel.platform, PlatformLimits()).channel
         if limit is None:
             return None
-        return self._channels.setdefault(channel, TokenBucket(limit))
+        return self._channels.setdefault(channel, SlidingWindow(limit.messages, limit.seconds))
 
-    def _platform_bucket(self, platform: str) -> TokenBucket | None:
+    def _platform_bucket(self, platform: str) -> SlidingWindow | None:
         limit = self._limits.get(platform, PlatformLimits()).platform
         if limit is None:
             return None
-        return self._platforms.setdefault(platform, TokenBucket(limit))
+        return self._platforms.setdefault(platform, SlidingWindow(limit.messages, limit.seconds))
 
     async def wait_channel(self, channel: ChannelRef) -> None:
         """Wait until the channel's own bucket has a token, without spending it.
@@ -135,6 +110,6 @@ class RateLimiter:
             async with lock:
                 while (delay := shared.wait(self._clock())) > 0:
                     await self._sleep(delay)
-                shared.take(self._clock())
+                shared.record(self._clock())
         if own is not None:
-            own.take(self._clock())
+            own.record(self._clock())

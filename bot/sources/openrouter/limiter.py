@@ -7,19 +7,20 @@ relies on the server's 429 to slow down. Waiting for the minute window is cheap;
 of the day's budget is not waited out (that could take hours): it raises `BudgetExhausted`
 so a backfill stops cleanly and resumes later.
 
-`SlidingWindow` is pure (times passed in); `RequestLimiter` adds the waiting, with the clock
-and `sleep` injected so tests run a day of requests in virtual time.
+Both windows are `bot.net.sliding_window.SlidingWindow`, the primitive delivery's rate limits
+use too; the policy differs (a full day window raises instead of waiting, and one lock
+serialises the requests). `RequestLimiter` adds the waiting, with the clock and `sleep`
+injected so tests run a day of requests in virtual time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 
 from bot.errors import SourceError
+from bot.net.sliding_window import SlidingWindow
 
 PER_MINUTE = 30
 PER_DAY = 500
@@ -34,26 +35,6 @@ class BudgetExhausted(SourceError):
             f"try again in {retry_in / 3600:.1f} h"
         )
         self.retry_in = retry_in
-
-
-@dataclass(slots=True)
-class SlidingWindow:
-    """At most `limit` requests in any `seconds`; `sent` holds the times of recent ones."""
-
-    limit: int
-    seconds: float
-    sent: deque[float] = field(default_factory=deque)
-
-    def wait(self, now: float) -> float:
-        """Seconds until a request may be sent (0 when it may be sent now)."""
-        while self.sent and self.sent[0] + self.seconds <= now:
-            self.sent.popleft()
-        if len(self.sent) < self.limit:
-            return 0.0
-        return self.sent[0] + self.seconds - now
-
-    def record(self, now: float) -> None:
-        self.sent.append(now)
 
 
 class RequestLimiter:

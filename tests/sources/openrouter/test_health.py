@@ -13,7 +13,7 @@ import respx
 from bot.core.source_health import Health
 from bot.errors import SourceError
 from bot.sources.openrouter.health import health_transition, overdue
-from bot.sources.openrouter.limiter import BudgetExhausted, RequestLimiter, SlidingWindow
+from bot.sources.openrouter.limiter import BudgetExhausted, RequestLimiter
 from bot.sources.openrouter.poll_schedule import next_poll
 from bot.store import keys
 from bot.store.database import Store
@@ -137,16 +137,6 @@ def test_a_day_of_polls_stays_far_inside_the_budget() -> None:
         now = next_poll(now, None)
         polls += 1
     assert polls == 9  # 8 grid polls + the 02:10 one, even when the day never comes
-
-
-def test_the_sliding_window_never_allows_a_31st_request_in_a_minute() -> None:
-    window = SlidingWindow(30, 60.0)
-    for i in range(30):
-        assert window.wait(i * 0.5) == 0
-        window.record(i * 0.5)
-    assert window.wait(15.0) == pytest.approx(45.0)
-    assert window.wait(59.99) > 0
-    assert window.wait(60.0) == 0
 
 
 async def test_the_limiter_never_sends_a_31st_request_within_a_minute() -> None:
