@@ -210,8 +210,8 @@ def _model(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
         return _no_data("week")
     names: dict[str, str] = {}
     for snap in reversed(snaps):
-        for entry in snap.entries:
-            names.setdefault(entry.model, entry.name)
+        for listed in snap.entries:
+            names.setdefault(listed.model, listed.name)
     model = _find_model(" ".join(args), names)
     latest = snaps[-1]
     entry = latest.get(model)
@@ -225,9 +225,9 @@ def _model(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
         history.append(
             {
                 "as_of": snap.as_of.isoformat(),
-                "rank": e.rank if e else None,
-                "tokens": e.tokens if e else None,
-                "lower_bound": e.lower_bound if e else False,
+                "rank": e.rank if e is not None else None,
+                "tokens": e.tokens if e is not None else None,
+                "lower_bound": e.lower_bound if e is not None else False,
             }
         )
     data = {
@@ -235,14 +235,14 @@ def _model(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
         "name": names[model],
         "period": latest.period,
         "as_of": latest.as_of.isoformat(),
-        "rank": entry.rank if entry else None,
-        "tokens": entry.tokens if entry else None,
-        "lower_bound": entry.lower_bound if entry else False,
-        "share": latest.share(entry) if entry else None,
-        "previous_rank": before.rank if before else None,
-        "move": before.rank - entry.rank if entry and before else None,
+        "rank": entry.rank if entry is not None else None,
+        "tokens": entry.tokens if entry is not None else None,
+        "lower_bound": entry.lower_bound if entry is not None else False,
+        "share": latest.share(entry) if entry is not None else None,
+        "previous_rank": before.rank if before is not None else None,
+        "move": before.rank - entry.rank if entry is not None and before is not None else None,
         "change_pct": change,
-        "country": s.config.countries.for_entry(entry) if entry else None,
+        "country": s.config.countries.for_entry(entry) if entry is not None else None,
         "first_seen": next(x.as_of.isoformat() for x in snaps if x.get(model) is not None),
         "history": history,
         "attribution": latest.attribution,
@@ -299,7 +299,11 @@ def _status(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
         "subscribed": sub is not None,
         "paused": bool(sub and sub.paused),
         "pause_reason": sub.pause_reason if sub else None,
-        "muted_until": sub.mute_until.isoformat() if sub and sub.muted(ctx.now) else None,
+        "muted_until": (
+            sub.mute_until.isoformat()
+            if sub is not None and sub.mute_until is not None and sub.muted(ctx.now)
+            else None
+        ),
         "pending_here": outbox.pending_count(ctx.channel),
         "pending_total": outbox.pending_count(),
     }

@@ -55,7 +55,7 @@ class Section:
             raise self._fail(key, expected, value)
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             raise self._fail(key, expected, value)
-        return value
+        return int(value)
 
     def number(self, key: str, default: float, *, lo: float | None = None) -> float:
         value = self._get(key)

@@ -73,7 +73,7 @@ class Snapshot:
     def create(
         cls,
         *,
-        source: str,
+        source: object,
         period: str,
         as_of: date | str,
         entries: Iterable[Mapping[str, Any]],
@@ -132,7 +132,7 @@ class Snapshot:
                 )
         return cls(
             source=source.strip(),
-            period=period,  # type: ignore[arg-type]
+            period=period,
             as_of=as_of_date,
             fetched_at=fetched,
             entries=ranked,

@@ -129,8 +129,8 @@ def release(sub: Subscription, held: Sequence[Held], now: datetime) -> Released:
             f"{oldest:%Y-%m-%d %H:%M} UTC"
         )
         return Released(grouped(sub.channel, events, title=title, prefix="digest"), clear=True)
-    title = f"Held during quiet hours ({sub.quiet})" if sub.quiet is not None else None
-    return Released(grouped(sub.channel, events, title=title), clear=True)
+    heading = f"Held during quiet hours ({sub.quiet})" if sub.quiet is not None else None
+    return Released(grouped(sub.channel, events, title=heading), clear=True)
 
 
 def confirmation(sub: Subscription, now: datetime) -> Planned:

@@ -28,10 +28,10 @@ import io
 import math
 import textwrap
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from bot.core.countries import UNKNOWN, CountryBalance, CountryTable, balance, country_name
 from bot.core.model import Snapshot
@@ -90,6 +90,11 @@ _LEGEND_X = 1.03
 
 _RENDER_LOCK = threading.Lock()
 
+AxisDates = Any
+"""Dates on a matplotlib axis. matplotlib converts `date`s itself (that is how an axis gets
+date units and date ticks), but its type stubs admit only numbers and arrays, so to the type
+checker these lists are `Any`."""
+
 
 class ChartError(UsageError, ValueError):
     """A chart that cannot be drawn from this input; the message is for the operator."""
@@ -106,6 +111,11 @@ class Style:
     color: str
     linestyle: str
     marker: str
+
+
+def default_n(kind: str) -> int:
+    """The N drawn when the caller gives none (5 for a kind this module does not draw)."""
+    return next((n for k, n in DEFAULT_N.items() if k == kind), 5)
 
 
 def chart_title(kind: ChartKind, n: int, period: str) -> str:
@@ -238,7 +248,7 @@ def _trend(ax: Axes, window: list[Snapshot], n: int) -> tuple[int, str]:
     latest = window[-1]
     top = latest.top(n)
     styles = style_for([e.model for e in top])
-    dates = [s.as_of for s in window]
+    dates: AxisDates = [s.as_of for s in window]
     marker_size = 3.5 if len(window) <= 26 else 0.0
     highest = 0.0
     for entry in top:
@@ -285,7 +295,7 @@ def _countries(ax: Axes, window: list[Snapshot], n: int, table: CountryTable) ->
         rest = ranked[limit:]
         rows["Other"] = [sum(b.shares.get(code, 0.0) for code in rest) for b in balances]
     styles = style_for(list(rows), {**_COUNTRY_COLOURS, "Other": _OTHER_COLOUR})
-    dates = [s.as_of for s in window]
+    dates: AxisDates = [s.as_of for s in window]
     labels = [f"{_country(code)}  {rows[code][-1] * 100:.1f}%" for code in rows]
     ax.stackplot(
         dates,
@@ -321,7 +331,7 @@ def _ranks(ax: Axes, window: list[Snapshot], n: int) -> tuple[int, str]:
     latest = window[-1]
     top = latest.top(n)
     styles = style_for([e.model for e in top])
-    dates = [s.as_of for s in window]
+    dates: AxisDates = [s.as_of for s in window]
     deepest = len(top)
     for entry in reversed(top):  # the leader is drawn last, on top of the others
         style = styles[entry.model]
@@ -428,13 +438,14 @@ def _unknown_note(window: list[Snapshot], balances: list[CountryBalance]) -> str
     return textwrap.fill(note, 36)
 
 
-def _mark_flips(ax: Axes, dates: list[date], balances: list[CountryBalance]) -> None:
+def _mark_flips(ax: Axes, dates: AxisDates, balances: list[CountryBalance]) -> None:
     """A dashed line where the leading country changed, labelled with who overtook whom."""
-    flips = [
-        (i, bal.leader, balances[i - 1].leader)
-        for i, bal in enumerate(balances)
-        if i and bal.leader and balances[i - 1].leader and bal.leader != balances[i - 1].leader
-    ]
+    flips: list[tuple[int, str, str]] = []
+    for i in range(1, len(balances)):
+        new, old = balances[i].leader, balances[i - 1].leader
+        if new and old and new != old:
+            flips.append((i, new, old))
+    to_x: Callable[[date], float] = ax.convert_xunits  # untyped in matplotlib
     taken: list[tuple[float, float]] = []  # label extents, in axes fractions
     for number, (i, new, old) in enumerate(reversed(flips)):
         ax.axvline(dates[i], color=_INK, linewidth=1.0, linestyle=(0, (3, 2)))
@@ -451,7 +462,7 @@ def _mark_flips(ax: Axes, dates: list[date], balances: list[CountryBalance]) -> 
         taken.append((start, start + width))
         ax.annotate(
             text,
-            xy=(ax.convert_xunits(dates[i]), 1.0),
+            xy=(to_x(dates[i]), 1.0),
             xycoords=ax.get_xaxis_transform(),
             xytext=(0, 3),
             textcoords="offset points",
@@ -475,7 +486,7 @@ def _style_axes(ax: Axes) -> None:
     ax.set_axisbelow(True)
 
 
-def _date_axis(ax: Axes, dates: list[date], *, fill: bool) -> None:
+def _date_axis(ax: Axes, dates: AxisDates, *, fill: bool) -> None:
     """At most eight date ticks, counted back from the latest so it is always labelled;
     the year is shown on the first tick and wherever it changes. Areas (`fill`) run edge to
     edge; lines get a little room at both ends."""
@@ -489,7 +500,8 @@ def _date_axis(ax: Axes, dates: list[date], *, fill: bool) -> None:
             year = day.year
         labels.append(text)
     ax.set_xticks(ticks, labels)
-    first, last = ax.convert_xunits(dates[0]), ax.convert_xunits(dates[-1])
+    to_x: Callable[[date], float] = ax.convert_xunits  # untyped in matplotlib
+    first, last = to_x(dates[0]), to_x(dates[-1])
     pad = 0 if fill else (last - first) * 0.015  # else the axes edge cuts end markers in half
     ax.set_xlim(first - pad, last + pad)
 

@@ -102,7 +102,7 @@ class Store:
             if not self._storage.readonly:
                 meta.insert({"schema": SCHEMA_VERSION, "created": _now()})
             return
-        version = doc.get("schema") if isinstance(doc, dict) else None
+        version = doc.get("schema")
         if version not in READABLE_VERSIONS:
             raise StoreCorrupt(
                 f"{self._storage.path} has schema version {version!r}; "

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -149,7 +149,7 @@ class Outbox:
         finished = [i for i, o in zip(ids, by_key.values(), strict=True) if o.status != PENDING]
         docs = {i: self._doc(i) for i in finished}
 
-        def apply(doc: dict[str, Any]) -> None:
+        def apply(doc: MutableMapping[str, Any]) -> None:
             doc.update(by_key[doc["key"]].fields(doc))
 
         with self._store.batch():

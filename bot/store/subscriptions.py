@@ -7,7 +7,7 @@ records too, with the workspace `config`, and are kept in line with the file by
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 
@@ -27,7 +27,7 @@ class Subscriptions:
 
     def get(self, channel: ChannelRef) -> Subscription | None:
         doc = self._table.get(Query().channel == channel.key)
-        return Subscription.from_dict(doc) if doc is not None else None  # type: ignore[arg-type]
+        return Subscription.from_dict(doc) if isinstance(doc, Mapping) else None
 
     def upsert(self, sub: Subscription) -> Subscription:
         self._table.upsert(sub.to_dict(), Query().channel == sub.channel.key)

@@ -34,7 +34,7 @@ from bot.core.messages import Caller, ChannelRef, CommandContext, Reply
 from bot.core.model import PERIODS
 from bot.core.subscription import SUBSCRIBABLE_KINDS
 from bot.platforms.discord.embeds import files_of, reply_parts
-from bot.render.charts import DEFAULT_N
+from bot.render.charts import default_n
 from bot.render.templates import Renderer
 
 log = logging.getLogger("rankbot.discord")
@@ -148,24 +148,30 @@ def _choice_name(name: str, model: str) -> str:
     return label if len(label) <= 100 else label[:99] + "…"
 
 
-def build_tree(client: discord.Client, runner: CommandRunner) -> app_commands.CommandTree:
-    """The command tree rankbot registers; the schema (and its hash) comes from here alone."""
-    tree = app_commands.CommandTree(client)
+class RankbotTree(app_commands.CommandTree):
+    """The command tree, answering a command that failed with a polite error (logged)."""
+
+    def __init__(self, client: discord.Client, runner: CommandRunner) -> None:
+        super().__init__(client)
+        self._runner = runner
 
     async def on_error(
-        interaction: discord.Interaction, error: app_commands.AppCommandError
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         log.error("/%s failed: %s", getattr(interaction.command, "name", "?"), error)
         text = "Something went wrong on rankbot's side; please try again in a minute."
         reply = Reply(text, view="error", ok=False)
         if interaction.response.is_done():
             await interaction.followup.send(
-                embed=reply_parts(runner.renderer, reply).to_embed(), ephemeral=True
+                embed=reply_parts(self._runner.renderer, reply).to_embed(), ephemeral=True
             )
         else:
-            await runner.answer(interaction, reply, ephemeral=True, deferred=False)
+            await self._runner.answer(interaction, reply, ephemeral=True, deferred=False)
 
-    tree.on_error = on_error  # type: ignore[method-assign]
+
+def build_tree(client: discord.Client, runner: CommandRunner) -> app_commands.CommandTree:
+    """The command tree rankbot registers; the schema (and its hash) comes from here alone."""
+    tree = RankbotTree(client, runner)
     for command in _commands(runner):
         tree.add_command(command)
     return tree
@@ -222,7 +228,7 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
         n: app_commands.Range[int, 1, 20] | None = None,
         weeks: app_commands.Range[int, 2, 104] = 12,
     ) -> None:
-        count = DEFAULT_N.get(kind, 5) if n is None else n  # type: ignore[call-overload]
+        count = default_n(kind) if n is None else n
         await runner.run(interaction, f"chart {word(kind)} {count} {weeks}")
 
     @app_commands.command(name="subscribe", description=summary("subscribe"))
@@ -353,7 +359,7 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
     async def help_(interaction: discord.Interaction, command: str | None = None) -> None:
         await runner.run(interaction, f"help {word(command)}" if command else "help")
 
-    commands = [
+    commands: list[app_commands.Command[Any, ..., None]] = [
         top,
         model,
         countries,

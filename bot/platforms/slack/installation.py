@@ -115,7 +115,8 @@ class TinyDBInstallationStore(AsyncInstallationStore):
             docs = [d for d in docs if d.get("user_id") == user_id]
         if not docs:
             return None
-        doc = dict(max(docs, key=lambda d: d.get("installed_at") or 0))
+        newest = max(docs, key=lambda d: d.get("installed_at") or 0)
+        doc = dict(newest)
         doc.pop("kind")
         return doc
 

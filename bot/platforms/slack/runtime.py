@@ -119,7 +119,8 @@ async def start_slack(
             settings.api_url,
         )
         handler = AsyncSocketModeHandler(app, secrets.app_token)
-        await _checked(handler.connect_async(), "SLACK_APP_TOKEN", settings.api_url)
+        connect: Callable[[], Awaitable[None]] = handler.connect_async  # untyped in slack_bolt
+        await _checked(connect(), "SLACK_APP_TOKEN", settings.api_url)
         runtime._closers.append(handler.close_async)
         log.info("slack: connected over Socket Mode")
     else:

@@ -31,7 +31,9 @@ def names_from_models(payload: Any) -> dict[str, str]:
         if not isinstance(item, Mapping):
             continue
         slug, model_id, name = item.get("canonical_slug"), item.get("id"), item.get("name")
-        if not all(isinstance(v, str) and v for v in (slug, model_id, name)):
+        if not (isinstance(slug, str) and isinstance(model_id, str) and isinstance(name, str)):
+            continue
+        if not (slug and model_id and name):
             continue
         _, colon, variant = model_id.partition(":")
         names[f"{slug}:{variant}" if colon else slug] = _short(name)

@@ -71,7 +71,7 @@ def parse(section: Section, base: Path) -> SourceSettings:
             f'[source] backfill_since: expected a date like "2025-01-01", got "{since_text}"'
         ) from None
     confirm_section = section.table("confirm")
-    confirm = {
+    confirm: dict[str, int] = {
         period: confirm_section.integer(period, DEFAULT_CONFIRM[period], lo=1, hi=10)
         for period in PERIODS
     }
