@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bot import app
 from bot.config.file import Config
+from bot.errors import UsageError
 from bot.store.database import default_db_path
 
 
@@ -45,3 +46,13 @@ def config_from_args(args: argparse.Namespace) -> Config:
 def database_path(config: Config) -> Path:
     """The database file: `--db`, else `[store] path`, else the platform's data directory."""
     return config.db_path or default_db_path()
+
+
+def existing_database(config: Config) -> Path:
+    """The database file for a command that only reads it; it must exist already."""
+    path = database_path(config)
+    if not path.exists():
+        raise UsageError(
+            f"no database at {path} yet: run `rankbot replay FILE --db {path}` or the poller first"
+        )
+    return path

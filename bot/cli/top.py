@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from bot.cli.common import config_from_args, database_path, positive_int
+from bot.cli.common import config_from_args, existing_database, positive_int
 from bot.core.leaderboard import top_view
 from bot.core.model import PERIODS
 from bot.errors import UsageError
@@ -16,12 +16,7 @@ from bot.store.database import Store
 
 def cmd_top(args: argparse.Namespace) -> int:
     config = config_from_args(args)
-    db_path = database_path(config)
-    if not db_path.exists():
-        raise UsageError(
-            f"no database at {db_path} yet: run `rankbot replay FILE --db "
-            f"{db_path}` or the poller first"
-        )
+    db_path = existing_database(config)
     with Store.open(db_path, readonly=True) as store:
         history = store.snapshots(args.source, args.period, last=2)
     if not history:

@@ -1,8 +1,8 @@
 """Parsing command lines: pure, and every mistake becomes a `ParseError` with an example.
 
-Why separate from `bot.commands`: parsing is where untrusted text arrives, so it is kept small,
-pure and exhaustively tested (a hypothesis test feeds it arbitrary lines). A `ParseError` says
-what was wrong and carries a correct example, which the reply shows.
+Why separate from `bot.commands.execute`: parsing is where untrusted text arrives, so it is
+kept small, pure and exhaustively tested (a hypothesis test feeds it arbitrary lines). A
+`ParseError` says what was wrong and carries a correct example, which the reply shows.
 """
 
 from __future__ import annotations

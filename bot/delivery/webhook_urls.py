@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from bot.config.channels import DeclaredChannel
 from bot.core.messages import ChannelRef
+from bot.delivery.sender import SendResult, SendStatus
 
 UrlEnv = Callable[[ChannelRef], str]
 """The name of the environment variable that holds a channel's URL."""
@@ -38,6 +39,10 @@ class WebhookUrl:
     """The environment variable consulted (named in "not set" reasons; never the URL)."""
     url: str | None
     """Its value, or None when it is unset or empty."""
+
+    def unset(self) -> SendResult:
+        """What a send to a channel without its URL comes to: permanent until someone sets it."""
+        return SendResult(SendStatus.PERMANENT, reason=f"no webhook URL: set {self.variable}")
 
 
 def lookup(

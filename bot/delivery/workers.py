@@ -117,8 +117,8 @@ class DeliveryStats:
 class Delivery:
     """Delivers the outbox through `senders` (platform → sender), one worker per channel.
 
-    `is_paused(channel)` says whether a channel may get posts (the runner wires it to the
-    subscriptions); without it, a channel stops after a permanent failure until restart.
+    `is_paused(channel)` says whether a channel may get posts (the composition root wires it
+    to the subscriptions); without it, a channel stops after a permanent failure until restart.
     `clock` and `sleep` are injected so tests run retries and rate limits in virtual time.
     """
 

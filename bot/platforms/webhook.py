@@ -55,7 +55,7 @@ class WebhookSender:
         found = lookup(channel, self._url_env, self._environ)
         url = found.url
         if url is None:
-            return SendResult(SendStatus.PERMANENT, reason=f"no webhook URL: set {found.variable}")
+            return found.unset()
         text = render_text(self._renderer, message, max_chars=self._max_chars)
         try:
             response = await self._client.post(url, json={"text": text})

@@ -11,7 +11,7 @@ acknowledgement within 3 s:
   `everyone_can_manage`), the core runs, and the answer goes to the `response_url`.
 
 What a command does, which ones need rights and what a refusal says are the core's business
-(`bot.commands`); this module only says who the caller is and how one gets the right.
+(`bot.commands.execute`); this module only says who the caller is and how one gets the right.
 """
 
 from __future__ import annotations

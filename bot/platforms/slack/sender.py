@@ -187,7 +187,7 @@ class SlackWebhookSender:
         found = lookup(channel, self._url_env, self._environ)
         url = found.url
         if url is None:
-            return SendResult(SendStatus.PERMANENT, reason=f"no webhook URL: set {found.variable}")
+            return found.unset()
         webhook = AsyncWebhookClient(url)
         text = fallback_text(self._renderer, message)
         blocks = blocks_or_none(lambda: message_blocks(self._renderer, message), channel.key)

@@ -1,7 +1,7 @@
 """The Discord adapter end to end: the real discord.py against the loopback fake Discord.
 
 Every test starts the fake (REST + gateway) on 127.0.0.1, points discord.py at it through the
-`[discord]` settings, starts the adapter with `bot.discordbot.runtime.start` exactly as the
+`[discord]` settings, starts the adapter with `bot.platforms.discord.runtime.start` exactly as the
 bot does, and asserts on what reached the fake.
 """
 
