@@ -307,3 +307,101 @@ def test_an_old_database_rebuilds_its_milestones_once_from_stored_snapshots(
         events = ingest(store, weekly(6, 1300 * B), params=params, countries=COUNTRIES).events
         assert [e for e in events if e.kind == "milestone"] == []
         assert store.schema_version == 2
+
+
+# --- a long story: 66 weeks with coverage changes, flicker and a restated week ----------------
+
+BASE = {
+    "openai/a": 900,
+    "minimax/b": 800,
+    "deepseek/c": 600,
+    "google/d": 400,
+    "openai/e": 300,
+    "openai/f": 280,
+    "openai/g": 200,
+    "openai/h": 150,
+}
+
+
+def story() -> list[tuple[int, dict[str, int]]]:
+    """(week, figures in B) for weeks 0–65, plus a restatement of week 29 as week 30.
+
+    top 5, confirm 2. US leads on attributed volume until week 44 (see each step).
+    """
+    weeks: list[tuple[int, dict[str, int]]] = []
+    a = dict(BASE)
+    for w in range(10):
+        weeks.append((w, a))  # 0: baseline; 1–9: nothing changes
+    weeks.append((10, {**a, "openai/e": 280, "openai/f": 300}))  # e/f swap once: flicker
+    weeks.append((11, a))  # back: nothing announced
+    four = {m: a[m] for m in ("openai/a", "minimax/b", "google/d", "openai/e")}
+    for w in range(12, 20):
+        weeks.append((w, four))  # 4 rows: c's place (#3) unknown, leaves silently; e now #4
+    eight = {m: t for m, t in a.items() if m != "openai/e"} | {"openai/i": 100}
+    for w in range(20, 30):
+        # 20: new model i; c and f back silently (4 rows before); e, listed at #4 until
+        # week 19, is proven out by 8 rows without it: seen 20, announced 21
+        weeks.append((w, eight))
+    weeks.append((29, {**eight, "openai/i": 110}))  # week 29 restated: history, not news
+    surged = {**eight, "openai/g": 320}
+    for w in range(31, 40):
+        weeks.append((w, surged))  # 31 seen, 32 announced: g in, f out, g +60 %
+    b_leads = {**surged, "minimax/b": 950}
+    for w in range(40, 44):
+        weeks.append((w, b_leads))  # 41: new #1 b
+    j_leads = {**b_leads, "z-ai/j": 1000}
+    for w in range(44, 53):
+        weeks.append((w, j_leads))  # 44: new model j; 45: #1 j, CN leads, j in, g out, j 1T
+    weeks.append((53, {**j_leads, "minimax/b": 1050}))  # b leads for one week: flicker
+    for w in range(54, 60):
+        weeks.append((w, j_leads))
+    four_again = {m: j_leads[m] for m in ("z-ai/j", "minimax/b", "openai/a", "deepseek/c")}
+    weeks.append((60, four_again))  # d (#5) unknown: leaves silently
+    for w in range(61, 64):
+        weeks.append((w, j_leads))  # d back at #5, silently
+    without_d = {m: t for m, t in j_leads.items() if m != "google/d"} | {"openai/k": 50}
+    for w in range(64, 66):
+        weeks.append((w, without_d))  # 64: new model k; 65: d out (proven), g in
+    return weeks
+
+
+def test_a_long_history_announces_exactly_the_derived_events(tmp_path: Path) -> None:
+    from datetime import date, timedelta
+
+    start = date(2025, 1, 6)
+    params = DetectParams(top_n=5, confirm=2)
+    got: list[tuple[int, str, str]] = []
+    fields: dict[tuple[int, str, str], dict[str, object]] = {}
+    with Store.open(tmp_path / "db.json") as store:
+        for week, figures in story():
+            as_of = (start + timedelta(weeks=week)).isoformat()
+            s = snap(as_of, {m: t * B for m, t in figures.items()})
+            for e in ingest(store, s, params=params, countries=COUNTRIES).events:
+                got.append((week, e.kind, e.subject))
+                fields[(week, e.kind, e.subject)] = dict(e.fields)
+        assert store.snapshot_count() == 65  # weeks 0–65 but 30: the restatement replaced 29
+    assert got == [
+        (20, "new_model", "openai/i"),
+        (21, "top_exit", "openai/e@top5"),
+        (32, "top_entry", "openai/g@top5"),
+        (32, "top_exit", "openai/f@top5"),
+        (32, "surge", "openai/g"),
+        (41, "new_leader", "minimax/b"),
+        (44, "new_model", "z-ai/j"),
+        (45, "new_leader", "z-ai/j"),
+        (45, "country_flip", "CN"),
+        (45, "top_entry", "z-ai/j@top5"),
+        (45, "top_exit", "openai/g@top5"),
+        (45, "milestone", "z-ai/j"),
+        (64, "new_model", "openai/k"),
+        (65, "top_entry", "openai/g@top5"),
+        (65, "top_exit", "google/d@top5"),
+    ]
+    assert fields[(21, "top_exit", "openai/e@top5")]["previous_rank"] == 4
+    assert fields[(32, "surge", "openai/g")]["change_pct"] == 60.0
+    assert fields[(41, "new_leader", "minimax/b")]["previous_tokens"] == 900 * B
+    assert fields[(45, "new_leader", "z-ai/j")]["previous_tokens"] == 950 * B
+    assert fields[(45, "country_flip", "CN")]["previous_country"] == "US"
+    d_exit = fields[(65, "top_exit", "google/d@top5")]
+    assert (d_exit["previous_rank"], d_exit["rank"]) == (5, None)
+    assert fields[(65, "top_entry", "openai/g@top5")]["previous_rank"] == 6

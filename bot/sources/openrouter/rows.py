@@ -144,8 +144,7 @@ def jump_reason(before: int | None, now: int) -> str | None:
     """Why a total is implausible after `before`, or None when it is plausible."""
     if before is None:
         return None
-    if before == 0 or now == 0:
-        return None if before == now else f"platform total went from {before} to {now}"
+    # zero totals need no rule of their own: 0 → n > 0 is more than 10×, n → 0 less than 1/10
     if now > before * MAX_JUMP or now * MAX_JUMP < before:
         return (
             f"platform total moved more than {MAX_JUMP}x against the previous day "
