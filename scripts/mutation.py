@@ -6,7 +6,7 @@ one, `and` for `or`, a dropped `not`, `min` for `max`, a deleted `continue` …)
 that cover that module against the changed copy, and counts the mutants the tests kill.
 
     .venv/bin/python scripts/mutation.py                 # the default targets below
-    .venv/bin/python scripts/mutation.py bot/events.py --tests tests/test_events.py
+    .venv/bin/python scripts/mutation.py bot/core/events.py --tests tests/core/test_events.py
     .venv/bin/python scripts/mutation.py --list          # show the mutants, run nothing
 
 Each mutant runs in a copy of the repository (never the working tree), with `pytest -x`
@@ -37,22 +37,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 TARGETS: dict[str, list[str]] = {
-    "bot/events.py": [
-        "tests/test_events.py",
-        "tests/test_detection_history.py",
-        "tests/test_detection_edges.py",
+    "bot/core/events.py": [
+        "tests/core/test_events.py",
+        "tests/engine/test_detection_history.py",
+        "tests/core/test_detection_edges.py",
     ],
-    "bot/openrouter/rows.py": [
-        "tests/test_openrouter_rows.py",
-        "tests/test_openrouter_windows.py",
-        "tests/test_openrouter_source.py",
-        "tests/test_openrouter_backfill.py",
+    "bot/sources/openrouter/rows.py": [
+        "tests/sources/openrouter/test_rows.py",
+        "tests/sources/openrouter/test_windows.py",
+        "tests/sources/openrouter/test_source.py",
+        "tests/sources/openrouter/test_backfill.py",
     ],
-    "bot/openrouter/windows.py": [
-        "tests/test_openrouter_rows.py",
-        "tests/test_openrouter_windows.py",
-        "tests/test_openrouter_source.py",
-        "tests/test_openrouter_backfill.py",
+    "bot/sources/openrouter/windows.py": [
+        "tests/sources/openrouter/test_rows.py",
+        "tests/sources/openrouter/test_windows.py",
+        "tests/sources/openrouter/test_source.py",
+        "tests/sources/openrouter/test_backfill.py",
     ],
 }
 """Module → the tests that are meant to pin it down."""
@@ -60,32 +60,32 @@ TARGETS: dict[str, list[str]] = {
 _NONE_REACHED = "`no threshold reached` is only compared with `>`/`<=` against values >= 0"
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     (
-        "bot/events.py",
+        "bot/core/events.py",
         "return max((t for t in thresholds if tokens >= t), default=0)",
         "0 → -1",
     ): _NONE_REACHED + ", where -1 and 0 behave alike",
     (
-        "bot/events.py",
+        "bot/core/events.py",
         "if level > reached.get(entry.model, 0):",
         "Gt → GtE",
     ): "only adds a 0 entry or rewrites an equal one; nothing reads 0 unlike a missing entry",
     (
-        "bot/events.py",
+        "bot/core/events.py",
         "if level > reached.get(entry.model, 0):",
         "0 → -1",
     ): "only adds 0 entries for models that reached nothing; nothing reads them",
     (
-        "bot/events.py",
+        "bot/core/events.py",
         'kind = "surge" if change > 0 else "drop"',
         "Gt → GtE",
     ): "a change of 0 never gets here: |change| >= the loosest surge_pct, which is > 0",
     (
-        "bot/events.py",
+        "bot/core/events.py",
         "return 10_000",
         "10000 → 10001",
     ): "sort key of events without a rank: any value above every rank sorts alike",
     (
-        "bot/events.py",
+        "bot/core/events.py",
         "return 10_000",
         "10000 → 9999",
     ): "sort key of events without a rank: any value above every rank sorts alike",

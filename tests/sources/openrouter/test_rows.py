@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.openrouter.rows import (
+from bot.sources.openrouter.rows import (
     MAX_JUMP,
     MIN_MODELS,
     Day,
@@ -21,7 +21,7 @@ from bot.openrouter.rows import (
     parse_tokens,
     screen,
 )
-from bot.openrouter.windows import LENGTH, TOP, affected_ends, window_dates, window_snapshot
+from bot.sources.openrouter.windows import LENGTH, TOP, affected_ends, window_dates, window_snapshot
 
 TODAY = date(2026, 8, 1)
 YESTERDAY = TODAY - timedelta(days=1)

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from bot.countries import shipped_table
-from bot.events import (
+from bot.core.countries import shipped_table
+from bot.core.events import (
     DEFAULT_MILESTONES,
     DetectorState,
     DetectParams,
@@ -21,7 +21,7 @@ from bot.events import (
     detect,
     milestones_reached,
 )
-from bot.model import Snapshot
+from bot.core.model import Snapshot
 from tests.helpers import snap
 
 B = 1_000_000_000
