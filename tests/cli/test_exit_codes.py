@@ -380,6 +380,32 @@ def test_ctrl_c_exits_130_without_a_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in rest
 
 
+def test_ctrl_c_in_a_one_shot_command_exits_130_quietly(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(top, "cmd_top", interrupted)
+    assert main(["top"]) == ExitCode.INTERRUPTED
+    assert capsys.readouterr() == ("", "")
+
+
+def test_top_into_a_pipe_closed_before_it_writes_exits_141(db: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "top", "10", "--db", str(db)],
+        cwd=ROOT,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # `rankbot top | true`: the reader is gone before the first byte
+    err = proc.stderr.read()
+    assert proc.wait(60) == ExitCode.PIPE_CLOSED
+    assert err == b""
+
+
 def test_a_closed_pipe_exits_141_quietly() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "replay", "--confirm", "1", "--top-n", "5", str(SYNTHETIC)],

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,12 +16,12 @@ from bot.core.events import DetectParams
 from bot.core.messages import ChannelRef, Message
 from bot.delivery.workers import Delivery
 from bot.engine.poller import Poller, run_forever
-from bot.sources.base import Fetched
 from bot.sources.replay import ReplaySource
 from bot.store.database import Store
 from bot.store.outbox import Outbox
 from tests.fakes.planner import Post, TwoChannelPlanner
 from tests.fakes.scripted_sender import FakeSender
+from tests.fakes.sources import UnreachableSource
 from tests.fakes.virtual_time import START, VirtualClock, run_virtual
 from tests.helpers import snap
 
@@ -71,13 +71,9 @@ def test_a_tick_stores_plans_and_enqueues_and_a_replay_enqueues_nothing_twice(
 
 
 def test_a_failing_source_is_reported_and_planning_goes_on(store: Store) -> None:
-    class Down(ReplaySource):
-        async def fetch_new(self, store: Store, now: datetime) -> Fetched:
-            raise ConnectionError("rankings API unreachable")
-
     planner = TwoChannelPlanner()
     planner.held.append(Post(ChannelRef("console", "", "a"), Message(notice="digest"), "dg-1"))
-    report = asyncio.run(poller(store, Down([]), planner, lambda: START).tick())
+    report = asyncio.run(poller(store, UnreachableSource([]), planner, lambda: START).tick())
     assert report.source_error == "ConnectionError: rankings API unreachable"
     assert report.enqueued == 1
 

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from bot.core.source_health import Health, Notice
 from bot.sources.base import Fetched
+from bot.sources.replay import ReplaySource
 from bot.store.database import Store
 from bot.store.source_health import write_health
 
@@ -34,3 +35,10 @@ class FailingSource:
         if notice is not None:
             write_health(store, self.name, Health(newest_day="2026-08-01", last_error="HTTP 500"))
         return notice
+
+
+class UnreachableSource(ReplaySource):
+    """A replay whose every poll fails the way an unreachable API does."""
+
+    async def fetch_new(self, store: Store, now: datetime) -> Fetched:
+        raise ConnectionError("rankings API unreachable")
