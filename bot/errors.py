@@ -14,7 +14,6 @@ Pure standard library, so the core may import it too.
     ├── UsageError                      2  bad argument, missing environment variable
     │   ├── ConfigError                 2  a config key (the message names it)
     │   ├── HistoryError                2  a history file line (names file and line)
-    │   ├── TemplateError               2  an operator's template that does not render
     │   ├── SnapshotError (core.model)          2  a reading that must not be stored
     │   ├── ScheduleError (core.local_time)     2  a time, zone or duration
     │   ├── ParseError (commands.parse)         2  a chat command line (answered, not raised)
@@ -24,15 +23,16 @@ Pure standard library, so the core may import it too.
     │   ├── StoreBusy                   3  the database is in use by another rankbot process
     │   ├── StoreCorrupt                4  unreadable: not JSON, wrong shape, unknown schema
     │   └── StoreIOError                5  disk full, read-only, permission denied
-    ├── NetworkUnreachable              6  a source or platform unreachable at start-up
-    ├── CredentialsRefused              7  a token or key refused
-    ├── SourceError                     8  the ranking source failed (`poll --once`)
+    ├── SourceError                     8  the ranking source failed (`poll --once`, fetch)
     │   ├── SuspectPayload (sources.openrouter.rows)
     │   ├── BudgetExhausted (sources.openrouter.limiter)
     │   └── OpenRouterError (sources.openrouter.api)
-    │       └── AuthError (7), RequestRejected, Unavailable, BadResponse
+    │       └── AuthError (7), RequestRejected, Unavailable (6 when unreachable), BadResponse
     ├── SlackStartError (platforms.slack.runtime)      2, 6 or 7 per instance
     └── DiscordUnavailable (platforms.discord.runtime) 2, 6 or 7 per instance
+
+    not RankbotErrors, mapped by the CLI: a network error no adapter translated (6), a broken
+    template (2), Ctrl-C (130), a closed output pipe (141); anything else is a bug (1).
 
 The numbers are documented for users in docs/exit-codes.md; keep both in step (a test does).
 """
@@ -100,10 +100,6 @@ class HistoryError(UsageError, ValueError):
     """A line of a history file that is not a valid snapshot; names the file and line."""
 
 
-class TemplateError(UsageError, ValueError):
-    """A template (typically an operator's override) that does not render."""
-
-
 class StoreError(RankbotError):
     """The database file cannot be used."""
 
@@ -125,18 +121,6 @@ class StoreIOError(StoreError):
     file system, permissions); the message names the file and the fix."""
 
     exit_code = ExitCode.STORE_IO
-
-
-class NetworkUnreachable(RankbotError):
-    """The network, the ranking source or a chat platform cannot be reached at start-up."""
-
-    exit_code = ExitCode.NETWORK
-
-
-class CredentialsRefused(RankbotError):
-    """A platform or the source refused the credentials (a token or key)."""
-
-    exit_code = ExitCode.CREDENTIALS
 
 
 class SourceError(RankbotError):
