@@ -16,7 +16,6 @@ from pathlib import Path
 from bot import app
 from bot.config.file import Config
 from bot.errors import UsageError
-from bot.store.database import default_db_path
 
 
 def positive_int(upper: int) -> Callable[[str], int]:
@@ -45,7 +44,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 def database_path(config: Config) -> Path:
     """The database file: `--db`, else `[store] path`, else the platform's data directory."""
-    return config.db_path or default_db_path()
+    return config.db_path or app.default_db_path()
 
 
 def existing_database(config: Config) -> Path:

@@ -31,7 +31,7 @@ from bot.platforms.console import ConsoleSender
 from bot.render.charts import KINDS, render_chart
 from bot.render.templates import Renderer
 from bot.sources.replay import ReplaySource
-from bot.store.database import Store
+from bot.store.protocols import Store
 
 CHANNEL = ChannelRef("console", "demo", "#llm-rankings")
 SUBSCRIBE = "subscribe new_leader country_flip top_entry top_exit milestone new_model"
@@ -53,36 +53,46 @@ async def run_demo(config: Config, out: TextIO, charts_dir: Path | None) -> None
         f"({len(snapshots)} weeks, figures reconstructed from public reporting), replayed\n"
         f"through the real pipeline into the console channel {CHANNEL.channel}.\n\n"
     )
-    with (
-        tempfile.TemporaryDirectory(prefix="rankbot-demo-") as tmp,
-        Store.open(Path(tmp) / "demo.db.json") as store,
-    ):
-        first, rest = snapshots[0], snapshots[1:]
-        ingest(store, first, params=config.detect, countries=config.countries)
-        out.write(f"[week of {first.as_of}] stored as the silent baseline\n")
-        services = Services(store, config)
-        out.write(
-            f"> /rankbot {SUBSCRIBE}\n{_indent(execute(SUBSCRIBE, operator, services).text)}\n\n"
-        )
-        bot = app.build_bot(
-            config,
-            store,
-            ReplaySource(rest, per_poll=1, interval=timedelta(0)),
-            {"console": ConsoleSender(renderer, out)},
-            settings=DeliverySettings(limits={}),
-        )
-        for snapshot in rest:
-            out.write(f"[week of {snapshot.as_of}]\n")
-            report = await bot.poller.tick()
-            await bot.delivery.run_until_idle()
-            if report.events == 0:
-                out.write("  (nothing worth an alert)\n\n")
-        for command in ("top 5", "countries"):
-            answer = execute(command, operator, services).text
-            out.write(f"> /{'' if command.startswith('top') else 'rankbot '}{command}\n")
-            out.write(f"{_indent(answer)}\n\n")
-        if charts_dir is not None:
-            _write_charts(store.snapshots(first.source, first.period), config, charts_dir, out)
+    with tempfile.TemporaryDirectory(prefix="rankbot-demo-") as tmp:
+        async with app.open_database(Path(tmp) / "demo.db.json") as store:
+            await _demo(store, snapshots, config, renderer, operator, out, charts_dir)
+
+
+async def _demo(
+    store: Store,
+    snapshots: list[Snapshot],
+    config: Config,
+    renderer: Renderer,
+    operator: CommandContext,
+    out: TextIO,
+    charts_dir: Path | None,
+) -> None:
+    first, rest = snapshots[0], snapshots[1:]
+    await ingest(store, first, params=config.detect, countries=config.countries)
+    out.write(f"[week of {first.as_of}] stored as the silent baseline\n")
+    services = Services(store, config)
+    reply = await execute(SUBSCRIBE, operator, services)
+    out.write(f"> /rankbot {SUBSCRIBE}\n{_indent(reply.text)}\n\n")
+    bot = await app.build_bot(
+        config,
+        store,
+        ReplaySource(rest, per_poll=1, interval=timedelta(0)),
+        {"console": ConsoleSender(renderer, out)},
+        settings=DeliverySettings(limits={}),
+    )
+    for snapshot in rest:
+        out.write(f"[week of {snapshot.as_of}]\n")
+        report = await bot.poller.tick()
+        await asyncio.gather(bot.charts.settle(), bot.delivery.run_until_idle())
+        if report.events == 0:
+            out.write("  (nothing worth an alert)\n\n")
+    for command in ("top 5", "countries"):
+        answer = (await execute(command, operator, services)).text
+        out.write(f"> /{'' if command.startswith('top') else 'rankbot '}{command}\n")
+        out.write(f"{_indent(answer)}\n\n")
+    if charts_dir is not None:
+        history = await store.history.snapshots(first.source, first.period)
+        _write_charts(history, config, charts_dir, out)
 
 
 def _write_charts(history: list[Snapshot], config: Config, where: Path, out: TextIO) -> None:

@@ -22,7 +22,7 @@ import aiohttp
 import httpx
 import jinja2
 
-from bot.cli import chart, demo, discord, openrouter, replay, run, slack, top
+from bot.cli import chart, db, demo, discord, openrouter, replay, run, slack, top
 from bot.errors import ExitCode, RankbotError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     chart.add_command(sub, common)
     slack.add_command(sub, common)
     discord.add_commands(sub, common)
+    db.add_command(sub, common)
     return parser
 
 

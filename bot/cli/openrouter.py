@@ -13,6 +13,7 @@ import os
 from datetime import date, timedelta
 from typing import Any
 
+from bot import app
 from bot.cli.common import config_from_args, database_path
 from bot.clock import utcnow
 from bot.engine.ingest import store_baseline
@@ -20,11 +21,10 @@ from bot.errors import ExitCode, SourceError, UsageError
 from bot.render.templates import human_tokens
 from bot.sources.openrouter import catalogue
 from bot.sources.openrouter.api import BAD_KEY, KEY_ENV, AuthError, OpenRouterError
-from bot.sources.openrouter.backfill import ProgressBar
+from bot.sources.openrouter.backfill import BackfillReport, ProgressBar
 from bot.sources.openrouter.rows import SuspectPayload, parse_payload
 from bot.sources.openrouter.source import OpenRouterSource
 from bot.sources.openrouter.windows import window_snapshot
-from bot.store.database import Store
 
 
 def _date(text: str) -> date:
@@ -78,13 +78,18 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     source = OpenRouterSource.from_config(config)
     since = args.since or source.settings.backfill_since
-    with Store.open(database_path(config)) as store:
-        report = asyncio.run(
-            source.run_backfill(store, utcnow(), since=since, progress=ProgressBar(0))
-        )
-        added = store_baseline(
-            store, report.as_fetched(), params=config.detect, countries=config.countries
-        )
+
+    async def backfill() -> tuple[BackfillReport, int]:
+        async with app.open_database(database_path(config)) as store:
+            report = await source.run_backfill(
+                store, utcnow(), since=since, progress=ProgressBar(0)
+            )
+            added = await store_baseline(
+                store, report.as_fetched(), params=config.detect, countries=config.countries
+            )
+        return report, added
+
+    report, added = asyncio.run(backfill())
     print(
         f"backfill from {since.isoformat()}: {report.ranges} range(s) fetched with "
         f"{report.requests} request(s), {report.days} day(s) stored, "
@@ -97,7 +102,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Tell an operator whether the key works, with one request for yesterday; the exit code
-says which failure it was (2 no key, 6 unreachable, 7 key refused, 8 other API trouble)."""
+    says which failure it was (2 no key, 6 unreachable, 7 key refused, 8 other API trouble)."""
     source = OpenRouterSource.from_config(config_from_args(args))
     if not os.environ.get(KEY_ENV):
         print(BAD_KEY)

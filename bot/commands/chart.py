@@ -16,6 +16,7 @@ from bot.config.file import Config
 from bot.core.messages import Reply
 from bot.core.model import Snapshot
 from bot.render.chart_attachments import chart_attachment
+from bot.render.chart_pool import render_chart_async
 from bot.render.charts import (
     DEFAULT_N,
     DEFAULT_WEEKS,
@@ -25,10 +26,8 @@ from bot.render.charts import (
     MIN_SNAPSHOTS,
     ChartError,
     ChartKind,
-    render_chart,
-    render_chart_async,
 )
-from bot.store.database import Store
+from bot.store.protocols import Store
 
 USAGE = (
     "chart [trend|countries|ranks] [N] [weeks]: `trend` = tokens of the top N (default 5), "
@@ -36,7 +35,6 @@ USAGE = (
     f"the top N (default 10), over the last `weeks` snapshots (default {DEFAULT_WEEKS})"
 )
 EXAMPLE = "chart trend 5 12"
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +65,7 @@ def parse_chart_args(args: Sequence[str]) -> ChartRequest:
     return ChartRequest(kind=chart, n=n, weeks=weeks)
 
 
-def chart_reply(
+async def chart_reply(
     args: list[str],
     store: Store,
     config: Config,
@@ -75,31 +73,11 @@ def chart_reply(
     source: str = "openrouter",
     period: str = "week",
 ) -> Reply:
-    """Answer `chart …` in the calling thread; code on an event loop uses `chart_reply_async`."""
+    """Answer `chart …`: the store read answers from memory, the drawing happens in the chart
+    worker process (`bot.render.chart_pool`), so the event loop stays free."""
     try:
         request = parse_chart_args(args)
-        history = store.snapshots(source, period, last=request.weeks)
-        png = render_chart(
-            request.kind, history, n=request.n, weeks=request.weeks, countries=config.countries
-        )
-    except ChartError as exc:
-        return _error(exc)
-    return _reply(request, history, png)
-
-
-async def chart_reply_async(
-    args: list[str],
-    store: Store,
-    config: Config,
-    *,
-    source: str = "openrouter",
-    period: str = "week",
-) -> Reply:
-    """Answer `chart …` with the drawing in a worker thread, so the event loop stays free;
-    the store read is a quick in-memory query and stays on the loop."""
-    try:
-        request = parse_chart_args(args)
-        history = store.snapshots(source, period, last=request.weeks)
+        history = await store.history.snapshots(source, period, last=request.weeks)
         png = await render_chart_async(
             request.kind, history, n=request.n, weeks=request.weeks, countries=config.countries
         )

@@ -10,7 +10,7 @@ example; changes come back with the complete resulting settings.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -30,10 +30,8 @@ from bot.core.subscription import (
     summary,
 )
 from bot.render.templates import Renderer
-from bot.store.database import Store
-from bot.store.outbox import Outbox
+from bot.store.protocols import Store
 from bot.store.source_health import has_health, read_health
-from bot.store.subscriptions import Subscriptions
 
 
 @dataclass
@@ -52,39 +50,25 @@ class Services:
         return self.renderer.render(f"text/{name}", **context)
 
 
-Handler = Callable[[tuple[str, ...], CommandContext, Services], Reply]
+Handler = Callable[[tuple[str, ...], CommandContext, Services], Awaitable[Reply]]
 
 
-def execute(line: str, ctx: CommandContext, services: Services) -> Reply:
-    """Run one command line; bad input yields a helpful reply, never an exception."""
+async def execute(line: str, ctx: CommandContext, services: Services) -> Reply:
+    """Run one command line; bad input yields a helpful reply, never an exception.
+
+    Adapters call it on the bot's event loop: the store's reads answer from memory, its
+    writes wait only for their own commit, and the one slow command, `chart`, is drawn in
+    the chart worker process, so other commands and deliveries go on meanwhile."""
     try:
         command = cp.split(line)
         usage = cp.USAGE[command.name]
         if usage.manage and not ctx.caller.can_manage:
             reply = _refusal(command.name, ctx, services)
         else:
-            reply = _HANDLERS[command.name](command.args, ctx, services)
+            reply = await _HANDLERS[command.name](command.args, ctx, services)
     except cp.ParseError as exc:
         reply = _error(services, exc.problem, exc.example)
-    return _with_pause_note(reply, ctx, services)
-
-
-async def execute_async(line: str, ctx: CommandContext, services: Services) -> Reply:
-    """`execute` for adapters running on the bot's event loop: the one slow command, `chart`,
-    is drawn in a worker thread (its store read stays on the loop, the store is not
-    thread-safe), so other commands and deliveries go on meanwhile."""
-    try:
-        command = cp.split(line)
-    except cp.ParseError:
-        return execute(line, ctx, services)
-    if command.name != "chart":
-        return execute(line, ctx, services)
-    from bot.commands.chart import chart_reply_async  # matplotlib is loaded only to draw
-
-    reply = await chart_reply_async(
-        list(command.args), services.store, services.config, source=services.source
-    )
-    return _with_pause_note(reply, ctx, services)
+    return await _with_pause_note(reply, ctx, services)
 
 
 # --- shared pieces ---------------------------------------------------------------------------
@@ -102,8 +86,8 @@ def _refusal(name: str, ctx: CommandContext, s: Services) -> Reply:
     return Reply(text, view="error", data={"error": problem, "rule": rule}, ok=False)
 
 
-def _with_pause_note(reply: Reply, ctx: CommandContext, s: Services) -> Reply:
-    sub = Subscriptions(s.store).get(ctx.channel)
+async def _with_pause_note(reply: Reply, ctx: CommandContext, s: Services) -> Reply:
+    sub = await s.store.subscriptions.get(ctx.channel)
     if sub is None or not sub.paused:
         return reply
     note = (
@@ -136,8 +120,8 @@ def _settings_reply(s: Services, headline: str, sub: Subscription | None, now: d
     return Reply(text, view="subscription", data=data)
 
 
-def _existing(ctx: CommandContext, s: Services, command: str) -> Subscription:
-    sub = Subscriptions(s.store).get(ctx.channel)
+async def _existing(ctx: CommandContext, s: Services, command: str) -> Subscription:
+    sub = await s.store.subscriptions.get(ctx.channel)
     if sub is None:
         raise cp.ParseError(
             f"This channel has no subscription yet, so there is nothing to {command}. "
@@ -147,15 +131,17 @@ def _existing(ctx: CommandContext, s: Services, command: str) -> Subscription:
     return sub
 
 
-def _save(s: Services, sub: Subscription, ctx: CommandContext) -> Subscription:
-    return Subscriptions(s.store).upsert(replace(sub, updated_by=_who(ctx), updated_at=ctx.now))
+async def _save(s: Services, sub: Subscription, ctx: CommandContext) -> Subscription:
+    updated = replace(sub, updated_by=_who(ctx), updated_at=ctx.now)
+    return await s.store.subscriptions.upsert(updated)
 
 
-def _stream(s: Services, period: str, last: int | None = 2) -> list[Snapshot]:
+async def _stream(s: Services, period: str, last: int | None = 2) -> list[Snapshot]:
     """The configured source's snapshots of `period` (another source's if it has none)."""
-    sources = [s.source] + [src for src, p in s.store.streams() if p == period]
+    history = s.store.history
+    sources = [s.source] + [src for src, p in await history.streams() if p == period]
     for source in sources:
-        snaps = s.store.snapshots(source, period, last=last)
+        snaps = await history.snapshots(source, period, last=last)
         if snaps:
             return snaps
     return []
@@ -169,9 +155,9 @@ def _no_data(period: str) -> Reply:
 # --- reading commands ------------------------------------------------------------------------
 
 
-def _top(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+async def _top(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     n, period = cp.parse_top(args)
-    snaps = _stream(s, period)
+    snaps = await _stream(s, period)
     if not snaps:
         return _no_data(period)
     previous = snaps[-2] if len(snaps) > 1 else None
@@ -202,10 +188,10 @@ def _find_model(query: str, names: Mapping[str, str]) -> str:
     raise cp.ParseError(f"No model matches `{query[:60]}`.{hint}", example)
 
 
-def _model(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+async def _model(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     if not args:
         raise cp.fail("model", "Say which model, by id or name (or part of one).")
-    snaps = _stream(s, "week", last=None)
+    snaps = await _stream(s, "week", last=None)
     if not snaps:
         return _no_data("week")
     names: dict[str, str] = {}
@@ -250,10 +236,10 @@ def _model(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     return Reply(s.render("reply_model.j2", m=data), view="model", data=data)
 
 
-def _countries(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+async def _countries(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     if args:
         raise cp.fail("countries", "`countries` takes no arguments.")
-    snaps = _stream(s, "week", last=None)
+    snaps = await _stream(s, "week", last=None)
     if not snaps:
         return _no_data("week")
     latest = snaps[-1]
@@ -280,8 +266,8 @@ def _countries(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply
     return Reply(s.render("reply_countries.j2", c=data), view="countries", data=data)
 
 
-def _subscriptions(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
-    sub = Subscriptions(s.store).get(ctx.channel)
+async def _subscriptions(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+    sub = await s.store.subscriptions.get(ctx.channel)
     if sub is None:
         return _settings_reply(
             s, "This channel has no subscription. Start one with `subscribe`.", None, ctx.now
@@ -289,10 +275,11 @@ def _subscriptions(args: tuple[str, ...], ctx: CommandContext, s: Services) -> R
     return _settings_reply(s, "This channel's subscription:", sub, ctx.now)
 
 
-def _status(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
-    health = read_health(s.store, s.source) if has_health(s.store, s.source) else None
-    sub = Subscriptions(s.store).get(ctx.channel)
-    outbox = Outbox(s.store)
+async def _status(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+    state = s.store.state
+    health = await read_health(state, s.source) if await has_health(state, s.source) else None
+    sub = await s.store.subscriptions.get(ctx.channel)
+    outbox = s.store.outbox
     data = {
         "source": s.source,
         "health": {key: getattr(health, key, None) for key in _HEALTH_KEYS},
@@ -304,8 +291,8 @@ def _status(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
             if sub is not None and sub.mute_until is not None and sub.muted(ctx.now)
             else None
         ),
-        "pending_here": outbox.pending_count(ctx.channel),
-        "pending_total": outbox.pending_count(),
+        "pending_here": await outbox.count(ctx.channel),
+        "pending_total": await outbox.count(),
     }
     return Reply(s.render("reply_status.j2", st=data), view="status", data=data)
 
@@ -314,7 +301,7 @@ _HEALTH_KEYS = ("last_good_fetch", "consecutive_failures", "newest_day", "last_e
 """What `status` shows of the source's health record (`bot.core.source_health.Health`)."""
 
 
-def _help(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+async def _help(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     if len(args) > 1:
         raise cp.fail("help", "Ask about one command at a time.")
     if args:
@@ -340,9 +327,9 @@ def _usage_dict(usage: cp.Usage) -> dict[str, Any]:
 # --- changing commands -----------------------------------------------------------------------
 
 
-def _subscribe(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+async def _subscribe(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     req = cp.parse_subscribe(args)
-    existing = Subscriptions(s.store).get(ctx.channel)
+    existing = await s.store.subscriptions.get(ctx.channel)
     sub = existing or Subscription(ctx.channel, kinds=(), created_by=_who(ctx), created_at=ctx.now)
     if req.reset:
         sub = replace(sub, kinds=(), filters=Filters(), periods=DEFAULT_PERIODS, charts=True)
@@ -356,7 +343,7 @@ def _subscribe(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply
         paused=False,
         pause_reason=None,
     )
-    sub = _save(s, sub, ctx)
+    sub = await _save(s, sub, ctx)
     if existing is None:
         headline = (
             "Subscribed. This channel is watched from now on (nothing from before is posted); "
@@ -367,25 +354,26 @@ def _subscribe(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply
     return _settings_reply(s, headline, sub, ctx.now)
 
 
-def _unsubscribe(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+async def _unsubscribe(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     kinds = cp.parse_unsubscribe(args)
-    sub = _existing(ctx, s, "unsubscribe from")
+    sub = await _existing(ctx, s, "unsubscribe from")
     left = () if kinds is None else tuple(k for k in sub.kinds if k not in kinds)
     if not left:
-        Subscriptions(s.store).remove(ctx.channel)
+        await s.store.subscriptions.remove(ctx.channel)
         return _settings_reply(
             s,
             "Unsubscribed: this channel gets no alerts now, and its settings are gone.",
             None,
             ctx.now,
         )
-    sub = _save(s, replace(sub, kinds=left), ctx)
+    sub = await _save(s, replace(sub, kinds=left), ctx)
     return _settings_reply(s, "Stopped " + ", ".join(kinds or ()) + ". Active now:", sub, ctx.now)
 
 
-def _mute(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+async def _mute(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     duration = cp.parse_mute(args)
-    sub = _save(s, replace(_existing(ctx, s, "mute"), mute_until=ctx.now + duration), ctx)
+    muted = replace(await _existing(ctx, s, "mute"), mute_until=ctx.now + duration)
+    sub = await _save(s, muted, ctx)
     headline = (
         f"Muted until {_when(sub.mute_until)}: alerts are dropped and counted, and the channel "
         "is told how many were skipped when the mute ends. Active now:"
@@ -393,13 +381,13 @@ def _mute(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     return _settings_reply(s, headline, sub, ctx.now)
 
 
-def _unmute(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+async def _unmute(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     if args:
         raise cp.fail("unmute", "`unmute` takes no arguments.")
-    sub = _existing(ctx, s, "unmute")
+    sub = await _existing(ctx, s, "unmute")
     if not sub.muted(ctx.now):
         return _settings_reply(s, "This channel is not muted. Active now:", sub, ctx.now)
-    sub = _save(s, replace(sub, mute_until=ctx.now), ctx)
+    sub = await _save(s, replace(sub, mute_until=ctx.now), ctx)
     headline = "Unmuted: alerts flow again (skipped ones are counted in a notice). Active now:"
     return _settings_reply(s, headline, sub, ctx.now)
 
@@ -410,41 +398,40 @@ def _default_tz(sub: Subscription) -> str:
     return sub.quiet.tz if sub.quiet is not None else "UTC"
 
 
-def _digest(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
-    sub = Subscriptions(s.store).get(ctx.channel)
+async def _digest(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+    sub = await s.store.subscriptions.get(ctx.channel)
     digest = cp.parse_digest(args, _default_tz(sub) if sub else "UTC")
-    sub = _save(s, replace(_existing(ctx, s, "change"), digest=digest), ctx)
+    sub = await _save(s, replace(await _existing(ctx, s, "change"), digest=digest), ctx)
     headline = "Alerts are posted as they come. Active now:"
     if digest is not None:
         headline = f"Alerts are gathered into one digest, {digest}. Active now:"
     return _settings_reply(s, headline, sub, ctx.now)
 
 
-def _quiet(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
-    sub = Subscriptions(s.store).get(ctx.channel)
+async def _quiet(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+    sub = await s.store.subscriptions.get(ctx.channel)
     quiet = cp.parse_quiet(args, _default_tz(sub) if sub else "UTC")
-    sub = _save(s, replace(_existing(ctx, s, "change"), quiet=quiet), ctx)
+    sub = await _save(s, replace(await _existing(ctx, s, "change"), quiet=quiet), ctx)
     headline = "Quiet hours are off. Active now:"
     if quiet is not None:
         headline = f"Quiet hours {quiet}: alerts wait and come grouped when they end. Active now:"
     return _settings_reply(s, headline, sub, ctx.now)
 
 
-def _resume(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
-    sub = _existing(ctx, s, "resume")
+async def _resume(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+    sub = await _existing(ctx, s, "resume")
     if not sub.paused:
         return _settings_reply(s, "Deliveries here are not paused. Active now:", sub, ctx.now)
-    sub = Subscriptions(s.store).resume(ctx.channel, ctx.now, by=_who(ctx)) or sub
+    sub = await s.store.subscriptions.resume(ctx.channel, ctx.now, by=_who(ctx)) or sub
     return _settings_reply(
         s, "Resumed: deliveries to this channel start again. Active now:", sub, ctx.now
     )
 
 
-def _chart(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
-    # imported here: matplotlib is heavy and most commands never draw
+async def _chart(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     from bot.commands.chart import chart_reply
 
-    return chart_reply(list(args), s.store, s.config, source=s.source)
+    return await chart_reply(list(args), s.store, s.config, source=s.source)
 
 
 _HANDLERS: Mapping[str, Handler] = {

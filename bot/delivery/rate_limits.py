@@ -93,23 +93,33 @@ class RateLimiter:
         """Wait until the channel's own bucket has a token, without spending it.
 
         Delivery waits here before taking a send slot, so a channel waiting for its own
-        limit holds no slot that another channel could use.
+        limit holds no slot that another channel could use. Each channel has one worker, so
+        the token is still there when `take_channel` spends it.
         """
         own = self._bucket(channel)
         if own is not None:
             while (delay := own.wait(self._clock())) > 0:
                 await self._sleep(delay)
 
+    async def take_platform(self, channel: ChannelRef) -> None:
+        """Wait for a token of the channel's platform and spend it (FIFO among waiters)."""
+        shared = self._platform_bucket(channel.platform)
+        if shared is None:
+            return
+        lock = self._locks.setdefault(channel.platform, asyncio.Lock())
+        async with lock:
+            while (delay := shared.wait(self._clock())) > 0:
+                await self._sleep(delay)
+            shared.record(self._clock())
+
+    def take_channel(self, channel: ChannelRef) -> None:
+        """Spend the channel's token (after `wait_channel`)."""
+        own = self._bucket(channel)
+        if own is not None:
+            own.record(self._clock())
+
     async def acquire(self, channel: ChannelRef) -> None:
         """Wait for the channel's and the platform's token, then spend both."""
         await self.wait_channel(channel)
-        own = self._bucket(channel)
-        shared = self._platform_bucket(channel.platform)
-        if shared is not None:
-            lock = self._locks.setdefault(channel.platform, asyncio.Lock())
-            async with lock:
-                while (delay := shared.wait(self._clock())) > 0:
-                    await self._sleep(delay)
-                shared.record(self._clock())
-        if own is not None:
-            own.record(self._clock())
+        await self.take_platform(channel)
+        self.take_channel(channel)

@@ -7,14 +7,14 @@ answer when it has nothing to say (a replay file keeps no health, so it never ow
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from bot.core.model import Snapshot
 from bot.core.source_health import Notice
-from bot.store.database import Store
+from bot.store.protocols import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,7 @@ class Fetched:
 
     news: list[Snapshot] = field(default_factory=list)
     baseline: list[Snapshot] = field(default_factory=list)
-    on_stored: Callable[[Store], None] | None = None
+    on_stored: Callable[[Store], Awaitable[None]] | None = None
 
 
 class Source(Protocol):
@@ -73,7 +73,7 @@ class Source(Protocol):
             def confirm_for(self, period: str) -> int | None:
                 return None                               # [detect] confirm
 
-            def health_notice(self, store: Store, now: datetime) -> Notice | None:
+            async def health_notice(self, store: Store, now: datetime) -> Notice | None:
                 return None                               # keeps no health record
 
     and one line in the composition root (`bot.app.build_source`) that builds it. Its
@@ -92,4 +92,4 @@ class Source(Protocol):
 
     def confirm_for(self, period: str) -> int | None: ...
 
-    def health_notice(self, store: Store, now: datetime) -> Notice | None: ...
+    async def health_notice(self, store: Store, now: datetime) -> Notice | None: ...

@@ -7,6 +7,9 @@ from datetime import datetime
 
 from bot.core.events import Event
 from bot.core.messages import ChannelRef, Message
+from bot.core.planning import Planned
+from bot.core.subscription import Subscription
+from bot.engine.planner import Plan
 
 
 @dataclass(frozen=True)
@@ -26,12 +29,15 @@ class TwoChannelPlanner:
     )
     held: list[Post] = field(default_factory=list)
 
-    def after_ingest(self, events: list[Event], now: datetime) -> list[Post]:
+    async def after_ingest(
+        self, events: list[Event], subscriptions: list[Subscription], now: datetime
+    ) -> Plan:
         if not events:
-            return []
+            return Plan()
         keys = "+".join(e.key for e in events)
-        return [Post(c, Message(events=tuple(events)), f"{c.key}|{keys}") for c in self.channels]
+        message = Message(events=tuple(events))
+        return Plan([Planned(c, message, f"{c.key}|{keys}") for c in self.channels])
 
-    def flush_due(self, now: datetime) -> list[Post]:
+    async def flush_due(self, now: datetime) -> list[Post]:
         held, self.held = self.held, []
         return held

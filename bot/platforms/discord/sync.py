@@ -16,7 +16,7 @@ import discord
 from discord import app_commands
 
 from bot.store import keys
-from bot.store.database import Store
+from bot.store.protocols import Store
 
 
 def schema_hash(tree: app_commands.CommandTree) -> str:
@@ -40,7 +40,7 @@ async def sync(
         tree.copy_global_to(guild=guild)
     synced = await tree.sync(guild=guild)
     if store is not None:
-        store.set_state(keys.discord_commands(guild_id), schema_hash(tree))
+        await store.state.set(keys.discord_commands(guild_id), schema_hash(tree))
     return synced
 
 
@@ -48,7 +48,7 @@ async def sync_if_changed(
     tree: app_commands.CommandTree, guild_id: int | None, store: Store
 ) -> bool:
     """Sync when the schema differs from the last one synced to this scope; True if it did."""
-    if store.get_state(keys.discord_commands(guild_id)) == schema_hash(tree):
+    if await store.state.get(keys.discord_commands(guild_id)) == schema_hash(tree):
         return False
     await sync(tree, guild_id, store)
     return True

@@ -28,12 +28,12 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock, utcnow
-from bot.commands.execute import Services, execute_async
+from bot.commands.execute import Services, execute
 from bot.core.messages import Caller, ChannelRef, CommandContext, Reply
 from bot.platforms.slack.blocks import MAX_FALLBACK, blocks_or_none, mrkdwn_escape, reply_blocks
 from bot.platforms.slack.installation import (
-    TinyDBInstallationStore,
-    TinyDBStateStore,
+    StoreInstallationStore,
+    StoreStateStore,
     add_uninstall_listeners,
 )
 from bot.platforms.slack.sender import error_code, upload
@@ -41,7 +41,6 @@ from bot.platforms.slack.settings import SlackSecrets, SlackSettings
 from bot.render.templates import Renderer
 
 log = logging.getLogger("rankbot.slack")
-
 
 
 def reply_payload(renderer: Renderer, reply: Reply, *, public: bool = False) -> dict[str, Any]:
@@ -112,7 +111,7 @@ class SlashCommands:
 
     async def _execute(self, line: str, ctx: CommandContext) -> Reply:
         try:
-            return await execute_async(line, ctx, self.services)
+            return await execute(line, ctx, self.services)
         except Exception:
             log.exception("command %r in %s failed", line.split(" ", 1)[0], ctx.channel.key)
             return Reply("Something went wrong on rankbot's side; it was logged.", ok=False)
@@ -159,7 +158,7 @@ def build_app(
     client = AsyncWebClient(
         token=None if settings.oauth else secrets.bot_token, base_url=settings.api_url
     )
-    installations = TinyDBInstallationStore(store) if settings.oauth else None
+    installations = StoreInstallationStore(store) if settings.oauth else None
     oauth = None
     if installations is not None:
         oauth = AsyncOAuthSettings(
@@ -170,7 +169,7 @@ def build_app(
             install_path=settings.install_path,
             redirect_uri_path=settings.redirect_path,
             installation_store=installations,
-            state_store=TinyDBStateStore(store),
+            state_store=StoreStateStore(store),
         )
     app = AsyncApp(
         name=settings.app_name,

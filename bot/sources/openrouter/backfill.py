@@ -21,13 +21,14 @@ from datetime import date, datetime, timedelta
 from typing import Any, TextIO
 
 from bot.core.model import Snapshot
+from bot.net.slices import Slices
 from bot.sources.base import Fetched
 from bot.sources.openrouter.api import OpenRouterApi
 from bot.sources.openrouter.daystore import load_days, upsert_days
 from bot.sources.openrouter.rows import parse_payload, screen
-from bot.sources.openrouter.windows import snapshots_for
+from bot.sources.openrouter.windows import in_order, window_snapshots
 from bot.store import keys
-from bot.store.database import Store
+from bot.store.protocols import Store
 
 log = logging.getLogger("rankbot.openrouter")
 
@@ -74,9 +75,9 @@ class BackfillReport:
         complete (in the same write: a crash before it repeats the harmless baseline)."""
         return Fetched(baseline=self.baseline, on_stored=self._mark_complete)
 
-    def _mark_complete(self, store: Store) -> None:
+    async def _mark_complete(self, store: Store) -> None:
         since, until = self.since.isoformat(), self.until.isoformat()
-        store.set_state(
+        await store.state.set(
             keys.backfill(SOURCE), {"since": since, "done_through": until, "complete": True}
         )
 
@@ -113,12 +114,14 @@ async def backfill(
     """Fetch every range not yet done up to yesterday, then derive the baseline snapshots
     (`BackfillReport.baseline`, for the engine to store: `as_fetched`).
 
-    Raises what the API raises (or `SuspectPayload`); what was completed stays stored.
+    Raises what the API raises (or `SuspectPayload`); what was completed stays stored. The
+    derivation runs in slices (`bot.net.slices`): a year of windows is seconds of CPU, which
+    the event loop must not spend blocked.
     """
     until = now.date() - timedelta(days=1)
     ranges = plan_ranges(since, until, chunk)
-    todo = remaining(ranges, store.get_state(keys.backfill(SOURCE)), since)
-    held = load_days(store)
+    todo = remaining(ranges, await store.state.get(keys.backfill(SOURCE)), since)
+    held = await load_days(store.days)
     first_request = api.requests
     rejected: list[str] = []
     stored = 0
@@ -133,9 +136,9 @@ async def backfill(
         for rejection in (*parsed.rejected, *jumps):
             log.warning("OpenRouter day rejected as suspect: %s", rejection)
             rejected.append(str(rejection))
-        with store.batch():
-            stored += len(upsert_days(store, accepted, held))
-            store.set_state(
+        async with store.transaction():
+            stored += len(await upsert_days(store.days, accepted, held))
+            await store.state.set(
                 keys.backfill(SOURCE),
                 {"since": since.isoformat(), "done_through": end.isoformat(), "complete": False},
             )
@@ -143,7 +146,12 @@ async def backfill(
         if progress is not None:
             progress.show(done, f"through {end.isoformat()}")
     wanted = {d: day for d, day in held.items() if d >= since}
-    snapshots = snapshots_for(wanted, held, periods, name, fetched_at=now)
+    slices = Slices()
+    derived = []
+    for snapshot in window_snapshots(wanted, held, periods, name, fetched_at=now):
+        derived.append(snapshot)
+        await slices.pause()
+    snapshots = in_order(derived)
     return BackfillReport(
         len(todo), api.requests - first_request, stored, rejected, snapshots, since, until
     )
