@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -184,12 +185,17 @@ async def one_cycle(bot: Bot) -> TickReport:
     return report
 
 
-def delivery_timeout(settings: DeliverySettings) -> httpx.Timeout:
-    """The webhook client's own timeouts: only for connecting and the pool. Delivery bounds
-    every request itself with `send_timeout`, counting only time the event loop could serve
-    it (`bot.net.deadline`); httpx's read timer, like any loop timer, would fire while the
-    answer waits in the socket behind a busy loop."""
-    return httpx.Timeout(None, connect=settings.send_timeout, pool=None)
+def webhook_client(settings: DeliverySettings) -> httpx.AsyncClient:
+    """The webhook senders' HTTP client. Its own timeouts only cover connecting: delivery
+    bounds every request itself with `send_timeout`, counting only time the event loop could
+    serve it (`bot.net.deadline`); httpx's read timer, like any loop timer, would fire while
+    the answer waits in the socket behind a busy loop. Its pool does not queue requests
+    (delivery bounds them): a request waiting for a connection would count as a slow
+    answer."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(None, connect=settings.send_timeout, pool=None),
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=settings.concurrency),
+    )
 
 
 def warm_charts() -> None:
@@ -229,8 +235,16 @@ def default_db_path() -> Path:
 
 def open_store(path: Path, *, readonly: bool = False) -> Store:
     """The store at `path`: the embedded TinyDB backend (`bot.store.tinydb`). The one place a
-    backend is chosen; a networked one (PostgreSQL) would be picked here from the config."""
-    return TinyStore.open(path, readonly=readonly)
+    backend is chosen; a networked one (PostgreSQL) would be picked here from the config.
+
+    The embedded store keeps the whole database in memory for the life of the process: it is
+    moved out of the cyclic garbage collector's sight (`gc.freeze`), which otherwise walks
+    those millions of objects again and again while a busy poll allocates its posts."""
+    store = TinyStore.open(path, readonly=readonly)
+    gc.unfreeze()  # what an earlier store of this process left is collected, not kept
+    gc.collect()
+    gc.freeze()
+    return store
 
 
 @contextlib.asynccontextmanager

@@ -16,8 +16,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bot import app
 from bot.cli.common import config_from_args, database_path
 from bot.config.file import Config
@@ -41,7 +39,7 @@ async def poll_once(args: argparse.Namespace, config: Config) -> int:
     settings: DeliverySettings = config.section("delivery")
     async with (
         app.open_database(database_path(config), dry_run=args.dry_run) as store,
-        httpx.AsyncClient(timeout=app.delivery_timeout(settings)) as client,
+        app.webhook_client(settings) as client,
     ):
         if args.dry_run:
             bot = await app.build_bot(
@@ -78,7 +76,7 @@ async def run(args: argparse.Namespace, config: Config) -> int:
     settings: DeliverySettings = config.section("delivery")
     async with (
         app.open_database(database_path(config)) as store,
-        httpx.AsyncClient(timeout=app.delivery_timeout(settings)) as client,
+        app.webhook_client(settings) as client,
     ):
         senders = app.default_senders(config, client, renderer)
         bot = await app.build_bot(config, store, _source(args, config), senders)

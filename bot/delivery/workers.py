@@ -55,6 +55,8 @@ from bot.store.protocols import CONTENT, FAILED, PENDING, SENT, Outbox, OutboxIt
 log = logging.getLogger("rankbot.delivery")
 
 OnPermanent = Callable[[ChannelRef, str, datetime], Awaitable[None]]
+IN_FLIGHT_PER_SLOT = 8
+"""Sends in flight (active or stalled) per `concurrency` slot."""
 IsPaused = Callable[[ChannelRef], Awaitable[bool]]
 
 
@@ -91,16 +93,24 @@ async def send_once(sender: Sender, item: OutboxItem, timeout: float) -> SendRes
 
 class SendSlots:
     """At most `limit` sends active at once; a send unanswered after `stalled_after` seconds
-    stops counting (see the module docstring)."""
+    stops counting (see the module docstring). Stalled sends are bounded too, by
+    `IN_FLIGHT_PER_SLOT` times `limit`, so a process too busy to read its answers (they all
+    look stalled then) cannot pile up ever more requests."""
 
     def __init__(self, limit: int, stalled_after: float) -> None:
         self._free = asyncio.Semaphore(limit)
+        self._in_flight = asyncio.Semaphore(limit * IN_FLIGHT_PER_SLOT)
         self._stalled_after = stalled_after
         self.stalled = 0
         """Sends that gave their slot back while still waiting for an answer."""
 
     @contextlib.asynccontextmanager
     async def active(self) -> AsyncIterator[None]:
+        async with self._in_flight, self._active():
+            yield
+
+    @contextlib.asynccontextmanager
+    async def _active(self) -> AsyncIterator[None]:
         await self._free.acquire()
         held = True
 
@@ -226,7 +236,7 @@ class Delivery:
         self._wake = asyncio.Event()
         while True:
             self._wake.clear()
-            await self._start_workers()
+            await self._start_workers()  # channels still waiting for a chart start no worker
             if self._workers:
                 await asyncio.gather(*self._workers.values())
                 if wait_for_retries or self._waiting_for_chart:
@@ -256,10 +266,14 @@ class Delivery:
             self._wake.set()
 
     async def _start_workers(self) -> None:
-        self._waiting_for_chart.clear()
         for channel in await self._outbox.channels():
             if channel in self._workers or await self._is_paused(channel):
                 continue
+            if channel in self._waiting_for_chart:
+                head = await self._outbox.head(channel)
+                if head is not None and head.chart_pending:
+                    continue
+                self._waiting_for_chart.discard(channel)
             sender = self._senders.get(channel.platform)
             if sender is None:
                 continue  # stays pending until a run that has this platform's adapter
@@ -299,11 +313,7 @@ class Delivery:
             if not self._wait_for_retries and not item.is_due(self._clock()):
                 return False
             await self._wait_until(not_before)
-            await self._limiter.wait_channel(item.channel)
-            await self._limiter.take_platform(item.channel)
-            async with self._slots.active():
-                self._limiter.take_channel(item.channel)
-                result = await send_once(sender, item, self._settings.send_timeout)
+            result = await self._send(item, sender)
             now = self._clock()
             if result.status is SendStatus.SENT:
                 await self._recorder.record(
@@ -326,6 +336,18 @@ class Delivery:
             if not self._wait_for_retries:
                 return False
         return False
+
+    async def _send(self, item: OutboxItem, sender: Sender) -> SendResult:
+        """Wait for the limits (holding nothing), then a send slot; spend the tokens only
+        when the request goes out (another channel may have taken them meanwhile: wait
+        again)."""
+        assert self._slots is not None
+        while True:
+            await self._limiter.wait_channel(item.channel)
+            await self._limiter.wait_platform(item.channel)
+            async with self._slots.active():
+                if self._limiter.take(item.channel):
+                    return await send_once(sender, item, self._settings.send_timeout)
 
     async def _fail(self, item: OutboxItem, result: SendResult, now: datetime) -> bool:
         """Record a permanent failure; True when the channel may go on with its next post."""
