@@ -91,8 +91,9 @@ def _joined_keys(events: Iterable[Event]) -> str:
 
 
 def _hashed_key(prefix: str, channel: ChannelRef, joined_keys: str) -> str:
-    body = channel.key + joined_keys
-    return f"{prefix}:{channel.key}:{hashlib.sha256(body.encode()).hexdigest()[:32]}"
+    channel_key = channel.key
+    digest = hashlib.sha256((channel_key + joined_keys).encode()).hexdigest()[:32]
+    return f"{prefix}:{channel_key}:{digest}"
 
 
 def grouped(
@@ -119,13 +120,23 @@ class Router:
     def __init__(self, events: Iterable[Event]) -> None:
         self._events = list(events)
         self._wanted: dict[tuple[object, ...], tuple[Event, ...]] = {}
+        self._same: dict[tuple[int, int, int], tuple[object, tuple[Event, ...]]] = {}
         self._grouped: dict[int, tuple[Planned, str]] = {}
 
     def route(self, sub: Subscription, now: datetime) -> Routed:
-        ask = (sub.kinds, sub.periods, sub.filters)
-        wanted = self._wanted.get(ask)
-        if wanted is None:
-            wanted = self._wanted[ask] = tuple(select(sub, self._events))
+        # subscriptions whose settings are the very same objects (a store shares equal
+        # values) skip even the hashing of their ask; the entry keeps those objects alive,
+        # so their ids cannot be reused by others while the router lives
+        same = (id(sub.kinds), id(sub.periods), id(sub.filters))
+        known = self._same.get(same)
+        if known is None:
+            ask = (sub.kinds, sub.periods, sub.filters)
+            wanted = self._wanted.get(ask)
+            if wanted is None:
+                wanted = self._wanted[ask] = tuple(select(sub, self._events))
+            self._same[same] = (ask, wanted)
+        else:
+            wanted = known[1]
         if not wanted or sub.paused:
             return Routed()
         if sub.muted(now):

@@ -7,17 +7,32 @@ drops models that a restatement no longer lists.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import weakref
+from collections.abc import Iterable, Mapping
 from datetime import date
+from typing import Any
 
 from bot.sources.openrouter.rows import Day
 from bot.store.protocols import SourceDays
 
 SOURCE = "openrouter"
 
+_decoded: weakref.WeakKeyDictionary[SourceDays, dict[str, tuple[Mapping[str, Any], Day]]]
+_decoded = weakref.WeakKeyDictionary()
+"""Days already decoded, per store and day, with the document they came from: a poll reads a
+year of days, and decoding 18,000 token figures every time cost more than the poll itself.
+A day whose document changed (restated) is decoded again."""
+
 
 async def load_days(days: SourceDays) -> dict[date, Day]:
-    return {day.date: day for day in map(Day.from_doc, (await days.load(SOURCE)).values())}
+    cache = _decoded.setdefault(days, {})
+    out: dict[date, Day] = {}
+    for key, doc in (await days.load(SOURCE)).items():
+        cached = cache.get(key)
+        if cached is None or cached[0] is not doc:
+            cached = cache[key] = (doc, Day.from_doc(doc))
+        out[cached[1].date] = cached[1]
+    return out
 
 
 async def upsert_days(days: SourceDays, fresh: Iterable[Day], held: dict[date, Day]) -> list[date]:

@@ -64,8 +64,19 @@ def _count(delta: int) -> None:
         _in_flight += delta
 
 
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+"""One encoder for every line (`json.dumps` with options builds a new one per call)."""
+
+
 def _line(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    return _encode(obj).encode() + b"\n"
+
+
+def _entry(table: str, doc_id: int, doc: Doc | None) -> str:
+    """One journal line without its newline (table names are plain identifiers)."""
+    if doc is None:
+        return f'{{"t":"{table}","i":{doc_id}}}'
+    return f'{{"t":"{table}","i":{doc_id},"d":{_encode(doc)}}}'
 
 
 def encode_base(tables: Mapping[str, Mapping[str, Doc]]) -> Iterator[bytes]:
@@ -77,7 +88,7 @@ def encode_base(tables: Mapping[str, Mapping[str, Doc]]) -> Iterator[bytes]:
         first_table = False
         first = True
         for doc_id, doc in docs.items():
-            body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+            body = _encode(doc).encode()
             yield (b"" if first else b",") + b'"' + doc_id.encode() + b'":' + body
             first = False
         yield b"}"
@@ -241,15 +252,12 @@ class JournalWriter:
     def _append(self, commits: list[_Commit]) -> BaseException | None:
         if self.failed is not None:
             return self.failed
-        parts: list[bytes] = []
+        parts: list[str] = []
         for commit in commits:
-            for table, doc_id, doc in commit.ops:
-                entry: dict[str, Any] = {"t": table, "i": doc_id}
-                if doc is not None:
-                    entry["d"] = doc
-                parts.append(_line(entry))
-            parts.append(_line({"c": commit.seq}))
-        payload = b"".join(parts)
+            parts.extend(_entry(table, doc_id, doc) for table, doc_id, doc in commit.ops)
+            parts.append(f'{{"c":{commit.seq}}}')
+        parts.append("")
+        payload = "\n".join(parts).encode()
         try:
             written = 0
             while written < len(payload):

@@ -29,7 +29,7 @@ import base64
 import bisect
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -69,6 +69,65 @@ def _pending_chart(doc: Mapping[str, Any]) -> str | None:
     return _chart_spec(chart).key if chart and doc.get("chart_pending") else None
 
 
+class ItemIndex(Index):
+    """The outbox's indexes of its items, kept in one pass per change (a busy poll inserts
+    thousands): by key (dedup), by (channel, state) (`counts`, `requeue`), by state (`prune`,
+    `count`), and how many items refer to each body (a body nobody refers to goes)."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda d: None)
+        self.by_key: dict[str, int] = {}
+        self.by_channel_state: dict[tuple[str, PostState], dict[int, None]] = {}
+        self.by_state: dict[str, dict[int, None]] = {}
+        self.by_body: dict[str, int] = {}
+
+    def ids(self, value: Hashable) -> list[int]:
+        return sorted(self.by_state.get(cast(str, value), ()))
+
+    def update(
+        self, doc_id: int, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+    ) -> None:
+        if old is not None:
+            self._forget(doc_id, old)
+        if new is not None:
+            self.by_key[new["key"]] = doc_id
+            state = new["state"]
+            pair = (new["channel"], state)
+            group = self.by_channel_state.get(pair)
+            if group is None:
+                self.by_channel_state[pair] = {doc_id: None}
+            else:
+                group[doc_id] = None
+            group = self.by_state.get(state)
+            if group is None:
+                self.by_state[state] = {doc_id: None}
+            else:
+                group[doc_id] = None
+            body = new.get("body")
+            if body is not None:
+                self.by_body[body] = self.by_body.get(body, 0) + 1
+
+    def _forget(self, doc_id: int, old: Mapping[str, Any]) -> None:
+        if self.by_key.get(old["key"]) == doc_id:
+            del self.by_key[old["key"]]
+        pair = (old["channel"], old["state"])
+        group = self.by_channel_state[pair]
+        del group[doc_id]
+        if not group:
+            del self.by_channel_state[pair]
+        group = self.by_state[old["state"]]
+        del group[doc_id]
+        if not group:
+            del self.by_state[old["state"]]
+        body = old.get("body")
+        if body is not None:
+            left = self.by_body[body] - 1
+            if left:
+                self.by_body[body] = left
+            else:
+                del self.by_body[body]
+
+
 class TinyOutbox:
     def __init__(self, store: Writes, db: Database, history: TinyHistory) -> None:
         self._store = store
@@ -76,12 +135,7 @@ class TinyOutbox:
         self.items_table = db.incremental(OUTBOX)
         self.bodies = db.incremental(BODIES)
         self.blobs = db.incremental(BLOBS)
-        self._by_key = self.items_table.add_index(UniqueIndex(lambda d: d["key"]))
-        self._by_channel_state = self.items_table.add_index(
-            Index(lambda d: (d["channel"], d["state"]))
-        )
-        self._by_state = self.items_table.add_index(Index(lambda d: d["state"]))
-        self._by_body = self.items_table.add_index(Index(lambda d: d.get("body")))
+        self._index = self.items_table.add_index(ItemIndex())
         self._body_by_id = self.bodies.add_index(UniqueIndex(lambda d: d["id"]))
         self._waiting_for_chart = self.bodies.add_index(Index(_pending_chart))
         self._blob_by_id = self.blobs.add_index(UniqueIndex(lambda d: d["id"]))
@@ -90,7 +144,7 @@ class TinyOutbox:
         # delivery's view: durable pending posts per channel, in enqueue (= id) order
         self._queues: dict[str, list[int]] = {}
         self._queued: dict[int, str] = {}
-        for doc_id in self._by_state.ids(PENDING):
+        for doc_id in self._index.ids(PENDING):
             doc = self.items_table.doc(doc_id)
             if doc is not None:
                 self._queue(doc_id, doc["channel"])
@@ -201,7 +255,7 @@ class TinyOutbox:
         return cached
 
     def _doc(self, key: str) -> tuple[int, Doc] | None:
-        doc_id = self._by_key.get(key)
+        doc_id = self._index.by_key.get(key)
         doc = self.items_table.doc(doc_id) if doc_id is not None else None
         return (doc_id, doc) if doc_id is not None and doc is not None else None
 
@@ -215,13 +269,12 @@ class TinyOutbox:
 
     async def count(self, channel: ChannelRef | None = None, state: PostState = PENDING) -> int:
         if channel is None:
-            return len(self._by_state.groups.get(state, ()))
-        return len(self._by_channel_state.groups.get((channel.key, state), ()))
+            return len(self._index.by_state.get(state, ()))
+        return len(self._index.by_channel_state.get((channel.key, state), ()))
 
     async def counts(self) -> dict[tuple[ChannelRef, PostState], int]:
         out: dict[tuple[ChannelRef, PostState], int] = {}
-        for group, ids in self._by_channel_state.groups.items():
-            channel, state = cast(tuple[str, PostState], group)
+        for (channel, state), ids in self._index.by_channel_state.items():
             out[(ChannelRef.from_key(channel), state)] = len(ids)
         return out
 
@@ -229,9 +282,9 @@ class TinyOutbox:
         self, channel: ChannelRef | None = None, state: PostState | None = None
     ) -> list[OutboxItem]:
         if channel is not None and state is not None:
-            ids = self._by_channel_state.ids((channel.key, state))
+            ids = sorted(self._index.by_channel_state.get((channel.key, state), ()))
         elif state is not None:
-            ids = self._by_state.ids(state)
+            ids = self._index.ids(state)
         else:
             ids = sorted(int(k) for k in self.items_table.raw)
             if channel is not None:
@@ -251,7 +304,7 @@ class TinyOutbox:
         bodies: dict[tuple[int, ChartSpec | None], str] = {}
         alive: list[Message] = []  # keeps `id(message)` unique while `bodies` uses it
         added = 0
-        table, by_key = self.items_table, self._by_key
+        table, by_key = self.items_table, self._index.by_key
         async with self._store.write():
             for post in posts:
                 if by_key.get(post.key) is not None:
@@ -312,7 +365,7 @@ class TinyOutbox:
         """Write an item's new version; a body nothing refers to any more goes too."""
         self.items_table.put(doc_id, new)
         body = old.get("body")
-        if body is not None and body != new.get("body") and body not in self._by_body.groups:
+        if body is not None and body != new.get("body") and body not in self._index.by_body:
             self._drop_body(body)
 
     def _drop_body(self, body_id: str) -> None:
@@ -338,7 +391,7 @@ class TinyOutbox:
         requeued: list[str] = []
         older: list[str] = []
         async with self._store.write():
-            for doc_id in self._by_channel_state.ids((channel.key, FAILED)):
+            for doc_id in sorted(self._index.by_channel_state.get((channel.key, FAILED), ())):
                 doc = self.items_table.doc(doc_id)
                 if doc is None or doc.get("failure", ACCESS) != ACCESS:
                     continue
@@ -377,7 +430,7 @@ class TinyOutbox:
         old = [
             doc_id
             for state in FINISHED
-            for doc_id in self._by_state.ids(state)
+            for doc_id in self._index.ids(state)
             if (self.items_table.raw[str(doc_id)].get("finished_at") or "") < cutoff
         ]
         if old:

@@ -3,7 +3,6 @@ data per day), for `bot.store.protocols.StateValues` and `SourceDays`."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +10,16 @@ from bot.store.tinydb.table import Database, Index, UniqueIndex, Writes
 
 STATE = "state"
 RAW_DAYS = "raw_days"
+
+
+def json_copy(value: Any) -> Any:
+    """A copy of a JSON value (what `copy.deepcopy` does, without its bookkeeping: the
+    catalogue and health records are read on every poll)."""
+    if isinstance(value, dict):
+        return {k: json_copy(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_copy(v) for v in value]
+    return value
 
 
 class TinyStateValues:
@@ -40,10 +49,10 @@ class TinyStateValues:
             self.table.put(doc_id, doc)
 
     async def get(self, key: str) -> Any:
-        return copy.deepcopy(self.raw(key))
+        return json_copy(self.raw(key))
 
     async def set(self, key: str, value: Any) -> None:
-        value = copy.deepcopy(value)
+        value = json_copy(value)
         async with self._store.write():
             self.put(key, value)
 
@@ -66,7 +75,7 @@ class TinySourceDays:
         return out
 
     async def put(self, source: str, day: str, doc: Mapping[str, Any]) -> None:
-        stored = {"source": source, "day": day, "doc": copy.deepcopy(dict(doc))}
+        stored = {"source": source, "day": day, "doc": json_copy(dict(doc))}
         async with self._store.write():
             doc_id = self._by_day.get((source, day))
             if doc_id is None:

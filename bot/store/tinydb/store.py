@@ -364,11 +364,25 @@ class TinyStore:
     # --- for the repositories -------------------------------------------------------------------
 
     def write(self) -> contextlib.AbstractAsyncContextManager[None]:
-        """A repository's write: joins the caller's transaction or is one of its own."""
+        """A repository's write: joins the caller's transaction or is one of its own. Joining
+        is the common case (a poll writes thousands of documents in one transaction), so it
+        costs nothing: no generator-based context manager is made for it."""
+        if self._storage.open is not None and self._owner is asyncio.current_task():
+            return _JOINED
         return self.transaction()
 
     def failed(self) -> StoreIOError | None:
         return self._writer.failed if self._writer is not None else None
+
+
+class _Joined(contextlib.AbstractAsyncContextManager[None]):
+    """The caller already holds the transaction: nothing to begin or end."""
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+_JOINED = _Joined()
 
 
 def fresh_meta() -> Doc:

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from bot.core.messages import ChannelRef
-from bot.core.subscription import CONFIG_WORKSPACE, Subscription
+from bot.core.subscription import CONFIG_WORKSPACE, Filters, Subscription
 from bot.store.protocols import DetectionAsks
 from bot.store.tinydb.table import Database, Doc, Index, UniqueIndex, Writes
 
@@ -30,6 +30,10 @@ SUBSCRIPTIONS = "subscriptions"
 def _workspace(doc: Mapping[str, Any]) -> tuple[str, str]:
     platform, workspace, _ = str(doc["channel"]).split(":", 2)
     return (platform, workspace)
+
+
+def _filter(doc: Mapping[str, Any], name: str) -> Any:
+    return (doc.get("filters") or {}).get(name, 10 if name == "top_n" else None)
 
 
 def _attention(doc: Mapping[str, Any]) -> bool | None:
@@ -45,9 +49,13 @@ class TinySubscriptions:
         self._by_channel = self.table.add_index(UniqueIndex(lambda d: d["channel"]))
         self._by_workspace = self.table.add_index(Index(_workspace))
         self._attention = self.table.add_index(Index(_attention))
+        # what detection must produce for the channels, kept as the distinct values asked
+        self._top_ns = self.table.add_index(Index(lambda d: _filter(d, "top_n")))
+        self._min_moves = self.table.add_index(Index(lambda d: _filter(d, "min_move")))
+        self._min_changes = self.table.add_index(Index(lambda d: _filter(d, "min_change_pct")))
         self._decoded: dict[int, tuple[Doc, Subscription]] = {}
         self._all: tuple[int, list[Subscription]] | None = None
-        self._asks: tuple[int, DetectionAsks] | None = None
+        self._shared: dict[object, object] = {}
 
     def _sub(self, doc_id: int) -> Subscription | None:
         doc = self.table.doc(doc_id)
@@ -56,9 +64,20 @@ class TinySubscriptions:
         cached = self._decoded.get(doc_id)
         if cached is not None and cached[0] is doc:
             return cached[1]
-        sub = Subscription.from_dict(doc)
+        sub = self._interned(Subscription.from_dict(doc))
         self._decoded[doc_id] = (doc, sub)
         return sub
+
+    def _interned(self, sub: Subscription) -> Subscription:
+        """Equal settings as one shared object: 10,000 channels ask a few dozen different
+        things, and the planner works out each distinct ask once (`Router`)."""
+        shared = self._shared
+        kinds = cast(tuple[str, ...], shared.setdefault(sub.kinds, sub.kinds))
+        periods = cast(tuple[str, ...], shared.setdefault(sub.periods, sub.periods))
+        filters = cast(Filters, shared.setdefault(sub.filters, sub.filters))
+        if kinds is sub.kinds and periods is sub.periods and filters is sub.filters:
+            return sub
+        return replace(sub, kinds=kinds, periods=periods, filters=filters)
 
     def _subs(self, ids: Iterable[int]) -> list[Subscription]:
         return [s for s in map(self._sub, ids) if s is not None]
@@ -84,6 +103,7 @@ class TinySubscriptions:
         return sub
 
     def _put(self, sub: Subscription) -> None:
+        sub = self._interned(sub)
         doc = sub.to_dict()
         doc_id = self._by_channel.get(sub.channel.key)
         if doc_id is None:
@@ -129,18 +149,13 @@ class TinySubscriptions:
         return subs
 
     async def detection_asks(self) -> DetectionAsks:
-        version = self.table.version
-        if self._asks is None or self._asks[0] != version:
-            filters = [s.filters for s in await self.all()]
-            moves = [f.min_move for f in filters if f.min_move is not None]
-            changes = [f.min_change_pct for f in filters if f.min_change_pct is not None]
-            asks = DetectionAsks(
-                top_ns=tuple(sorted({f.top_n for f in filters})),
-                min_move=min(moves, default=None),
-                min_change_pct=min(changes, default=None),
-            )
-            self._asks = (version, asks)
-        return self._asks[1]
+        return DetectionAsks(
+            top_ns=tuple(sorted(cast(int, n) for n in self._top_ns.groups)),
+            min_move=min((cast(int, m) for m in self._min_moves.groups), default=None),
+            min_change_pct=min(
+                (cast(float, c) for c in self._min_changes.groups), default=None
+            ),
+        )
 
     async def sync_declared(self, declared: Iterable[Subscription], now: datetime) -> None:
         wanted = {d.channel.key: d for d in declared}

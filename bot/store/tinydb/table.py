@@ -51,7 +51,15 @@ class Index:
     def update(
         self, doc_id: int, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
     ) -> None:
-        before = self._key(old) if old is not None else None
+        if old is None:  # an insert: the common case, kept short
+            if new is not None and (after := self._key(new)) is not None:
+                group = self.groups.get(after)
+                if group is None:
+                    self.groups[after] = {doc_id: None}
+                else:
+                    group[doc_id] = None
+            return
+        before = self._key(old)
         after = self._key(new) if new is not None else None
         if before == after:
             return
@@ -87,6 +95,7 @@ class IncrementalTable(Table):
 
     def __init__(self, storage: Storage, name: str, **kwargs: Any) -> None:
         super().__init__(storage, name, **kwargs)
+        self._raw = self._storage.table_data(name)
         self._indexes: list[Index] = []
         self._last_id: int | None = None
         self.version = 0
@@ -95,7 +104,7 @@ class IncrementalTable(Table):
     @property
     def raw(self) -> dict[str, Doc]:
         """The table's documents as stored (string ids); do not mutate them."""
-        return self._storage.table_data(self.name)
+        return self._raw
 
     def add_index(self, index: IndexT) -> IndexT:
         for key, doc in self.raw.items():
@@ -104,7 +113,7 @@ class IncrementalTable(Table):
         return index
 
     def doc(self, doc_id: int) -> Doc | None:
-        return self.raw.get(str(doc_id))
+        return self._raw.get(str(doc_id))
 
     def put(self, doc_id: int, doc: Doc) -> None:
         self._apply(doc_id, doc)
@@ -118,14 +127,17 @@ class IncrementalTable(Table):
         self._apply(doc_id, None)
 
     def _apply(self, doc_id: int, new: Doc | None, *, record: bool = True) -> None:
-        raw = self.raw
+        raw = self._raw
         key = str(doc_id)
         old = raw.get(key)
         if old is new:
             return
         self.version += 1
         if record:
-            self._storage.changes().touch(self, doc_id, old)
+            changes = self._storage.open
+            if changes is None:
+                raise RuntimeError("a store write outside a transaction (a bug in a repository)")
+            changes.touch(self, doc_id, old)
         if new is None:
             del raw[key]
         else:
@@ -192,7 +204,9 @@ class Changes:
         self._before: dict[tuple[str, int], tuple[IncrementalTable, Doc | None]] = {}
 
     def touch(self, table: IncrementalTable, doc_id: int, old: Doc | None) -> None:
-        self._before.setdefault((table.name, doc_id), (table, old))
+        key = (table.name, doc_id)
+        if key not in self._before:
+            self._before[key] = (table, old)
 
     def ops(self) -> list[Op]:
         """The journal entries: each changed document as it is now (None: removed). Taken at
@@ -240,11 +254,6 @@ class JournalStorage(Storage):
         if table is None:
             table = self.data[name] = {}
         return table
-
-    def changes(self) -> Changes:
-        if self.open is None:
-            raise RuntimeError("a store write outside a transaction (a bug in a repository)")
-        return self.open
 
 
 class Database(TinyDB):

@@ -168,3 +168,28 @@ async def test_a_full_disk_stops_writes_with_the_fix(
         with pytest.raises(StoreIOError):  # memory and disk no longer agree: no more writes
             await store.state.set("b", 2)
         assert await store.outbox.head(ChannelRef("webhook", "config", "x")) is None
+
+
+async def test_commits_are_encoded_and_written_off_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from bot.store.tinydb import journal as journal_module
+
+    where: set[str] = set()
+    encode = journal_module._encode
+
+    def spying(value: object) -> str:
+        where.add(threading.current_thread().name)
+        return encode(value)
+
+    async with TinyStore.open(tmp_path / "db.json") as store:  # (creating it: at start-up)
+        monkeypatch.setattr(journal_module, "_encode", spying)
+        posts = [
+            Planned(ChannelRef("webhook", "config", f"c{i}"), Message(notice="n"), f"k{i}")
+            for i in range(200)
+        ]
+        await store.outbox.enqueue(posts, now=NOW)
+        await store.compact()
+    assert where == {"rankbot-journal"}
