@@ -30,6 +30,7 @@ import aiohttp
 import httpx
 
 from bot.clock import Clock, utcnow
+from bot.commands.execute import Services
 from bot.config import channels
 from bot.config import file as config_file
 from bot.config.file import Config, SectionParser
@@ -119,6 +120,12 @@ class Bot:
     delivery: Delivery
     senders: Mapping[str, Sender]
 
+    def after_command(self) -> None:
+        """After a chat command changed a subscription: enqueue what it made due (a new
+        channel's confirmation) and wake delivery, so it goes out now, not at the next tick."""
+        self.poller.release_due()
+        self.delivery.kick()
+
 
 def build_bot(
     config: Config,
@@ -193,6 +200,15 @@ def open_database(path: Path, *, dry_run: bool = False) -> Iterator[Store]:
             yield store
 
 
+def chat_services(config: Config, bot: Bot) -> Services:
+    """What chat commands read: the bot's store, and the source it runs (a recorded history
+    under `--history`, whose `status` then describes the store instead of a poll record)."""
+    source = bot.poller.source
+    return Services(
+        bot.store, config, source=source.name, keeps_health=not isinstance(source, ReplaySource)
+    )
+
+
 async def start_chat_adapters(
     config: Config,
     bot: Bot,
@@ -212,23 +228,26 @@ async def start_chat_adapters(
 
     if slack_wanted(config, environ):
         slack = await start_slack(
-            config, bot.store, on_command=bot.delivery.kick, webhook_env=url_env
+            config,
+            bot.store,
+            services=chat_services(config, bot),
+            on_command=bot.after_command,
+            webhook_env=url_env,
         )
         stack.push_async_callback(slack.close)
         senders["slack"] = slack.sender
         senders["slack-webhook"] = slack.webhook_sender
         started.append("Slack")
 
-    from bot.commands.execute import Services
     from bot.platforms.discord import runtime as discord_runtime
 
     discord_wanted = "discord" in config.sections or bool(environ.get(discord_settings.TOKEN_ENV))
     discord_config: discord_settings.DiscordSettings = config.section("discord")
     if discord_wanted:
         discord = await discord_runtime.start(
-            Services(bot.store, config),
+            chat_services(config, bot),
             settings=discord_config,
-            on_command=bot.delivery.kick,
+            on_command=bot.after_command,
             webhook_env=url_env,
         )
         stack.push_async_callback(discord.close)

@@ -75,6 +75,7 @@ def test_the_core_list_is_complete() -> None:
         "planning",
         "source_health",
         "subscription",
+        "text",
     )
     assert [f"bot.core.{m}" for m in names] == CORE
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from bot import app
 from bot.config.file import Config
 from bot.errors import UsageError
+from bot.i18n import DEFAULT, languages, supported
 from bot.store.database import default_db_path
 
 
@@ -32,6 +33,27 @@ def positive_int(upper: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def add_lang_option(parser: argparse.ArgumentParser) -> None:
+    """`--lang`: the language a command prints in (`en`, `zh-CN`, …; default English)."""
+    parser.add_argument(
+        "--lang",
+        type=language,
+        default=DEFAULT,
+        metavar="LANG",
+        help=f"the language of the output: {', '.join(languages())} (default {DEFAULT})",
+    )
+
+
+def language(text: str) -> str:
+    """An argparse type for a language rankbot speaks (`zh-cn`, `zh_CN` give `zh-CN`)."""
+    found = supported(text)
+    if found is None:
+        raise argparse.ArgumentTypeError(
+            f"rankbot does not speak {text!r}: choose one of {', '.join(languages())}"
+        )
+    return found
 
 
 def config_from_args(args: argparse.Namespace) -> Config:

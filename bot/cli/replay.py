@@ -10,12 +10,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bot.cli.common import config_from_args, positive_int
+from bot.cli.common import add_lang_option, config_from_args, positive_int
 from bot.config.file import Config
 from bot.core.events import DetectParams
 from bot.core.history_format import read_history
+from bot.core.text import T
 from bot.engine.ingest import ingest
 from bot.errors import UsageError
+from bot.i18n import say
 from bot.render.templates import Renderer
 from bot.sources.replay import load_history
 from bot.store.database import Store
@@ -54,7 +56,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 if index:
                     print()
                 print(f"── {snapshot.source} · {snapshot.period} · {snapshot.as_of.isoformat()} ──")
-                print(renderer.group(events) if events else "(no alerts)")
+                print(
+                    renderer.group(events, lang=args.lang)
+                    if events
+                    else say(T("(no alerts)"), args.lang)
+                )
     return 0
 
 
@@ -81,4 +87,5 @@ def add_command(sub: Any, common: argparse.ArgumentParser) -> None:
         metavar="N",
         help="N for top-N entries and exits (default 10)",
     )
+    add_lang_option(replay)
     replay.set_defaults(handler=cmd_replay)

@@ -15,6 +15,7 @@ from typing import Any, cast
 from bot.config.file import Config
 from bot.core.messages import Reply
 from bot.core.model import Snapshot
+from bot.i18n import DEFAULT
 from bot.render.chart_attachments import chart_attachment
 from bot.render.charts import (
     DEFAULT_N,
@@ -36,7 +37,6 @@ USAGE = (
     f"the top N (default 10), over the last `weeks` snapshots (default {DEFAULT_WEEKS})"
 )
 EXAMPLE = "chart trend 5 12"
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,17 +74,23 @@ def chart_reply(
     *,
     source: str = "openrouter",
     period: str = "week",
+    lang: str = DEFAULT,
 ) -> Reply:
     """Answer `chart …` in the calling thread; code on an event loop uses `chart_reply_async`."""
     try:
         request = parse_chart_args(args)
         history = store.snapshots(source, period, last=request.weeks)
         png = render_chart(
-            request.kind, history, n=request.n, weeks=request.weeks, countries=config.countries
+            request.kind,
+            history,
+            n=request.n,
+            weeks=request.weeks,
+            countries=config.countries,
+            lang=lang,
         )
     except ChartError as exc:
         return _error(exc)
-    return _reply(request, history, png)
+    return _reply(request, history, png, config, lang)
 
 
 async def chart_reply_async(
@@ -94,6 +100,7 @@ async def chart_reply_async(
     *,
     source: str = "openrouter",
     period: str = "week",
+    lang: str = DEFAULT,
 ) -> Reply:
     """Answer `chart …` with the drawing in a worker thread, so the event loop stays free;
     the store read is a quick in-memory query and stays on the loop."""
@@ -101,15 +108,24 @@ async def chart_reply_async(
         request = parse_chart_args(args)
         history = store.snapshots(source, period, last=request.weeks)
         png = await render_chart_async(
-            request.kind, history, n=request.n, weeks=request.weeks, countries=config.countries
+            request.kind,
+            history,
+            n=request.n,
+            weeks=request.weeks,
+            countries=config.countries,
+            lang=lang,
         )
     except ChartError as exc:
         return _error(exc)
-    return _reply(request, history, png)
+    return _reply(request, history, png, config, lang)
 
 
-def _reply(request: ChartRequest, history: list[Snapshot], png: bytes) -> Reply:
-    attachment = chart_attachment(request.kind, history, png, n=request.n)
+def _reply(
+    request: ChartRequest, history: list[Snapshot], png: bytes, config: Config, lang: str
+) -> Reply:
+    attachment = chart_attachment(
+        request.kind, history, png, countries=config.countries, n=request.n, lang=lang
+    )
     latest = history[-1]
     lines = [attachment.title]
     if latest.attribution:

@@ -20,6 +20,7 @@ from bot.core.events import Event
 from bot.core.matching import select
 from bot.core.messages import ChannelRef, Message
 from bot.core.subscription import Subscription, summary
+from bot.core.text import TN, T, Text, joined
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,11 @@ class Planned:
     channel: ChannelRef
     message: Message
     key: str
+    title: Text | None = None
+    notice: Text | None = None
+    """Words the message carries, still to be said in the channel's language: the shell
+    (`bot.engine.planner`) renders them into `message.title` / `message.notice` before the
+    post is enqueued, since the core holds no translations."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +94,12 @@ def plan_key(channel: ChannelRef, events: Sequence[Event], prefix: str = "post")
 
 
 def grouped(
-    channel: ChannelRef, events: Iterable[Event], *, title: str | None = None, prefix: str = "post"
+    channel: ChannelRef, events: Iterable[Event], *, title: Text | None = None, prefix: str = "post"
 ) -> Planned:
     events = tuple(ordered(without_implied(events)))
-    return Planned(channel, Message(events=events, title=title), plan_key(channel, events, prefix))
+    return Planned(
+        channel, Message(events=events), plan_key(channel, events, prefix), title=title
+    )
 
 
 def route(sub: Subscription, events: Iterable[Event], now: datetime) -> Routed:
@@ -124,41 +132,54 @@ def release(sub: Subscription, held: Sequence[Held], now: datetime) -> Released:
         return Released(skipped=len(held), clear=True)
     events = [h.event for h in held]
     if sub.digest is not None:
-        title = (
-            f"{sub.digest.every.capitalize()} digest: {len(events)} alert(s) since "
-            f"{oldest:%Y-%m-%d %H:%M} UTC"
-        )
-        return Released(grouped(sub.channel, events, title=title, prefix="digest"), clear=True)
-    heading = f"Held during quiet hours ({sub.quiet})" if sub.quiet is not None else None
+        if sub.digest.every == "daily":
+            title = T("Daily digest: %(n)s alert(s) since %(since)s", n=len(events), since=oldest)
+        else:
+            title = T("Weekly digest: %(n)s alert(s) since %(since)s", n=len(events), since=oldest)
+        post = grouped(sub.channel, events, title=title, prefix="digest")
+        return Released(post, clear=True)
+    heading = (
+        T("Held during quiet hours (%(range)s)", range=str(sub.quiet))
+        if sub.quiet is not None
+        else None
+    )
     return Released(grouped(sub.channel, events, title=heading), clear=True)
 
 
 def confirmation(sub: Subscription, now: datetime) -> Planned:
     """The one notice a new subscription gets: what is active, and that history is not sent."""
-    lines = [
-        "rankbot is now watching this channel, from now on: alerts start with the next ranking "
-        "update (nothing from before is posted).",
-        *(f"• {line}" for line in summary(sub, now)),
+    lines: list[Text | str] = [
+        T(
+            "rankbot is now watching this channel, from now on: alerts start with the next "
+            "ranking update (nothing from before is posted)."
+        ),
+        *(joined(["•", line]) for line in summary(sub, now)),
     ]
     created = sub.created_at.isoformat() if sub.created_at else "unknown"
     key = f"confirm:{sub.channel.key}:{created}"
-    return Planned(sub.channel, Message(notice="\n".join(lines), title="Subscribed"), key)
+    return Planned(
+        sub.channel, Message(), key, title=T("Subscribed"), notice=joined(lines, "\n")
+    )
 
 
 def mute_ended(sub: Subscription, now: datetime) -> Planned | None:
     """The notice after a mute ends, when anything was skipped during it."""
     if sub.mute_until is None or sub.muted(now) or sub.skipped == 0:
         return None
-    word = "alert was" if sub.skipped == 1 else "alerts were"
-    text = f"{sub.skipped} {word} skipped while muted (until {sub.mute_until:%Y-%m-%d %H:%M} UTC)."
+    text = TN(
+        "%(n)s alert was skipped while muted (until %(until)s).",
+        "%(n)s alerts were skipped while muted (until %(until)s).",
+        sub.skipped,
+        until=sub.mute_until,
+    )
     key = f"muted:{sub.channel.key}:{sub.mute_until.isoformat()}"
-    return Planned(sub.channel, Message(notice=text), key)
+    return Planned(sub.channel, Message(), key, notice=text)
 
 
 def health_notices(
     subs: Iterable[Subscription],
     notice: str,
-    text: str,
+    text: Text,
     at: datetime,
     operator: ChannelRef | None = None,
 ) -> list[Planned]:
@@ -167,9 +188,11 @@ def health_notices(
     channels = [s.channel for s in subs if "source_health" in s.kinds and not s.paused]
     if operator is not None and operator not in channels:
         channels.append(operator)
-    title = "Rankings source down" if notice == "outage" else "Rankings source back"
+    title = T("Rankings source down") if notice == "outage" else T("Rankings source back")
     return [
-        Planned(c, Message(notice=text, title=title), f"health:{notice}:{at.isoformat()}:{c.key}")
+        Planned(
+            c, Message(), f"health:{notice}:{at.isoformat()}:{c.key}", title=title, notice=text
+        )
         for c in channels
     ]
 
@@ -180,14 +203,22 @@ def health_text(
     newest_day: str | None,
     last_error: str | None,
     outage_hours: float,
-) -> str:
+) -> Text:
     """The words of a source-health notice, from the source's health record."""
-    newest = newest_day or "none yet"
+    newest: Text | str = newest_day or T("none yet")
     if notice == "outage":
-        why = f" Last error: {last_error}." if last_error else ""
-        return (
-            f"⚠️ No new ranking data from {source} for more than {outage_hours:g} h "
-            f"(newest day held: {newest}).{why} rankbot keeps polling; this channel gets one "
-            "more notice when data flows again, nothing in between."
+        why = T(" Last error: %(error)s.", error=last_error) if last_error else ""
+        return T(
+            "⚠️ No new ranking data from %(source)s for more than %(hours)s h (newest day "
+            "held: %(newest)s).%(why)s rankbot keeps polling; this channel gets one more "
+            "notice when data flows again, nothing in between.",
+            source=source,
+            hours=format(outage_hours, "g"),
+            newest=newest,
+            why=why,
         )
-    return f"✅ Ranking data from {source} is flowing again (newest day held: {newest})."
+    return T(
+        "✅ Ranking data from %(source)s is flowing again (newest day held: %(newest)s).",
+        source=source,
+        newest=newest,
+    )

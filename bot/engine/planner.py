@@ -28,6 +28,8 @@ from bot.core.planning import (
     route,
 )
 from bot.core.source_health import Notice
+from bot.core.subscription import Subscription
+from bot.i18n import DEFAULT, say
 from bot.store.database import Store
 from bot.store.held import HeldAlerts
 from bot.store.source_health import read_health
@@ -62,7 +64,7 @@ class Planner:
             for sub in subs.all():
                 routed = route(sub, events, now)
                 if routed.post is not None:
-                    planned.append(routed.post)
+                    planned.append(in_language(routed.post, sub))
                 if routed.hold:
                     held.hold(sub.channel, routed.hold, now)
                 if routed.skipped:
@@ -80,18 +82,18 @@ class Planner:
                 live.add(sub.channel.key)
                 updated = sub
                 if not sub.confirmed and not sub.paused:
-                    planned.append(confirmation(sub, now))
+                    planned.append(in_language(confirmation(sub, now), sub))
                     updated = replace(updated, confirmed=True)
                 items, doc_ids = held.of(sub.channel)
                 released = release(updated, items, now)
                 if released.post is not None:
-                    planned.append(released.post)
+                    planned.append(in_language(released.post, sub))
                 if released.clear:
                     held.clear(doc_ids)
                 updated = replace(updated, skipped=updated.skipped + released.skipped)
                 notice = mute_ended(updated, now)
                 if notice is not None:
-                    planned.append(notice)
+                    planned.append(in_language(notice, sub))
                 if updated.mute_until is not None and not updated.muted(now):
                     updated = replace(updated, mute_until=None, skipped=0)
                 if updated != sub:
@@ -107,7 +109,11 @@ class Planner:
         health = read_health(self._store, source)
         text = health_text(source, notice, health.newest_day, health.last_error, outage_hours)
         subs = Subscriptions(self._store).all()
-        return health_notices(subs, notice, text, now, self._operator)
+        by_channel = {sub.channel: sub for sub in subs}
+        return [
+            in_language(post, by_channel.get(post.channel))
+            for post in health_notices(subs, notice, text, now, self._operator)
+        ]
 
     def _with_charts(self, planned: list[Planned]) -> list[Planned]:
         """Attach the chart of a post's most important charted event (a new #1: the trend; a
@@ -115,7 +121,7 @@ class Planner:
         event, only for these rare kinds; a post whose chart cannot be drawn goes without."""
         from bot.render.chart_attachments import EVENT_CHARTS, alert_chart  # matplotlib: only here
 
-        charts: dict[str, Attachment | None] = {}
+        charts: dict[tuple[str, str], Attachment | None] = {}
         subscriptions = Subscriptions(self._store)
         out: list[Planned] = []
         for post in planned:
@@ -125,14 +131,33 @@ class Planner:
                 out.append(post)
                 continue
             event = charted[0]
-            if event.key not in charts:
+            drawn = (event.key, post.message.lang)  # one picture per event and language
+            if drawn not in charts:
                 try:
                     stream = self._store.snapshots(event.source, event.period)
-                    charts[event.key] = alert_chart(event, stream, self._countries)
+                    charts[drawn] = alert_chart(
+                        event, stream, self._countries, lang=post.message.lang
+                    )
                 except Exception:  # a picture must never cost the alert
                     log.exception("chart for %s failed; the alert goes without it", event.key)
-                    charts[event.key] = None
-            chart = charts[event.key]
+                    charts[drawn] = None
+            chart = charts[drawn]
             message = replace(post.message, attachments=(chart,)) if chart else post.message
             out.append(replace(post, message=message))
         return out
+
+
+def in_language(post: Planned, sub: Subscription | None) -> Planned:
+    """`post` with its words said in the channel's language and time zone (the core plans
+    message ids, the shell translates); the message keeps both for the sender, which renders
+    the events in them too. A channel without a subscription (the operator's) reads English."""
+    lang = sub.lang if sub is not None else DEFAULT
+    tz = sub.tz if sub is not None and sub.tz != "UTC" else None
+    message = replace(
+        post.message,
+        title=say(post.title, lang, tz) if post.title is not None else post.message.title,
+        notice=say(post.notice, lang, tz) if post.notice is not None else post.message.notice,
+        lang=lang,
+        tz=tz,
+    )
+    return replace(post, message=message, title=None, notice=None)

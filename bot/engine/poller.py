@@ -98,9 +98,7 @@ class Poller:
             store_baseline(
                 self.store, fetched, params=self._baseline_params, countries=self._countries
             )
-        with self.store.batch():  # first: a new channel's confirmation precedes its alerts
-            enqueued = self._enqueue(self._planner.flush_due(now), now)
-            enqueued += self._enqueue(self._health_notices(now), now)
+        enqueued = self.release_due(now)  # first: a confirmation precedes its alerts
         # Everything one poll brought (a day and its rolling week; several days after an
         # outage) becomes ONE grouped post per channel, written with the snapshots at once.
         fresh: list[Event] = []
@@ -112,6 +110,17 @@ class Poller:
                 ).events
             enqueued += self._enqueue(self._planner.after_ingest(fresh, now), now)
         return TickReport(len(fetched.news), len(fresh), enqueued, source_error)
+
+    def release_due(self, now: datetime | None = None) -> int:
+        """Enqueue what is due without asking the source: confirmations of new
+        subscriptions, posts held for quiet hours or digests, health notices. A tick starts
+        with it, and a chat command that changed a subscription calls it (through
+        `bot.app.Bot.after_command`), so its confirmation goes out at once, not a tick later."""
+        now = now or self._clock()
+        with self.store.batch():
+            enqueued = self._enqueue(self._planner.flush_due(now), now)
+            enqueued += self._enqueue(self._health_notices(now), now)
+        return enqueued
 
     def _health_notices(self, now: datetime) -> Sequence[Planned]:
         """One notice after a sustained outage and one on recovery (`Source.health_notice`

@@ -251,6 +251,7 @@ class Outbox:
                     content=base64.b64decode(blob["data"]),
                     title=a["title"],
                     mime=a["mime"],
+                    alt=a.get("alt", ""),
                 )
             )
         return Message(
@@ -258,6 +259,8 @@ class Outbox:
             notice=data["notice"],
             title=data["title"],
             attachments=tuple(attachments),
+            lang=data.get("lang", "en"),
+            tz=data.get("tz"),
         )
 
 
@@ -267,7 +270,9 @@ def _message_to_dict(message: Message, blob_ids: list[str]) -> dict[str, Any]:
         "notice": message.notice,
         "title": message.title,
         "attachments": [
-            {"filename": a.filename, "title": a.title, "mime": a.mime, "blob": blob}
+            {"filename": a.filename, "title": a.title, "mime": a.mime, "alt": a.alt, "blob": blob}
             for a, blob in zip(message.attachments, blob_ids, strict=True)
         ],
+        "lang": message.lang,
+        "tz": message.tz,
     }

@@ -277,7 +277,7 @@ def test_status_shows_health_pause_and_pending(services: Services) -> None:
     assert reply.data["pending_here"] == 1 and reply.data["paused"]
     for text in (
         "2026-02-16T11:00:00+00:00",
-        "2 failed poll(s)",
+        "2 failed polls in a row",
         "HTTP 503",
         "paused (not_in_channel)",
         "1 here",

@@ -28,12 +28,15 @@ from discord import app_commands
 
 from bot.clock import Clock, utcnow
 from bot.commands import parse as command_parse
-from bot.commands.execute import Services, execute_async
+from bot.commands.execute import Services, error_reply, execute_async, reply_language
 from bot.core.local_time import WEEKDAYS
-from bot.core.messages import Caller, ChannelRef, CommandContext, Reply
+from bot.core.messages import Caller, ChannelRef, CommandContext, Reply, Syntax
 from bot.core.model import PERIODS
 from bot.core.subscription import SUBSCRIBABLE_KINDS
+from bot.core.text import T
+from bot.i18n import languages, supported
 from bot.platforms.discord.embeds import files_of, reply_parts
+from bot.platforms.discord.syntax import SlashSyntax
 from bot.render.charts import default_n
 from bot.render.templates import Renderer
 
@@ -56,6 +59,23 @@ KIND_CHOICES = [app_commands.Choice(name="all", value="all")] + [
     app_commands.Choice(name=k, value=k) for k in SUBSCRIBABLE_KINDS
 ]
 PERIOD_CHOICES = [app_commands.Choice(name=p, value=p) for p in PERIODS]
+
+
+BOT_PERMISSIONS = ("view_channel", "send_messages", "embed_links", "attach_files")
+"""What rankbot needs in a channel to post alerts (the invite asks for exactly these)."""
+PERMISSION_NAMES = {
+    "view_channel": "View Channel",
+    "send_messages": "Send Messages",
+    "embed_links": "Embed Links",
+    "attach_files": "Attach Files",
+}
+
+
+def missing_bot_permissions(interaction: discord.Interaction) -> list[str]:
+    """Discord's names of the permissions the bot lacks in the interaction's channel
+    (`app_permissions`, computed by Discord for this channel)."""
+    granted = interaction.app_permissions
+    return [PERMISSION_NAMES[p] for p in BOT_PERMISSIONS if not getattr(granted, p)]
 
 
 def word(value: object) -> str:
@@ -83,6 +103,8 @@ class CommandRunner:
         self.renderer = renderer
         self._clock = clock
         self._on_command = on_command
+        self.syntax: Syntax | None = None
+        """Set by `build_tree` once the commands exist: help shows their options."""
 
     def context(self, interaction: discord.Interaction) -> CommandContext:
         guild = str(interaction.guild_id) if interaction.guild_id else DM_WORKSPACE
@@ -94,9 +116,17 @@ class CommandRunner:
             can_manage=can_manage,
             manage_rule=MANAGE_RULE,
         )
-        return CommandContext(channel, caller, self._clock())
+        return CommandContext(
+            channel,
+            caller,
+            self._clock(),
+            lang=supported(interaction.locale.value),
+            syntax=self.syntax,
+        )
 
-    async def run(self, interaction: discord.Interaction, line: str) -> None:
+    async def run(
+        self, interaction: discord.Interaction, line: str, *, public: bool = False
+    ) -> None:
         name = command_parse.split(line).name
         manage = command_parse.USAGE[name].manage or name == "subscriptions"
         deferred = name in DEFERRED
@@ -105,9 +135,20 @@ class CommandRunner:
         reply = await execute_async(line, self.context(interaction), self.services)
         if command_parse.USAGE[name].manage and reply.ok and self._on_command is not None:
             self._on_command()
-        await self.answer(
-            interaction, reply, ephemeral=manage or reply.ephemeral, deferred=deferred
+        ephemeral = manage or (reply.ephemeral and not (public and reply.ok))
+        await self.answer(interaction, reply, ephemeral=ephemeral, deferred=deferred)
+
+    async def refuse_missing(self, interaction: discord.Interaction, missing: list[str]) -> None:
+        """`/subscribe` in a channel the bot cannot post to: say which permissions to grant
+        instead of subscribing a channel whose every alert would fail."""
+        ctx = reply_language(self.context(interaction), self.services)
+        problem = T(
+            "rankbot cannot post in this channel: it lacks %(missing)s here. Grant them to "
+            "rankbot's role in the channel settings (Permissions), then subscribe again.",
+            missing=", ".join(missing),
         )
+        reply = error_reply(self.services, ctx, problem, "subscribe")
+        await self.answer(interaction, reply, ephemeral=True, deferred=False)
 
     async def answer(
         self, interaction: discord.Interaction, reply: Reply, *, ephemeral: bool, deferred: bool
@@ -172,8 +213,10 @@ class RankbotTree(app_commands.CommandTree):
 def build_tree(client: discord.Client, runner: CommandRunner) -> app_commands.CommandTree:
     """The command tree rankbot registers; the schema (and its hash) comes from here alone."""
     tree = RankbotTree(client, runner)
-    for command in _commands(runner):
+    commands = _commands(runner)
+    for command in commands:
         tree.add_command(command)
+    runner.syntax = SlashSyntax({c.name: c for c in commands})
     return tree
 
 
@@ -187,18 +230,23 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
     usage = command_parse.USAGE
 
     def summary(name: str) -> str:
-        text = usage[name].summary
+        text = usage[name].summary.english()
         return text if len(text) <= 100 else text[:99] + "…"
 
     @app_commands.command(name="top", description=summary("top"))
-    @app_commands.describe(n="how many models, 1 to 25 (default 10)", period="default: week")
+    @app_commands.describe(
+        n="how many models, 1 to 25 (default 10)",
+        period="default: week",
+        public="post the answer for everyone in the channel (default: only you see it)",
+    )
     @app_commands.choices(period=PERIOD_CHOICES)
     async def top(
         interaction: discord.Interaction,
         n: app_commands.Range[int, 1, 25] = 10,
         period: str = "week",
+        public: bool = False,
     ) -> None:
-        await runner.run(interaction, f"top {n} {word(period)}")
+        await runner.run(interaction, f"top {n} {word(period)}", public=public)
 
     @app_commands.command(name="model", description=summary("model"))
     @app_commands.describe(query="a model id or name, or part of one")
@@ -246,11 +294,13 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
         min_change="percent a surge or drop must reach",
         period="which rankings (default week)",
         charts="attach charts (default on)",
+        lang="the language of this channel's alerts (default English)",
         reset="back to the defaults before applying the rest",
     )
     @app_commands.choices(
         kind=KIND_CHOICES,
         period=[*PERIOD_CHOICES, app_commands.Choice(name="all", value="week,day,month")],
+        lang=[app_commands.Choice(name=lang, value=lang) for lang in languages()],
     )
     async def subscribe(
         interaction: discord.Interaction,
@@ -266,8 +316,16 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
         min_change: app_commands.Range[float, 0.1, 10000.0] | None = None,
         period: str | None = None,
         charts: bool | None = None,
+        lang: str | None = None,
         reset: bool = False,
     ) -> None:
+        # asked only of someone who may subscribe: the others are refused by the core
+        missing = (
+            missing_bot_permissions(interaction) if interaction.permissions.manage_channels else []
+        )
+        if missing:
+            await runner.refuse_missing(interaction, missing)
+            return
         parts = ["subscribe"]
         if reset:
             parts.append("reset")
@@ -292,6 +350,8 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
             parts.append(f"period={word(period)}")
         if charts is not None:
             parts.append(f"charts={'on' if charts else 'off'}")
+        if lang:
+            parts.append(f"lang={word(lang)}")
         await runner.run(interaction, " ".join(parts))
 
     @app_commands.command(name="unsubscribe", description=summary("unsubscribe"))

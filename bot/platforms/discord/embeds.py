@@ -25,7 +25,9 @@ from discord.utils import escape_markdown
 
 from bot.core.events import Event
 from bot.core.messages import Attachment, Message, Reply
-from bot.render.templates import Renderer
+from bot.core.text import T, Text
+from bot.i18n import DEFAULT, say
+from bot.render.templates import Renderer, in_language
 
 TITLE_MAX = 256
 DESCRIPTION_MAX = 4096
@@ -36,13 +38,13 @@ FOOTER_MAX = 2048
 TOTAL_MAX = 6000
 DEFAULT_COLOR = 0x5865F2
 
-REPLY_TITLES: Mapping[str, str] = {
-    "model": "Model",
-    "countries": "Countries",
-    "subscription": "Subscription",
-    "status": "Status",
-    "help": "rankbot commands",
-    "error": "Sorry",
+REPLY_TITLES: Mapping[str, Text] = {
+    "model": T("Model"),
+    "countries": T("Countries"),
+    "subscription": T("Subscription"),
+    "status": T("Status"),
+    "help": T("rankbot commands"),
+    "error": T("Sorry"),
 }
 
 
@@ -117,9 +119,13 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def render_parts(renderer: Renderer, name: str, **context: Any) -> EmbedParts:
-    """Render `discord/<name>` and read the embed parts it set."""
-    module = renderer.env.get_template(f"discord/{name}").make_module(context)
+def render_parts(
+    renderer: Renderer, name: str, *, lang: str = DEFAULT, tz: str | None = None, **context: Any
+) -> EmbedParts:
+    """Render `discord/<name>` in `lang` and read the embed parts it set."""
+    module = renderer.env.get_template(f"discord/{name}").make_module(
+        {**in_language(lang, tz), **context}
+    )
     fields = getattr(module, "fields", None) or []
     return EmbedParts(
         title=str(getattr(module, "title", "") or "").strip(),
@@ -130,14 +136,15 @@ def render_parts(renderer: Renderer, name: str, **context: Any) -> EmbedParts:
     )
 
 
-def event_parts(renderer: Renderer, event: Event) -> EmbedParts:
-    return render_parts(renderer, f"{event.kind}.j2", e=event.to_dict())
+def event_parts(renderer: Renderer, event: Event, lang: str = DEFAULT) -> EmbedParts:
+    return render_parts(renderer, f"{event.kind}.j2", lang=lang, e=event.to_dict())
 
 
 def message_parts(renderer: Renderer, message: Message) -> EmbedParts:
     """One embed for a planned post, within every limit (see the module docstring)."""
     items = [
-        {**event.to_dict(), **_as_item(event_parts(renderer, event))} for event in message.events
+        {**event.to_dict(), **_as_item(event_parts(renderer, event, message.lang))}
+        for event in message.events
     ]
     attributions = sorted({e.attribution for e in message.events if e.attribution})
     shown = len(items)
@@ -145,6 +152,8 @@ def message_parts(renderer: Renderer, message: Message) -> EmbedParts:
         parts = render_parts(
             renderer,
             "grouped.j2",
+            lang=message.lang,
+            tz=message.tz,
             items=items[:shown],
             more=len(items) - shown,
             notice=message.notice or "",
@@ -166,13 +175,17 @@ def _as_item(parts: EmbedParts) -> dict[str, Any]:
 def reply_parts(renderer: Renderer, reply: Reply) -> EmbedParts:
     """An embed for a command's reply: a template of its own for `top`, the text otherwise."""
     if reply.view == "top":
-        parts = render_parts(renderer, "top.j2", view=reply.data)
+        parts = render_parts(renderer, "top.j2", lang=reply.lang, view=reply.data)
+        note = reply.data.get("paused")
+        if isinstance(note, str):  # the template shows the data; the pause note comes first
+            parts.description = f"{note}\n\n{parts.description}".strip()
     else:
         parts = render_parts(
             renderer,
             "reply.j2",
+            lang=reply.lang,
             text=reply.text,
-            title=REPLY_TITLES.get(reply.view, ""),
+            title=say(REPLY_TITLES.get(reply.view, ""), reply.lang),
             ok=reply.ok,
         )
     if reply.attachments:
@@ -183,6 +196,10 @@ def reply_parts(renderer: Renderer, reply: Reply) -> EmbedParts:
 def files_of(attachments: Sequence[Attachment]) -> list[discord.File]:
     """`discord.File`s for attachments, which the embed shows as `attachment://<filename>`."""
     return [
-        discord.File(io.BytesIO(a.content), filename=a.filename, description=a.title or None)
+        discord.File(
+            io.BytesIO(a.content),
+            filename=a.filename,
+            description=(a.alt or a.title)[:1024] or None,
+        )
         for a in attachments
     ]

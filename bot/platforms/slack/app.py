@@ -28,7 +28,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock, utcnow
-from bot.commands.execute import Services, execute_async
+from bot.commands.execute import Services, changes_subscription, execute_async
 from bot.core.messages import Caller, ChannelRef, CommandContext, Reply
 from bot.platforms.slack.blocks import MAX_FALLBACK, blocks_or_none, mrkdwn_escape, reply_blocks
 from bot.platforms.slack.installation import (
@@ -56,7 +56,9 @@ def reply_payload(renderer: Renderer, reply: Reply, *, public: bool = False) -> 
 
 @dataclass
 class SlashCommands:
-    """The two listeners; `on_command` runs after each `/rankbot` (e.g. wake delivery)."""
+    """The two listeners; `on_command` runs after a `/rankbot` command that changed the
+    channel's subscription (the composition root enqueues its confirmation and wakes
+    delivery)."""
 
     services: Services
     settings: SlackSettings
@@ -87,7 +89,7 @@ class SlashCommands:
         await respond(**reply_payload(self.renderer, reply))
         if reply.attachments:
             await self._post_files(client, command, reply, respond)
-        if self.on_command is not None:
+        if self.on_command is not None and reply.ok and changes_subscription(line):
             self.on_command()
 
     async def _post_files(

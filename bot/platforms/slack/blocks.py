@@ -40,21 +40,19 @@ Block = dict[str, Any]
 log = logging.getLogger("rankbot.slack")
 
 _ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-_EMPHASIS = re.compile(r"([*_~`])")
-_ZWSP = "\u200b"
 _PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
 
 
 def mrkdwn_escape(value: object) -> str:
-    """Text from data, made inert in Slack mrkdwn.
+    """Text from data, made inert in Slack mrkdwn: the escaping Slack documents.
 
     `&`, `<` and `>` become entities, which Slack shows as the characters and never parses:
-    no `<!channel>`, `<@U…>` or link can come out of a model name. mrkdwn has no escape for
-    the emphasis characters, so `*`, `_`, `~` and backticks are fenced with zero-width spaces:
-    the marker then touches no word on either side and Slack shows it as it is.
+    no `<!channel>`, `<@U…>` or link can come out of a model name. Nothing else is added:
+    invisible characters (zero-width spaces around `*` or `_`) would travel with any text a
+    reader copies, and a command copied from a reply would no longer be the command. Command
+    text in replies sits in code spans, where Slack applies no formatting.
     """
-    text = str(value).translate(_ENTITIES)
-    return _EMPHASIS.sub(rf"{_ZWSP}\1{_ZWSP}", text)
+    return str(value).translate(_ENTITIES)
 
 
 def slack_renderer(templates_dir: Path | None = None) -> Renderer:
@@ -166,7 +164,9 @@ def message_blocks(renderer: Renderer, message: Message) -> list[Block]:
         return _clip(head)
 
     def attempt(shown: int) -> list[Block]:
-        rendered = renderer.group(events[:shown], "slack", more=len(events) - shown)
+        rendered = renderer.group(
+            events[:shown], "slack", more=len(events) - shown, lang=message.lang
+        )
         return head + parse_fragment(rendered)
 
     blocks = attempt(len(events))
@@ -186,13 +186,16 @@ def message_blocks(renderer: Renderer, message: Message) -> list[Block]:
 def fallback_text(renderer: Renderer, message: Message) -> str:
     """The plain `text` next to the blocks (notifications, screen readers), escaped too:
     Slack parses mentions in it as well."""
-    return mrkdwn_escape(render_text(renderer, message, max_chars=MAX_FALLBACK))
+    return render_text(renderer, message, max_chars=MAX_FALLBACK, escape=mrkdwn_escape)
 
 
 def reply_blocks(renderer: Renderer, reply: Reply) -> list[Block]:
-    """A command's answer: `slack/<view>.j2` when there is one (e.g. `top`), else its text."""
+    """A command's answer: `slack/<view>.j2` when there is one (e.g. `top`), else its text;
+    in a paused channel the pause note comes first either way."""
     try:
-        rendered = renderer.render(f"slack/{reply.view}.j2", view=reply.data)
+        rendered = renderer.render(f"slack/{reply.view}.j2", lang=reply.lang, view=reply.data)
     except TemplateNotFound:
         return _clip(sections(mrkdwn_escape(reply.text)))
-    return _clip(parse_fragment(rendered))
+    note = reply.data.get("paused")
+    head = sections(mrkdwn_escape(note)) if isinstance(note, str) else []
+    return _clip(head + parse_fragment(rendered))

@@ -133,7 +133,12 @@ async def upload(
         channel=channel_id,
         thread_ts=thread_ts,
         file_uploads=[
-            {"content": a.content, "filename": a.filename, "title": a.title or a.filename}
+            {
+                "content": a.content,
+                "filename": a.filename,
+                "title": a.title or a.filename,
+                "alt_txt": a.alt or a.title or a.filename,
+            }
             for a in attachments
         ],
     )

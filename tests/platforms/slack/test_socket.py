@@ -68,7 +68,7 @@ async def test_admin_subscribes_and_sees_the_settings_a_member_is_refused(
     assert "admins and owners" in refusal["text"]
     assert sub is not None and sub.kinds == ("new_leader", "country_flip")
     assert settings["response_type"] == "ephemeral"
-    shown = settings["text"].replace("\u200b", "")
+    shown = settings["text"]
     assert "new_leader, country_flip" in shown
 
 
@@ -169,7 +169,7 @@ async def test_not_in_channel_pauses_the_subscription_and_status_says_so(
         await bot.fake.wait_for(lambda: len(bot.fake.responses) == 2)
     assert posts == 2  # the confirmation, then the refused alert: no retry
     assert sub is not None and sub.paused and sub.pause_reason == "not_in_channel"
-    status = bot.fake.responses[-1]["text"].replace("\u200b", "")
+    status = bot.fake.responses[-1]["text"]
     assert "paused" in status and "not_in_channel" in status
 
 
@@ -181,9 +181,9 @@ async def test_a_hostile_model_name_is_shown_literally(tmp_path: Path) -> None:
         alert = _posts_to(bot.fake, "C0ALERTS")[-1].params
         top = await bot.fake.wait_ack(await bot.fake.push_slash_command("/top", "1"))
     for sent in (json.dumps(alert), json.dumps(top["payload"])):
-        for raw in ("<!channel>", "<@U0ADMIN>", "*bold*"):
+        for raw in ("<!channel>", "<@U0ADMIN>", "\u200b"):
             assert raw not in sent
-    shown = json.dumps(alert["blocks"], ensure_ascii=False).replace("\u200b", "")
+    shown = json.dumps(alert["blocks"], ensure_ascii=False)
     assert "evil/&lt;!channel&gt; *bold* &lt;@U0ADMIN&gt; &amp; co" in shown
     assert "&lt;!channel&gt;" in alert["text"]
 
