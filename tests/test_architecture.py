@@ -67,6 +67,7 @@ def test_the_core_list_is_complete() -> None:
         "countries",
         "events",
         "history_format",
+        "iso3166",
         "leaderboard",
         "local_time",
         "matching",
