@@ -25,6 +25,7 @@ from bot.core.subscription import (
     Subscription,
 )
 from bot.errors import ConfigError
+from bot.i18n import DEFAULT, languages, supported
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,13 @@ def _parse_channel(table: Section) -> DeclaredChannel:
         quiet_hours = QuietHours.parse(quiet, zone) if quiet else None
     except ScheduleError as exc:
         raise ConfigError(f"{where}: {exc}") from exc
+    lang_tag = table.text("lang", DEFAULT) or DEFAULT
+    lang = supported(lang_tag)
+    if lang is None:
+        raise ConfigError(
+            f'{where} lang: rankbot does not speak "{lang_tag}"; use one of '
+            f"{', '.join(languages())}"
+        )
     sub = Subscription(
         channel=ChannelRef(platform, CONFIG_WORKSPACE, name),
         kinds=kinds,
@@ -110,6 +118,7 @@ def _parse_channel(table: Section) -> DeclaredChannel:
         digest=digest,
         quiet=quiet_hours,
         charts=charts,
+        lang=lang,
     )
     return DeclaredChannel(name=name, platform=platform, url_env=url_env, subscription=sub)
 

@@ -86,6 +86,7 @@ class Subscriptions:
                     digest=new.digest,
                     quiet=new.quiet,
                     charts=new.charts,
+                    lang=new.lang,
                 )
                 if merged != old:
                     self.upsert(replace(merged, updated_by="config", updated_at=now))

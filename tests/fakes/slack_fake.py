@@ -94,7 +94,9 @@ class SlackFake:
 
     # --- test controls -----------------------------------------------------------------------
 
-    def add_user(self, user_id: str, *, admin: bool = False, owner: bool = False) -> None:
+    def add_user(
+        self, user_id: str, *, admin: bool = False, owner: bool = False, locale: str = "en-US"
+    ) -> None:
         self.users[user_id] = {
             "id": user_id,
             "team_id": TEAM_ID,
@@ -103,6 +105,7 @@ class SlackFake:
             "is_admin": admin,
             "is_owner": owner,
             "is_primary_owner": False,
+            "locale": locale,
         }
 
     def fail(
@@ -230,6 +233,8 @@ class SlackFake:
         user = self.users.get(params.get("user", ""))
         if user is None:
             return {"ok": False, "error": "user_not_found"}
+        if str(params.get("include_locale", "")).lower() not in ("1", "true"):
+            user = {k: v for k, v in user.items() if k != "locale"}  # as Slack: only on request
         return {"ok": True, "user": user}
 
     def _m_conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:

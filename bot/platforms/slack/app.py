@@ -16,6 +16,7 @@ What a command does, which ones need rights and what a refusal says are the core
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clock import Clock, utcnow
 from bot.commands.execute import Services, changes_subscription, execute_async
 from bot.core.messages import Caller, ChannelRef, CommandContext, Reply
+from bot.i18n import supported
 from bot.platforms.slack.blocks import MAX_FALLBACK, blocks_or_none, mrkdwn_escape, reply_blocks
 from bot.platforms.slack.installation import (
     TinyDBInstallationStore,
@@ -42,6 +44,9 @@ from bot.render.templates import Renderer
 
 log = logging.getLogger("rankbot.slack")
 
+LOCALE_WAIT = 1.0
+"""Seconds `/top` waits for the caller's locale before answering in the channel's language
+(its answer is the acknowledgement, due within Slack's 3 s)."""
 
 
 def reply_payload(renderer: Renderer, reply: Reply, *, public: bool = False) -> dict[str, Any]:
@@ -66,26 +71,37 @@ class SlashCommands:
     clock: Clock = utcnow
     on_command: Callable[[], None] | None = None
 
-    def _context(self, command: dict[str, Any], caller: Caller) -> CommandContext:
+    def _context(
+        self, command: dict[str, Any], caller: Caller, lang: str | None = None
+    ) -> CommandContext:
         channel = ChannelRef("slack", command.get("team_id", ""), command.get("channel_id", ""))
-        return CommandContext(channel=channel, caller=caller, now=self.clock())
+        return CommandContext(channel=channel, caller=caller, now=self.clock(), lang=lang)
 
-    async def top(self, ack: AsyncAck, command: dict[str, Any]) -> None:
+    async def top(self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
         words = command.get("text", "").split()
         public = bool(words) and words[-1].lower() == "public"
         if public:
             words.pop()
         caller = Caller(user_id=command.get("user_id", ""), name=command.get("user_name", ""))
-        reply = await self._execute(" ".join(["top", *words]), self._context(command, caller))
+        # the answer is the acknowledgement (3 s): the caller's language only if Slack says
+        # it quickly, else the channel's
+        try:
+            user = await asyncio.wait_for(self._user(client, caller.user_id), LOCALE_WAIT)
+        except TimeoutError:
+            user = {}
+        ctx = self._context(command, caller, supported(user.get("locale")))
+        reply = await self._execute(" ".join(["top", *words]), ctx)
         await ack(**reply_payload(self.renderer, reply, public=public))
 
     async def rankbot(
         self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
         await ack()
-        caller = await self.caller(client, command)
+        user = await self._user(client, command.get("user_id", ""))
+        caller = self.caller_from(user, command)
         line = command.get("text", "").strip() or "help"
-        reply = await self._execute(line, self._context(command, caller))
+        ctx = self._context(command, caller, supported(user.get("locale")))
+        reply = await self._execute(line, ctx)
         await respond(**reply_payload(self.renderer, reply))
         if reply.attachments:
             await self._post_files(client, command, reply, respond)
@@ -119,22 +135,34 @@ class SlashCommands:
             log.exception("command %r in %s failed", line.split(" ", 1)[0], ctx.channel.key)
             return Reply("Something went wrong on rankbot's side; it was logged.", ok=False)
 
-    async def caller(self, client: AsyncWebClient, command: dict[str, Any]) -> Caller:
-        """Who typed the command, and whether they may change this channel's alerts."""
-        user_id, name = command.get("user_id", ""), command.get("user_name", "")
-        rule = self.manage_rule()
-        if self.settings.everyone_can_manage or user_id in self.settings.managers:
-            return Caller(user_id, name, can_manage=True, manage_rule=rule)
+    async def _user(self, client: AsyncWebClient, user_id: str) -> dict[str, Any]:
+        """`users.info` with the user's locale; empty when Slack cannot say (then nobody is
+        an admin and the channel's language is used)."""
         try:
-            user = (await client.users_info(user=user_id)).get("user") or {}
-        except SlackApiError as exc:  # e.g. `missing_scope` (users:read): nobody is an admin
+            answer = await client.users_info(user=user_id, include_locale=True)
+        except SlackApiError as exc:  # e.g. `missing_scope` (users:read)
             log.warning("users.info for %s failed (%s)", user_id, error_code(exc))
-            user = {}
+            return {}
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("users.info for %s failed (%s)", user_id, type(exc).__name__)
-            user = {}
+            return {}
+        user = answer.get("user")
+        return user if isinstance(user, dict) else {}
+
+    async def caller(self, client: AsyncWebClient, command: dict[str, Any]) -> Caller:
+        """Who typed the command, and whether they may change this channel's alerts."""
+        return self.caller_from(await self._user(client, command.get("user_id", "")), command)
+
+    def caller_from(self, user: dict[str, Any], command: dict[str, Any]) -> Caller:
+        """The caller from `users.info`: admins and owners may manage, plus `[slack]
+        managers`, or everyone with `everyone_can_manage`."""
+        user_id, name = command.get("user_id", ""), command.get("user_name", "")
+        rule = self.manage_rule()
+        listed = self.settings.everyone_can_manage or user_id in self.settings.managers
         admin = any(user.get(k) for k in ("is_admin", "is_owner", "is_primary_owner"))
-        return Caller(user_id, user.get("real_name") or name, can_manage=admin, manage_rule=rule)
+        return Caller(
+            user_id, user.get("real_name") or name, can_manage=listed or admin, manage_rule=rule
+        )
 
     def manage_rule(self) -> str:
         """Who may change alerts here, for the core to quote in a refusal."""
