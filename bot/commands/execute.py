@@ -405,9 +405,8 @@ def _help(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
 def _typed(ctx: CommandContext, line: str, placeholder: str = "") -> str:
     """`line` as the caller's platform takes it (Discord: `/help command:`), for replies that
     tell someone what to type."""
-    if ctx.syntax is None:
-        return f"{line} {placeholder}".strip()
-    return ctx.syntax.example(line) if not placeholder else ctx.syntax.usage(line) or line
+    typed = f"{line} {placeholder}".strip()
+    return ctx.syntax.example(typed) if ctx.syntax is not None else typed
 
 
 def _usage_dict(name: str, usage: cp.Usage, ctx: CommandContext) -> dict[str, Any]:

@@ -92,6 +92,13 @@ def _parse_channel(table: Section) -> DeclaredChannel:
     day = table.text("digest_day", "mon", choices=WEEKDAYS)
     quiet = table.text("quiet", None)
     charts = table.flag("charts", True)
+    lang_tag = table.text("lang", DEFAULT) or DEFAULT
+    lang = supported(lang_tag)
+    if lang is None:
+        raise ConfigError(
+            f'{where} lang: rankbot does not speak "{lang_tag}"; use one of '
+            f"{', '.join(languages())}"
+        )
     table.done()
     try:
         zone = parse_tz(tz or "UTC")
@@ -103,13 +110,6 @@ def _parse_channel(table: Section) -> DeclaredChannel:
         quiet_hours = QuietHours.parse(quiet, zone) if quiet else None
     except ScheduleError as exc:
         raise ConfigError(f"{where}: {exc}") from exc
-    lang_tag = table.text("lang", DEFAULT) or DEFAULT
-    lang = supported(lang_tag)
-    if lang is None:
-        raise ConfigError(
-            f'{where} lang: rankbot does not speak "{lang_tag}"; use one of '
-            f"{', '.join(languages())}"
-        )
     sub = Subscription(
         channel=ChannelRef(platform, CONFIG_WORKSPACE, name),
         kinds=kinds,

@@ -89,6 +89,7 @@ _OTHER_COLOUR = "#767676"
 _INK, _MUTED, _GRID = "#222222", "#666666", "#E6E6E6"
 # Figure-fraction layout: the axes sit left, legends and direct labels use the right strip.
 _AXES_RECT = (0.085, 0.15, 0.6, 0.66)
+_WIDE_LABELS_RECT = (0.12, 0.15, 0.565, 0.66)
 _LABEL_CHAR = 0.012
 """Rough width of one 7.5 pt character as a fraction of the axes width, to keep flip labels
 from overlapping without a draw pass."""
@@ -173,7 +174,9 @@ def render_chart(
     words += [e.name for s in window[-1:] for e in s.top(max(count, MAX_COUNTRIES))]
     with _RENDER_LOCK, rc_context({"font.family": font_families(*words)}):
         fig = Figure(figsize=(WIDTH_PX / _DPI, HEIGHT_PX / _DPI), dpi=_DPI, facecolor="white")
-        ax = fig.add_axes(_AXES_RECT)
+        # Chinese tick labels (`1.75万亿`) are wider than `1.75T`: the axes move right a
+        # little so the axis label stays on the picture
+        ax = fig.add_axes(_AXES_RECT if lang == DEFAULT else _WIDE_LABELS_RECT)
         _style_axes(ax)
         if chart == "trend":
             shown, subtitle = _trend(ax, window, count, lang)

@@ -262,7 +262,11 @@ class SlackFake:
         return web.Response(text="OK", content_type="text/plain")
 
     async def _response(self, request: web.Request) -> web.StreamResponse:
-        self.responses.append(await request.json())
+        """A `response_url` answer; recorded as method `response` too, so tests can assert
+        the order of what the bot sent."""
+        body = await request.json()
+        self.responses.append(body)
+        self.calls.append(Call("response", body, asyncio.get_running_loop().time()))
         return web.Response(text="ok", content_type="text/plain")
 
     async def _link(self, request: web.Request) -> web.StreamResponse:
