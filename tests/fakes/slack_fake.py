@@ -154,6 +154,65 @@ class SlackFake:
         )
         return envelope_id
 
+    async def push_button(
+        self, action_id: str, *, user_id: str = "U0ADMIN", channel_id: str = "C0ALERTS"
+    ) -> str:
+        """A `block_actions` envelope: someone pressed one of the bot's buttons."""
+        envelope_id = f"env-{next(self._ids)}"
+        payload = {
+            "type": "block_actions",
+            "team": {"id": TEAM_ID, "domain": "fake"},
+            "user": {"id": user_id, "username": user_id.lower(), "team_id": TEAM_ID},
+            "api_app_id": "A0RANKBOT",
+            "token": "deprecated-verification-token",
+            "container": {"type": "message", "channel_id": channel_id, "is_ephemeral": False},
+            "trigger_id": f"trigger-{envelope_id}",
+            "channel": {"id": channel_id, "name": "llm-rankings"},
+            "response_url": self.response_url(),
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "block_id": "b1",
+                    "value": action_id,
+                    "action_ts": "1767000000.000001",
+                }
+            ],
+        }
+        await self.push(
+            {
+                "envelope_id": envelope_id,
+                "type": "interactive",
+                "payload": payload,
+                "accepts_response_payload": False,
+            }
+        )
+        return envelope_id
+
+    async def push_event(self, event: dict[str, Any]) -> str:
+        """An `events_api` envelope carrying `event` (e.g. `app_home_opened`)."""
+        envelope_id = f"env-{next(self._ids)}"
+        payload = {
+            "token": "deprecated-verification-token",
+            "team_id": TEAM_ID,
+            "api_app_id": "A0RANKBOT",
+            "event": event,
+            "type": "event_callback",
+            "event_id": f"Ev{next(self._ids)}",
+            "event_time": 1767000000,
+        }
+        await self.push(
+            {
+                "envelope_id": envelope_id,
+                "type": "events_api",
+                "payload": payload,
+                "accepts_response_payload": False,
+                "retry_attempt": 0,
+                "retry_reason": "",
+            }
+        )
+        return envelope_id
+
     async def wait_ack(self, envelope_id: str, timeout: float = 5) -> dict[str, Any]:
         async with self._ack_arrived:
             await asyncio.wait_for(
@@ -236,6 +295,10 @@ class SlackFake:
         if str(params.get("include_locale", "")).lower() not in ("1", "true"):
             user = {k: v for k, v in user.items() if k != "locale"}  # as Slack: only on request
         return {"ok": True, "user": user}
+
+    def _m_views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        view = params.get("view")
+        return {"ok": True, "view": json.loads(view) if isinstance(view, str) else view}
 
     def _m_conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = params.get("channel", "")

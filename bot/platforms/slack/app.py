@@ -1,4 +1,5 @@
-"""The Bolt app: two slash commands that hand the typed line to the platform-free core.
+"""The Bolt app: two slash commands that hand the typed line to the platform-free core, the
+buttons on alerts and notices (each runs a command line the same way), and the App Home tab.
 
 `/top [N] [period] [public]` and `/rankbot <subcommand …>` (names configurable). Slack wants an
 acknowledgement within 3 s:
@@ -10,8 +11,16 @@ acknowledgement within 3 s:
   (`users.info`: admins and owners, plus `[slack] managers`, or everyone when
   `everyone_can_manage`), the core runs, and the answer goes to the `response_url`.
 
+A button press (`Top 10` and `Mute 1 day` on alerts, `Resume` on a pause notice) is
+acknowledged at once, then runs the line it stands for (`blocks.BUTTONS`) exactly as the
+typed command would, permission check included; the answer goes to the presser only. The
+App Home tab lists the workspace's subscribed channels and their settings; it is published
+when someone opens it (`app_home_opened`; a scan of the subscriptions, which a person's
+click can afford).
+
 What a command does, which ones need rights and what a refusal says are the core's business
-(`bot.commands.execute`); this module only says who the caller is and how one gets the right.
+(`bot.commands.execute`); this module only says who the caller is, in which language they
+read (`users.info` with `include_locale`) and how one gets the right.
 """
 
 from __future__ import annotations
@@ -31,8 +40,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clock import Clock, utcnow
 from bot.commands.execute import Services, changes_subscription, execute_async
 from bot.core.messages import Caller, ChannelRef, CommandContext, Reply
-from bot.i18n import supported
-from bot.platforms.slack.blocks import MAX_FALLBACK, blocks_or_none, mrkdwn_escape, reply_blocks
+from bot.i18n import lang_or_default, supported
+from bot.platforms.slack.blocks import (
+    BUTTONS,
+    MAX_FALLBACK,
+    blocks_or_none,
+    home_blocks,
+    mrkdwn_escape,
+    reply_blocks,
+)
 from bot.platforms.slack.installation import (
     TinyDBInstallationStore,
     TinyDBStateStore,
@@ -41,6 +57,7 @@ from bot.platforms.slack.installation import (
 from bot.platforms.slack.sender import error_code, upload
 from bot.platforms.slack.settings import SlackSecrets, SlackSettings
 from bot.render.templates import Renderer
+from bot.store.subscriptions import Subscriptions
 
 log = logging.getLogger("rankbot.slack")
 
@@ -57,6 +74,13 @@ def reply_payload(renderer: Renderer, reply: Reply, *, public: bool = False) -> 
         "blocks": blocks_or_none(lambda: reply_blocks(renderer, reply), f"reply {reply.view}"),
         "response_type": "in_channel" if in_channel else "ephemeral",
     }
+
+
+def _channel_of(body: dict[str, Any]) -> tuple[str, str]:
+    """(team id, channel id) of an interaction payload."""
+    team = body.get("team") or {}
+    channel = body.get("channel") or (body.get("container") or {})
+    return str(team.get("id", "")), str(channel.get("id") or channel.get("channel_id") or "")
 
 
 @dataclass
@@ -107,6 +131,56 @@ class SlashCommands:
             await self._post_files(client, command, reply, respond)
         if self.on_command is not None and reply.ok and changes_subscription(line):
             self.on_command()
+
+    async def button(
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+    ) -> None:
+        """A press on one of rankbot's buttons (`blocks.BUTTONS`): the command line it
+        stands for, through the same core, with the same permission checks as if typed;
+        the answer goes to the presser only."""
+        await ack()
+        action = (body.get("actions") or [{}])[0]
+        line = BUTTONS.get(str(action.get("action_id")))
+        if line is None:
+            return
+        team, channel = _channel_of(body)
+        user_id = str((body.get("user") or {}).get("id", ""))
+        command = {"team_id": team, "channel_id": channel, "user_id": user_id}
+        user = await self._user(client, user_id)
+        ctx = self._context(command, self.caller_from(user, command), supported(user.get("locale")))
+        reply = await self._execute(line, ctx)
+        await respond(**reply_payload(self.renderer, reply), replace_original=False)
+        if self.on_command is not None and reply.ok and changes_subscription(line):
+            self.on_command()
+
+    async def home(
+        self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """The App Home tab: the workspace's subscribed channels and their settings, in the
+        reader's language, published whenever someone opens it."""
+        user_id = str(event.get("user", ""))
+        team = str(body.get("team_id", ""))
+        user = await self._user(client, user_id)
+        subs = [
+            s
+            for s in Subscriptions(self.services.store).all()
+            if s.channel.platform == "slack" and s.channel.workspace == team
+        ]
+        blocks = home_blocks(
+            self.renderer,
+            subs,
+            self.clock(),
+            command=self.settings.command,
+            lang=lang_or_default(user.get("locale")),
+        )
+        try:
+            await client.views_publish(user_id=user_id, view={"type": "home", "blocks": blocks})
+        except SlackApiError as exc:
+            log.warning("views.publish for %s failed (%s)", user_id, error_code(exc))
 
     async def _post_files(
         self,
@@ -198,7 +272,12 @@ def build_app(
             scopes=list(settings.scopes),
             user_scopes=[],
             install_path=settings.install_path,
+            # straight to Slack's authorize URL, no intermediate "Add to Slack" page
+            install_page_rendering_enabled=False,
             redirect_uri_path=settings.redirect_path,
+            redirect_uri=(
+                settings.public_url + settings.redirect_path if settings.public_url else None
+            ),
             installation_store=installations,
             state_store=TinyDBStateStore(store),
         )
@@ -212,5 +291,8 @@ def build_app(
     )
     app.command(settings.top_command)(commands.top)
     app.command(settings.command)(commands.rankbot)
+    for action_id in BUTTONS:
+        app.action(action_id)(commands.button)
+    app.event("app_home_opened")(commands.home)
     add_uninstall_listeners(app, store, installations, clock=commands.clock)
     return app

@@ -17,13 +17,17 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import TemplateError, TemplateNotFound
 
 from bot.core.messages import Message, Reply
+from bot.core.subscription import Subscription, summary
+from bot.core.text import T, Text
+from bot.i18n import DEFAULT, say
 from bot.render.templates import Renderer
 from bot.render.text import render_text
 
@@ -149,8 +153,41 @@ def _clip(blocks: list[Block]) -> list[Block]:
     return out
 
 
-def message_blocks(renderer: Renderer, message: Message) -> list[Block]:
-    """Title (header), notice (sections) and the grouped events, fitted into the limits.
+BUTTONS: Mapping[str, str] = {
+    "rankbot_top": "top 10",
+    "rankbot_mute": "mute 1d",
+    "rankbot_resume": "resume",
+}
+"""The buttons rankbot puts on messages (action id → the command line it runs). A press runs
+the line through the same core and permission checks as the typed command
+(`bot.platforms.slack.app.SlashCommands.button`)."""
+_BUTTON_LABELS: Mapping[str, Text] = {
+    "rankbot_top": T("Top 10"),
+    "rankbot_mute": T("Mute 1 day"),
+    "rankbot_resume": T("Resume"),
+}
+
+
+def buttons(action_ids: Sequence[str], lang: str = DEFAULT) -> Block:
+    """An actions block with rankbot's buttons, labelled in `lang`."""
+    return {
+        "type": "actions",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": action,
+                "value": BUTTONS[action],
+                "text": {"type": "plain_text", "text": say(_BUTTON_LABELS[action], lang)},
+            }
+            for action in action_ids
+        ],
+    }
+
+
+def message_blocks(renderer: Renderer, message: Message, *, actions: bool = True) -> list[Block]:
+    """Title (header), notice (sections) and the grouped events, fitted into the limits;
+    an alert ends with its buttons (Top 10, Mute 1 day) unless `actions` is off (incoming
+    webhooks: their messages do not reach the app's button handlers).
 
     `renderer` must carry the `md` filter (see `slack_renderer`).
     """
@@ -162,12 +199,13 @@ def message_blocks(renderer: Renderer, message: Message) -> list[Block]:
     events = message.events
     if not events:
         return _clip(head)
+    tail = [buttons(("rankbot_top", "rankbot_mute"), message.lang)] if actions else []
 
     def attempt(shown: int) -> list[Block]:
         rendered = renderer.group(
             events[:shown], "slack", more=len(events) - shown, lang=message.lang
         )
-        return head + parse_fragment(rendered)
+        return head + parse_fragment(rendered) + tail
 
     blocks = attempt(len(events))
     if not problems(blocks):
@@ -195,7 +233,54 @@ def reply_blocks(renderer: Renderer, reply: Reply) -> list[Block]:
     try:
         rendered = renderer.render(f"slack/{reply.view}.j2", lang=reply.lang, view=reply.data)
     except TemplateNotFound:
-        return _clip(sections(mrkdwn_escape(reply.text)))
+        text = reply.text
+        note = reply.data.get("paused")
+        if isinstance(note, str) and text.startswith(note):  # the note goes with its button
+            text = text[len(note) :].lstrip("\n")
+        return _clip(pause_blocks(reply) + sections(mrkdwn_escape(text)))
+    return _clip(pause_blocks(reply) + parse_fragment(rendered))
+
+
+def pause_blocks(reply: Reply) -> list[Block]:
+    """In a paused channel: the note, and a Resume button (which the core refuses to people
+    who may not manage alerts, as it refuses the typed `resume`)."""
     note = reply.data.get("paused")
-    head = sections(mrkdwn_escape(note)) if isinstance(note, str) else []
-    return _clip(head + parse_fragment(rendered))
+    if not isinstance(note, str):
+        return []
+    return [*sections(mrkdwn_escape(note)), buttons(("rankbot_resume",), reply.lang)]
+
+
+HOME_CHANNELS = 22
+"""Channels listed on the App Home tab: two blocks each, within the 50 blocks rankbot keeps a
+message to (a home view allows 100) and its ~10k characters."""
+
+
+def home_blocks(
+    renderer: Renderer,
+    subscriptions: Sequence[Subscription],
+    now: datetime,
+    *,
+    command: str,
+    lang: str = DEFAULT,
+) -> list[Block]:
+    """The App Home view: each subscribed channel of the workspace with its settings (the
+    same lines `subscriptions` answers), in the reader's language."""
+    shown = sorted(subscriptions, key=lambda s: s.channel.channel)[:HOME_CHANNELS]
+    channels = [
+        {
+            "id": sub.channel.channel,
+            "lines": [say(line, lang) for line in summary(sub, now)],
+            "paused": sub.paused,
+            "pause_reason": sub.pause_reason,
+        }
+        for sub in shown
+    ]
+    rendered = renderer.render(
+        "slack/home.j2",
+        lang=lang,
+        channels=channels,
+        more=len(subscriptions) - len(shown),
+        subscribe=f"{command} subscribe",
+        help=f"{command} help subscribe",
+    )
+    return _clip(parse_fragment(rendered))

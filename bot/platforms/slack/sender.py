@@ -195,7 +195,9 @@ class SlackWebhookSender:
             return found.unset()
         webhook = AsyncWebhookClient(url)
         text = fallback_text(self._renderer, message)
-        blocks = blocks_or_none(lambda: message_blocks(self._renderer, message), channel.key)
+        blocks = blocks_or_none(
+            lambda: message_blocks(self._renderer, message, actions=False), channel.key
+        )
         try:
             response = await webhook.send(text=text, blocks=blocks)
             if blocks and response.status_code == 400 and response.body in BLOCKS_REFUSED:

@@ -92,7 +92,8 @@ def test_grouped_message_keeps_order_header_and_attribution(events: list[Event])
     assert problems(blocks) == []
     assert blocks[0]["type"] == "header" and len(blocks[0]["text"]["text"]) <= MAX_HEADER
     assert "New #1" in blocks[1]["text"]["text"]
-    assert blocks[-1]["type"] == "context" and "openrouter.ai" in json.dumps(blocks[-1])
+    assert blocks[-2]["type"] == "context" and "openrouter.ai" in json.dumps(blocks[-2])
+    assert blocks[-1]["type"] == "actions"  # Top 10, Mute 1 day
 
 
 def test_many_events_are_cut_to_the_limits_with_more(events: list[Event]) -> None:

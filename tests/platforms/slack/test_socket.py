@@ -115,7 +115,8 @@ async def test_a_new_leader_reaches_the_channel_once_with_blocks_and_fallback(
     assert isinstance(blocks, list) and blocks[0]["type"] == "header"
     body = json.dumps(blocks, ensure_ascii=False)
     assert "*New #1*" in body and "Country flip" in body
-    assert blocks[-1]["type"] == "context" and "openrouter.ai/rankings" in body
+    assert blocks[-2]["type"] == "context" and "openrouter.ai/rankings" in body
+    assert blocks[-1]["type"] == "actions"
 
 
 async def test_a_new_leader_alert_carries_its_chart_through_the_upload_v2_flow(
