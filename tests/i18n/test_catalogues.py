@@ -15,7 +15,15 @@ from babel.messages.pofile import read_po
 from bot.i18n.languages import LOCALE_DIR, languages
 
 ROOT = Path(__file__).resolve().parents[2]
-KEYWORDS = {"T": None, "TN": (1, 2), "_": None, "gettext": None, "ngettext": (1, 2)}
+KEYWORDS = {
+    "T": None,
+    "TN": (1, 2),
+    "N_": None,
+    "NP_": ((1, "c"), 2),
+    "_": None,
+    "gettext": None,
+    "ngettext": (1, 2),
+}
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 

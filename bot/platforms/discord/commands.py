@@ -30,12 +30,13 @@ from bot.clock import Clock, utcnow
 from bot.commands import parse as command_parse
 from bot.commands.execute import Services, error_reply, execute_async, reply_language
 from bot.core.local_time import WEEKDAYS
-from bot.core.messages import Caller, ChannelRef, CommandContext, Reply, Syntax
+from bot.core.messages import Caller, ChannelRef, CommandContext, Reply
 from bot.core.model import PERIODS
 from bot.core.subscription import SUBSCRIBABLE_KINDS
 from bot.core.text import T
-from bot.i18n import languages, supported
+from bot.i18n import DEFAULT, languages, supported
 from bot.platforms.discord.embeds import files_of, reply_parts
+from bot.platforms.discord.localizations import N_
 from bot.platforms.discord.syntax import SlashSyntax
 from bot.render.charts import default_n
 from bot.render.templates import Renderer
@@ -103,7 +104,7 @@ class CommandRunner:
         self.renderer = renderer
         self._clock = clock
         self._on_command = on_command
-        self.syntax: Syntax | None = None
+        self.syntax: SlashSyntax | None = None
         """Set by `build_tree` once the commands exist: help shows their options."""
 
     def context(self, interaction: discord.Interaction) -> CommandContext:
@@ -116,13 +117,10 @@ class CommandRunner:
             can_manage=can_manage,
             manage_rule=MANAGE_RULE,
         )
-        return CommandContext(
-            channel,
-            caller,
-            self._clock(),
-            lang=supported(interaction.locale.value),
-            syntax=self.syntax,
-        )
+        lang = supported(interaction.locale.value)
+        # help shows the command and option names the caller's client shows
+        syntax = self.syntax.in_language(lang or DEFAULT) if self.syntax is not None else None
+        return CommandContext(channel, caller, self._clock(), lang=lang, syntax=syntax)
 
     async def run(
         self, interaction: discord.Interaction, line: str, *, public: bool = False
@@ -235,9 +233,9 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
 
     @app_commands.command(name="top", description=summary("top"))
     @app_commands.describe(
-        n="how many models, 1 to 25 (default 10)",
-        period="default: week",
-        public="post the answer for everyone in the channel (default: only you see it)",
+        n=N_("how many models, 1 to 25 (default 10)"),
+        period=N_("default: week"),
+        public=N_("post the answer for everyone in the channel (default: only you see it)"),
     )
     @app_commands.choices(period=PERIOD_CHOICES)
     async def top(
@@ -249,7 +247,7 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
         await runner.run(interaction, f"top {n} {word(period)}", public=public)
 
     @app_commands.command(name="model", description=summary("model"))
-    @app_commands.describe(query="a model id or name, or part of one")
+    @app_commands.describe(query=N_("a model id or name, or part of one"))
     async def model(interaction: discord.Interaction, query: str) -> None:
         await runner.run(interaction, f"model {query}")
 
@@ -265,9 +263,9 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
 
     @app_commands.command(name="chart", description=summary("chart"))
     @app_commands.describe(
-        kind="trend (tokens), countries (shares) or ranks (default trend)",
-        n="how many models or countries (default: 5, or 10 for ranks)",
-        weeks="how many snapshots back, 2 to 104 (default 12)",
+        kind=N_("trend (tokens), countries (shares) or ranks (default trend)"),
+        n=N_("how many models or countries (default: 5, or 10 for ranks)"),
+        weeks=N_("how many snapshots back, 2 to 104 (default 12)"),
     )
     @app_commands.choices(kind=CHART_CHOICES)
     async def chart(
@@ -281,21 +279,23 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
 
     @app_commands.command(name="subscribe", description=summary("subscribe"))
     @app_commands.describe(
-        kind="an alert kind to add (run again to add more; default for a new channel: the "
-        "five main kinds)",
-        top="top N for entries, exits and rank moves, 1 to 50 (default 10)",
-        models="model id globs, comma-separated (openai/*, *-preview*)",
-        exclude_models="model id globs to leave out, comma-separated",
-        authors="author slugs or globs, comma-separated",
-        exclude_authors="author slugs or globs to leave out, comma-separated",
-        countries="ISO country codes like US, CN, comma-separated",
-        exclude_countries="ISO country codes to leave out, comma-separated",
-        min_move="places a rank_change must move",
-        min_change="percent a surge or drop must reach",
-        period="which rankings (default week)",
-        charts="attach charts (default on)",
-        lang="the language of this channel's alerts (default English)",
-        reset="back to the defaults before applying the rest",
+        kind=N_(
+            "an alert kind to add (run again to add more; default for a new channel: the "
+            "five main kinds)"
+        ),
+        top=N_("top N for entries, exits and rank moves, 1 to 50 (default 10)"),
+        models=N_("model id globs, comma-separated (openai/*, *-preview*)"),
+        exclude_models=N_("model id globs to leave out, comma-separated"),
+        authors=N_("author slugs or globs, comma-separated"),
+        exclude_authors=N_("author slugs or globs to leave out, comma-separated"),
+        countries=N_("ISO country codes like US, CN, comma-separated"),
+        exclude_countries=N_("ISO country codes to leave out, comma-separated"),
+        min_move=N_("places a rank_change must move"),
+        min_change=N_("percent a surge or drop must reach"),
+        period=N_("which rankings (default week)"),
+        charts=N_("attach charts (default on)"),
+        lang=N_("the language of this channel's alerts (default English)"),
+        reset=N_("back to the defaults before applying the rest"),
     )
     @app_commands.choices(
         kind=KIND_CHOICES,
@@ -355,7 +355,9 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
         await runner.run(interaction, " ".join(parts))
 
     @app_commands.command(name="unsubscribe", description=summary("unsubscribe"))
-    @app_commands.describe(kind="the alert kind to stop (default: all, forgetting the settings)")
+    @app_commands.describe(
+        kind=N_("the alert kind to stop (default: all, forgetting the settings)")
+    )
     @app_commands.choices(kind=KIND_CHOICES)
     async def unsubscribe(interaction: discord.Interaction, kind: str = "all") -> None:
         await runner.run(interaction, f"unsubscribe {word(kind)}")
@@ -365,7 +367,7 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
         await runner.run(interaction, "subscriptions")
 
     @app_commands.command(name="mute", description=summary("mute"))
-    @app_commands.describe(duration="30m, 2h, 1h30m, 3d or 1w (at most 90 days)")
+    @app_commands.describe(duration=N_("30m, 2h, 1h30m, 3d or 1w (at most 90 days)"))
     async def mute(interaction: discord.Interaction, duration: str) -> None:
         await runner.run(interaction, f"mute {word(duration)}")
 
@@ -375,10 +377,10 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
 
     @app_commands.command(name="digest", description=summary("digest"))
     @app_commands.describe(
-        mode="daily, weekly, or off for immediate alerts",
-        day="weekly digests: the day (default mon)",
-        at="local time HH:MM (default 09:00)",
-        timezone="IANA time zone like Europe/Berlin (default: the one set before, else UTC)",
+        mode=N_("daily, weekly, or off for immediate alerts"),
+        day=N_("weekly digests: the day (default mon)"),
+        at=N_("local time HH:MM (default 09:00)"),
+        timezone=N_("IANA time zone like Europe/Berlin (default: the one set before, else UTC)"),
     )
     @app_commands.choices(
         mode=[app_commands.Choice(name=m, value=m) for m in ("daily", "weekly", "off")],
@@ -396,8 +398,8 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
 
     @app_commands.command(name="quiet", description=summary("quiet"))
     @app_commands.describe(
-        hours="a local range like 22:00-07:00, or off",
-        timezone="IANA time zone like Europe/Berlin (default UTC)",
+        hours=N_("a local range like 22:00-07:00, or off"),
+        timezone=N_("IANA time zone like Europe/Berlin (default UTC)"),
     )
     async def quiet(
         interaction: discord.Interaction, hours: str, timezone: str | None = None
@@ -414,7 +416,7 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
         await runner.run(interaction, "resume")
 
     @app_commands.command(name="help", description=summary("help"))
-    @app_commands.describe(command="one command to explain in detail")
+    @app_commands.describe(command=N_("one command to explain in detail"))
     @app_commands.choices(command=[app_commands.Choice(name=n, value=n) for n in usage])
     async def help_(interaction: discord.Interaction, command: str | None = None) -> None:
         await runner.run(interaction, f"help {word(command)}" if command else "help")

@@ -14,10 +14,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from discord import app_commands
+from discord.app_commands import TranslationContextLocation as Where
 
 from bot.commands import parse as command_parse
 from bot.core.local_time import WEEKDAYS
 from bot.core.model import PERIODS
+from bot.i18n import DEFAULT
+from bot.platforms.discord.localizations import localized_name
 
 SUBSCRIBE_OPTIONS: Mapping[str, str] = {
     "top": "top",
@@ -39,25 +42,42 @@ _FLAGS = {"on": "True", "off": "False"}
 
 
 class SlashSyntax:
-    """`bot.core.messages.Syntax` for Discord's app commands."""
+    """`bot.core.messages.Syntax` for Discord's app commands, with the names the caller's
+    client shows (`lang`: their Discord locale; names are localized by the catalogues)."""
 
-    def __init__(self, commands: Mapping[str, app_commands.Command[Any, ..., None]]) -> None:
+    def __init__(
+        self, commands: Mapping[str, app_commands.Command[Any, ..., None]], lang: str = DEFAULT
+    ) -> None:
         self._commands = commands
+        self._lang = lang
+
+    def in_language(self, lang: str) -> SlashSyntax:
+        return self if lang == self._lang else SlashSyntax(self._commands, lang)
+
+    def _command(self, name: str) -> str:
+        return "/" + localized_name(name, self._lang, Where.command_name)
+
+    def _option(self, name: str) -> str:
+        return localized_name(name, self._lang, Where.parameter_name)
 
     def usage(self, command: str) -> str | None:
         found = self._commands.get(command)
         if found is None:
             return None
-        options = [f"{p.name}:" if p.required else f"[{p.name}:]" for p in found.parameters]
-        return " ".join([f"/{found.name}", *options])
+        options = [
+            f"{self._option(p.name)}:" if p.required else f"[{self._option(p.name)}:]"
+            for p in found.parameters
+        ]
+        return " ".join([self._command(found.name), *options])
 
     def example(self, line: str) -> str:
         try:
             command = command_parse.split(line)
         except command_parse.ParseError:
-            return "/help"
+            return self._command("help")
         options = _options(command.name, list(command.args))
-        return " ".join([f"/{command.name}", *(f"{k}:{v}" for k, v in options)])
+        shown = (f"{self._option(k)}:{v}" for k, v in options)
+        return " ".join([self._command(command.name), *shown])
 
 
 def _options(name: str, args: list[str]) -> list[tuple[str, str]]:

@@ -4,12 +4,15 @@ reader's language, through the real discord.py against the loopback fake."""
 
 from __future__ import annotations
 
+import re
+
 from bot.config.file import Config
 from bot.engine.ingest import ingest
 from bot.platforms.discord import runtime
 from bot.store.database import Store
 from bot.store.subscriptions import Subscriptions
 from tests.fakes.discord_fake import (
+    APP_ID,
     BOT_PERMISSIONS,
     CHANNEL_ID,
     VIEW_AND_SEND,
@@ -147,3 +150,43 @@ def week_with_new_leader():  # type: ignore[no-untyped-def]
             ("google/gemini-3", "Gemini 3", 200),
         ],
     )
+
+
+async def test_commands_are_registered_with_chinese_names_and_descriptions(
+    fake: FakeDiscord, discord_rt: runtime.DiscordRuntime
+) -> None:
+    (put,) = fake.requests("PUT", rf"/applications/{APP_ID}/commands")
+    commands = {c["name"]: c for c in put.json}
+    top = commands["top"]
+    assert top["name_localizations"]["zh-CN"] == "排行"
+    assert top["description_localizations"]["zh-CN"].startswith("按 Token 用量排名")
+    options = {o["name"]: o for o in top["options"]}
+    assert options["n"]["name_localizations"]["zh-CN"] == "数量"
+    assert (
+        options["public"]["description_localizations"]["zh-CN"]
+        == "在频道中公开发布答复（默认仅你可见）"
+    )
+    period = {c["value"]: c for c in options["period"]["choices"]}
+    assert period["week"]["name_localizations"]["zh-CN"] == "周榜"
+    name = re.compile(r"^[-_\w]{1,32}$")
+    for command in put.json:
+        for localized in command.get("name_localizations", {}).values():
+            assert name.match(localized), localized
+        for option in command.get("options", []):
+            for localized in option.get("name_localizations", {}).values():
+                assert name.match(localized) and localized == localized.lower(), localized
+            for localized in option.get("description_localizations", {}).values():
+                assert len(localized) <= 100
+
+
+async def test_help_for_a_chinese_client_uses_the_names_it_shows(
+    fake: FakeDiscord, discord_rt: runtime.DiscordRuntime
+) -> None:
+    answer = await interact(
+        fake,
+        command_interaction(
+            fake, "help", [{"name": "command", "type": 3, "value": "mute"}], locale="zh-CN"
+        ),
+    )
+    text = answer.json["data"]["embeds"][0]["description"]
+    assert "`/静音 时长:`" in text and "示例：`/静音 时长:2h`" in text
