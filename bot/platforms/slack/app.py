@@ -39,6 +39,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock, utcnow
 from bot.commands.execute import Services, changes_subscription, execute_async
+from bot.commands.parse import USAGE
 from bot.core.messages import Caller, ChannelRef, CommandContext, Reply
 from bot.i18n import lang_or_default, supported
 from bot.platforms.slack.blocks import (
@@ -76,6 +77,34 @@ def reply_payload(renderer: Renderer, reply: Reply, *, public: bool = False) -> 
     }
 
 
+@dataclass(frozen=True, slots=True)
+class SlashWords:
+    """`bot.core.messages.Syntax` for Slack: the core's words after the app's slash command
+    (`/rankbot mute 2h`), `top` after its own (`/top 5 week`), so an example can be copied
+    and sent as it is."""
+
+    command: str
+    top_command: str
+
+    def _prefix(self, name: str) -> str:
+        return self.top_command if name == "top" else self.command
+
+    def usage(self, command: str) -> str | None:
+        usage = USAGE.get(command)
+        if usage is None:
+            return None
+        words = usage.usage.split(" ", 1)[1:] if command == "top" else [usage.usage]
+        return " ".join([self._prefix(command), *words])
+
+    def example(self, line: str) -> str:
+        words = line.split()
+        if not words:
+            return self.command
+        if words[0] == "top":
+            return " ".join([self.top_command, *words[1:]])
+        return f"{self.command} {line}"
+
+
 def _channel_of(body: dict[str, Any]) -> tuple[str, str]:
     """(team id, channel id) of an interaction payload."""
     team = body.get("team") or {}
@@ -99,7 +128,10 @@ class SlashCommands:
         self, command: dict[str, Any], caller: Caller, lang: str | None = None
     ) -> CommandContext:
         channel = ChannelRef("slack", command.get("team_id", ""), command.get("channel_id", ""))
-        return CommandContext(channel=channel, caller=caller, now=self.clock(), lang=lang)
+        syntax = SlashWords(self.settings.command, self.settings.top_command)
+        return CommandContext(
+            channel=channel, caller=caller, now=self.clock(), lang=lang, syntax=syntax
+        )
 
     async def top(self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
         words = command.get("text", "").split()

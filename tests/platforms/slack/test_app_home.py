@@ -94,3 +94,21 @@ def test_the_manifest_enables_the_home_tab_and_interactivity() -> None:
     )
     with pytest.raises(ValueError, match="https"):
         manifest(SlackSettings(mode="http"), url="http://bot.example.org")
+
+
+async def test_a_command_copied_from_a_reply_is_accepted_and_examples_are_typeable(
+    tmp_path: Path,
+) -> None:
+    async with running_bot(tmp_path) as bot:
+        bot.fake.add_user("U0ADMIN", owner=True)
+        await bot.fake.wait_ack(await bot.fake.push_slash_command("/rankbot", "mute soon"))
+        await bot.fake.wait_for(lambda: bot.fake.responses)
+        # as a chat client pastes it: zero-width spaces, smart quotes, a code span's backticks
+        pasted = "subscribe \u201cnew\u200b_leader\u201d `country_flip`"
+        await bot.fake.wait_ack(await bot.fake.push_slash_command("/rankbot", pasted))
+        await bot.fake.wait_for(lambda: len(bot.fake.responses) >= 2)
+        sub = bot.subscriptions().get(CHANNEL)
+    error, done = bot.fake.responses
+    assert "Example: `/rankbot mute 2h`" in error["text"]
+    assert sub is not None and sub.kinds == ("new_leader", "country_flip")
+    assert "Subscribed" in done["text"]
