@@ -15,7 +15,8 @@ from typing import Any, cast
 from bot.config.file import Config
 from bot.core.messages import Reply
 from bot.core.model import Snapshot
-from bot.i18n import DEFAULT
+from bot.core.text import T
+from bot.i18n import DEFAULT, say
 from bot.render.chart_attachments import chart_attachment
 from bot.render.charts import (
     DEFAULT_N,
@@ -55,9 +56,22 @@ def parse_chart_args(args: Sequence[str]) -> ChartRequest:
     if words and not words[0].lstrip("-").isdigit():
         kind = words.pop(0).lower()
         if kind not in KINDS:
-            raise ChartError(f"unknown chart {kind!r}: choose {', '.join(KINDS)}, e.g. `{EXAMPLE}`")
+            raise ChartError(
+                T(
+                    "unknown chart '%(kind)s': choose %(kinds)s, e.g. `%(example)s`",
+                    kind=kind,
+                    kinds=", ".join(KINDS),
+                    example=EXAMPLE,
+                )
+            )
     if len(words) > 2:
-        raise ChartError(f"too many arguments: {' '.join(words[2:])!r}. Usage: {USAGE}")
+        raise ChartError(
+            T(
+                "too many arguments: '%(extra)s'. Usage: %(usage)s",
+                extra=" ".join(words[2:]),
+                usage=USAGE,
+            )
+        )
     chart = cast(ChartKind, kind)
     example = f"chart {chart} {DEFAULT_N[chart]} {DEFAULT_WEEKS}"
     n = _number(words[0], "N", 1, MAX_N, example) if words else None
@@ -89,7 +103,7 @@ def chart_reply(
             lang=lang,
         )
     except ChartError as exc:
-        return _error(exc)
+        return _error(exc, lang)
     return _reply(request, history, png, config, lang)
 
 
@@ -116,7 +130,7 @@ async def chart_reply_async(
             lang=lang,
         )
     except ChartError as exc:
-        return _error(exc)
+        return _error(exc, lang)
     return _reply(request, history, png, config, lang)
 
 
@@ -148,8 +162,8 @@ def _reply(
     )
 
 
-def _error(exc: ChartError) -> Reply:
-    text = str(exc)
+def _error(exc: ChartError, lang: str) -> Reply:
+    text = say(exc.text, lang)
     return Reply(
         text=text[:1].upper() + text[1:],
         view="error",
@@ -165,6 +179,14 @@ def _number(word: str, what: str, lo: int, hi: int, example: str) -> int:
         value = None
     if value is None or not lo <= value <= hi:
         raise ChartError(
-            f"{what} must be a whole number from {lo} to {hi}, got {word!r}, e.g. `{example}`"
+            T(
+                "%(what)s must be a whole number from %(lo)s to %(hi)s, got '%(word)s', "
+                "e.g. `%(example)s`",
+                what=what,
+                lo=lo,
+                hi=hi,
+                word=word,
+                example=example,
+            )
         )
     return value

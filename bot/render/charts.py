@@ -105,7 +105,12 @@ checker these lists are `Any`."""
 
 
 class ChartError(UsageError, ValueError):
-    """A chart that cannot be drawn from this input; the message is for the operator."""
+    """A chart that cannot be drawn from this input; `text` says why, in any language (the
+    exception's own message is its English, for the CLI and logs)."""
+
+    def __init__(self, text: Text | str) -> None:
+        self.text = text
+        super().__init__(text.english() if isinstance(text, Text) else text)
 
 
 class NotEnoughHistory(ChartError):
@@ -249,14 +254,23 @@ def _window(kind: ChartKind, snapshots: Sequence[Snapshot], weeks: int) -> list[
     ordered = sorted(snapshots, key=lambda s: s.as_of)[-weeks:]
     if len(ordered) < MIN_SNAPSHOTS:
         if not ordered:
-            held = "none are stored yet"
+            held: Text = T("none are stored yet")
         else:
             only = ordered[0]
-            held = f"only 1 is stored ({only.source} {only.period}, {only.as_of.isoformat()})"
+            held = T(
+                "only 1 is stored (%(stream)s, %(date)s)",
+                stream=" ".join((only.source, only.period)),
+                date=only.as_of.isoformat(),
+            )
         raise NotEnoughHistory(
-            f"not enough history for a {kind} chart: it needs at least {MIN_SNAPSHOTS} "
-            f"snapshots and {held}. Charts fill in as the poller stores new readings; "
-            "`rankbot replay FILE --db PATH` loads a saved history."
+            T(
+                "not enough history for a %(kind)s chart: it needs at least %(min)s "
+                "snapshots and %(held)s. Charts fill in as the poller stores new readings; "
+                "`rankbot replay FILE --db PATH` loads a saved history.",
+                kind=kind,
+                min=MIN_SNAPSHOTS,
+                held=held,
+            )
         )
     return ordered
 
@@ -304,8 +318,10 @@ def _countries(
     balances = [balance(s.entries, table) for s in window]
     if not any(b.known_total for b in balances):
         raise ChartError(
-            "no tokens with a known developer country in these snapshots: "
-            "add the authors to [countries] in the config"
+            T(
+                "no tokens with a known developer country in these snapshots: "
+                "add the authors to [countries] in the config"
+            )
         )
     weight: dict[str, float] = {}
     for bal in balances:
