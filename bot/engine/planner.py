@@ -64,7 +64,7 @@ class Planner:
             for sub in subs.all():
                 routed = route(sub, events, now)
                 if routed.post is not None:
-                    planned.append(in_language(routed.post, sub))
+                    planned.append(in_channel_language(routed.post, sub))
                 if routed.hold:
                     held.hold(sub.channel, routed.hold, now)
                 if routed.skipped:
@@ -82,18 +82,18 @@ class Planner:
                 live.add(sub.channel.key)
                 updated = sub
                 if not sub.confirmed and not sub.paused:
-                    planned.append(in_language(confirmation(sub, now), sub))
+                    planned.append(in_channel_language(confirmation(sub, now), sub))
                     updated = replace(updated, confirmed=True)
                 items, doc_ids = held.of(sub.channel)
                 released = release(updated, items, now)
                 if released.post is not None:
-                    planned.append(in_language(released.post, sub))
+                    planned.append(in_channel_language(released.post, sub))
                 if released.clear:
                     held.clear(doc_ids)
                 updated = replace(updated, skipped=updated.skipped + released.skipped)
                 notice = mute_ended(updated, now)
                 if notice is not None:
-                    planned.append(in_language(notice, sub))
+                    planned.append(in_channel_language(notice, sub))
                 if updated.mute_until is not None and not updated.muted(now):
                     updated = replace(updated, mute_until=None, skipped=0)
                 if updated != sub:
@@ -111,7 +111,7 @@ class Planner:
         subs = Subscriptions(self._store).all()
         by_channel = {sub.channel: sub for sub in subs}
         return [
-            in_language(post, by_channel.get(post.channel))
+            in_channel_language(post, by_channel.get(post.channel))
             for post in health_notices(subs, notice, text, now, self._operator)
         ]
 
@@ -147,7 +147,7 @@ class Planner:
         return out
 
 
-def in_language(post: Planned, sub: Subscription | None) -> Planned:
+def in_channel_language(post: Planned, sub: Subscription | None) -> Planned:
     """`post` with its words said in the channel's language and time zone (the core plans
     message ids, the shell translates); the message keeps both for the sender, which renders
     the events in them too. A channel without a subscription (the operator's) reads English."""

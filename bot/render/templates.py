@@ -170,7 +170,7 @@ class Renderer:
         self, name: str, *, lang: str = DEFAULT, tz: str | None = None, **context: Any
     ) -> str:
         """Template `name` in language `lang` (times in zone `tz`)."""
-        return self.env.get_template(name).render(**in_language(lang, tz), **context).strip()
+        return self.env.get_template(name).render(**language_context(lang, tz), **context).strip()
 
     def event(self, event: Event, flavour: str = "text", *, lang: str = DEFAULT) -> str:
         return self.render(
@@ -188,7 +188,7 @@ class Renderer:
         )
 
 
-def in_language(lang: str, tz: str | None = None) -> dict[str, Any]:
+def language_context(lang: str, tz: str | None = None) -> dict[str, Any]:
     """What a template's context needs to speak `lang`: the catalogue's `gettext` and
     `ngettext` (which `{% trans %}` and `_()` call, ahead of the English ones installed on
     the environment), and `lang` / `tz` for the filters."""

@@ -27,7 +27,7 @@ from bot.core.events import Event
 from bot.core.messages import Attachment, Message, Reply
 from bot.core.text import T, Text
 from bot.i18n import DEFAULT, say
-from bot.render.templates import Renderer, in_language
+from bot.render.templates import Renderer, language_context
 
 TITLE_MAX = 256
 DESCRIPTION_MAX = 4096
@@ -124,7 +124,7 @@ def render_parts(
 ) -> EmbedParts:
     """Render `discord/<name>` in `lang` and read the embed parts it set."""
     module = renderer.env.get_template(f"discord/{name}").make_module(
-        {**in_language(lang, tz), **context}
+        {**language_context(lang, tz), **context}
     )
     fields = getattr(module, "fields", None) or []
     return EmbedParts(
