@@ -368,6 +368,10 @@ async def test_a_new_leader_alert_carries_the_trend_chart_as_a_multipart_attachm
     [png] = message.files.values()
     assert png.startswith(b"\x89PNG")
     assert message.json["attachments"][0]["filename"].startswith("rankbot-trend-")
+    # the description (alt text) says what the picture shows, not just its title
+    description = message.json["attachments"][0]["description"]
+    assert description.startswith("Line chart: Weekly tokens of the top 5 models")
+    assert "DeepSeek V3 leads with 1.2K tokens" in description
 
 
 async def test_429_is_waited_out_for_retry_after(

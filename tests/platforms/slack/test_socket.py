@@ -134,6 +134,10 @@ async def test_a_new_leader_alert_carries_its_chart_through_the_upload_v2_flow(
     ]
     last_post = max(i for i, m in enumerate(methods) if m == "chat.postMessage")
     assert [m for m in methods[last_post:] if m in steps] == steps
+    # the upload carries alt text: what the chart shows, for people who cannot see it
+    alt = bot.fake.called("files.getUploadURLExternal")[-1].params["alt_txt"]
+    assert alt.startswith("Line chart: Weekly tokens of the top")
+    assert "minimax/minimax-m2.5 leads with 1.7T tokens" in alt
 
 
 async def test_a_failed_chart_upload_still_delivers_the_alert(tmp_path: Path) -> None:
