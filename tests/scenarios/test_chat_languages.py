@@ -117,3 +117,43 @@ def test_the_demo_in_chinese_prints_chinese_figures_and_country_names(
     assert "万亿" in out and "中国" in out and "美国" in out
     assert "新晋第一" in out and "国家领先易位" in out
     assert "1.7T" not in out and "New #1" not in out
+
+
+def test_replay_and_top_print_in_chinese(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli.main import main
+
+    history = Path(__file__).parents[2] / "bot" / "data" / "demo-history.jsonl"
+    db = tmp_path / "db.json"
+    assert main(["replay", str(history), "--db", str(db), "--lang", "zh-CN"]) == 0
+    replayed = capsys.readouterr().out
+    assert "新晋第一" in replayed and "万亿" in replayed
+    assert main(["top", "3", "--db", str(db), "--lang", "zh-CN"]) == 0
+    top = capsys.readouterr().out
+    assert top.startswith("Token 用量前 3 名（周榜，2026年2月16日）")
+    assert main(["top", "3", "--db", str(db)]) == 0
+    assert capsys.readouterr().out.startswith("Top 3 by tokens (weekly, 2026-02-16)")
+
+
+def test_an_unknown_language_is_refused_with_the_choices(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bot.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["demo", "--lang", "klingon", "--no-charts"])
+    assert exit_.value.code == 2
+    assert "choose one of en, zh-CN" in capsys.readouterr().err
+
+
+def test_a_webhook_channel_in_a_language_rankbot_does_not_speak_is_a_config_error(
+    tmp_path: Path,
+) -> None:
+    from bot.errors import ConfigError
+
+    channel = {"name": "ops", "platform": "webhook", "url_env": "OPS_URL", "lang": "tlh"}
+    with pytest.raises(
+        ConfigError, match=r'\[\[channels\]\] #1 lang: rankbot does not speak "tlh"'
+    ):
+        app.config_from_mapping({"channels": [channel]}, base=tmp_path)
