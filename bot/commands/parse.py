@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 from datetime import time, timedelta
 from typing import Any
 
-from bot.core.local_time import WEEKDAYS, Digest, QuietHours, parse_duration, parse_hhmm, parse_tz
+from bot.core.local_time import (
+    WEEKDAYS,
+    Digest,
+    QuietHours,
+    ScheduleError,
+    parse_duration,
+    parse_hhmm,
+    parse_tz,
+)
 from bot.core.model import PERIODS
 from bot.core.subscription import SUBSCRIBABLE_KINDS
 from bot.core.text import T, Text
@@ -470,4 +478,5 @@ def parse_quiet(args: tuple[str, ...], default_tz: str) -> QuietHours | None:
 
 def _schedule_problem(exc: ValueError) -> Text:
     """A duration, time or zone the core's schedule parser refused, with its reason."""
-    return T("%(reason)s.", reason=str(exc))
+    reason = exc.text if isinstance(exc, ScheduleError) else str(exc)
+    return T("%(reason)s.", reason=reason)
