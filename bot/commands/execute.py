@@ -5,6 +5,10 @@ back a `Reply`: plain `text` rendered from `templates/text/reply_*.j2`, plus a `
 structured `data` they may render better. Rules about *what* a command does live here, never
 in an adapter. Bad arguments come back as a reply that says what was wrong and shows a correct
 example; changes come back with the complete resulting settings.
+
+Replies are in the caller's language when the adapter knows it (`CommandContext.lang`) and
+rankbot speaks it, else in the channel's (`subscribe lang=`), else English; examples are
+written as the caller's platform takes them (`CommandContext.syntax`).
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
 Templates are looked up first in the operator's override directory, then in the shipped
 `templates/` tree, one sub-directory per flavour (`text`, `slack`, `discord`). All of them run
 in Jinja2's sandbox, because an override directory is code written by someone else.
+
+Every render is in one language (`lang`, English by default): Jinja2's i18n extension gives
+the templates `{% trans %}` and `_()`, whose `gettext` comes from that language's catalogue
+(`language_context`), and the filters (`tokens`, `country`, `date`, `when`, …) format in it.
 """
 
 from __future__ import annotations
