@@ -75,14 +75,16 @@ def lang_or_default(*tags: str | None) -> str:
 
 @cache
 def babel_locale(lang: str) -> Locale:
-    """The CLDR locale for numbers, dates and territory names (`zh-CN` → zh_Hans_CN)."""
-    return Locale.parse(lang, sep="-")
+    """The CLDR locale for numbers, dates and territory names (`zh-CN` → zh_Hans_CN);
+    English for a language rankbot does not speak (a record written by a later version)."""
+    return Locale.parse(lang if lang in languages() else DEFAULT, sep="-")
 
 
 @cache
 def translations(lang: str) -> gettext.NullTranslations:
-    """The catalogue of `lang` (English: none, the ids are the text)."""
-    if lang == DEFAULT:
+    """The catalogue of `lang` (English: none, the ids are the text; so is a language whose
+    catalogue is gone, e.g. a subscription stored by a later version)."""
+    if lang == DEFAULT or lang not in languages():
         return gettext.NullTranslations()
     po = LOCALE_DIR / lang.replace("-", "_") / "LC_MESSAGES" / f"{DOMAIN}.po"
     with po.open("rb") as handle:

@@ -89,3 +89,9 @@ def test_texts_are_translated_with_their_values_and_plurals() -> None:
     one = TN("%(n)s day", "%(n)s days", 1)
     assert say(one) == "1 day" and say(TN("%(n)s day", "%(n)s days", 3)) == "3 days"
     assert say(one, "zh-CN") == "1 天"
+
+
+def test_a_language_without_a_catalogue_reads_english() -> None:
+    # e.g. a subscription stored by a later rankbot that spoke Japanese
+    assert say(T("Subscribed"), "ja") == "Subscribed"
+    assert compact_tokens(1.7e12, "ja") == "1.7T"
