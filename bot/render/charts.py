@@ -73,7 +73,7 @@ PALETTE: tuple[str, ...] = (
     "#2E7D6F",  # teal, darkened
     "#7A7A29",  # olive, darkened
     "#AA4499",  # purple
-    "#9C7E1F",  # sand, darkened
+    "#B06A1F",  # sand, darkened towards ochre (apart from the olive)
 )
 """Paul Tol's "muted" qualitative scheme (distinguishable with the common colour-vision
 deficiencies), with its four pale members (cyan, teal, olive, sand) darkened in the same hue
