@@ -190,3 +190,26 @@ async def test_help_for_a_chinese_client_uses_the_names_it_shows(
     )
     text = answer.json["data"]["embeds"][0]["description"]
     assert "`/静音 时长:`" in text and "示例：`/静音 时长:2h`" in text
+
+
+async def test_names_from_the_data_are_escaped_in_command_replies(
+    fake: FakeDiscord, store: Store, config: Config, discord_rt: runtime.DiscordRuntime
+) -> None:
+    from tests.platforms.discord.test_runtime import week
+
+    odd = "x-ai/grok_**4**"
+    for day in ("2026-02-09", "2026-02-16"):
+        ingest(
+            store,
+            week(day, [(odd, "Grok_**4**_fast", 900), ("openai/gpt-5", "GPT-5", 800)]),
+            params=config.detect,
+            countries=config.countries,
+        )
+    query = [{"name": "query", "type": 3, "value": "grok"}]
+    payload = command_interaction(fake, "model", query)
+    await interact(fake, payload)  # deferred; the answer is edited in
+    original = rf"/webhooks/{APP_ID}/{payload['token']}/messages/@original"
+    await fake.wait_for(lambda: bool(fake.requests("PATCH", original)))
+    (edit,) = fake.requests("PATCH", original)
+    text = edit.json["embeds"][0]["description"]
+    assert r"Grok\_\*\*4\*\*\_fast" in text  # shown as typed, not bold or italic
