@@ -66,6 +66,7 @@ def test_the_core_list_is_complete() -> None:
     names = (
         "countries",
         "events",
+        "grouping",
         "history_format",
         "leaderboard",
         "local_time",

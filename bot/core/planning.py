@@ -3,10 +3,11 @@
 Pure: subscriptions, events and held events in, `Planned` posts and decisions out; `now` is
 passed in. `bot.engine.planner.Planner` is the shell that reads and writes the store around
 these functions.
-One poll's events for one channel become ONE message (most important first), so a burst of
-changes never floods a channel, and each post's key is derived from its event keys and the
-channel key only, so planning the same events again (after a restart) yields the same key and
-the outbox refuses the duplicate.
+One poll's events for one channel become ONE message (one section per snapshot, newest first:
+`bot.core.grouping`), so a burst of changes never floods a channel, and each post's key is
+derived from its event keys and the channel key only (never from its title or note), so
+planning the same events again (after a restart) yields the same key and the outbox refuses
+the duplicate.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from bot.core.events import Event
+from bot.core.grouping import date_span, ordered
 from bot.core.matching import select
 from bot.core.messages import ChannelRef, Message
 from bot.core.subscription import Subscription, summary
@@ -57,17 +59,6 @@ class Released:
     clear: bool = False
 
 
-def ordered(events: Iterable[Event]) -> list[Event]:
-    """Most important kind first, then newest data, then by rank and subject (stable)."""
-
-    def rank(e: Event) -> int:
-        value = e.fields.get("rank")
-        return value if isinstance(value, int) else 1_000_000
-
-    by_date = sorted(events, key=lambda e: e.as_of, reverse=True)
-    return sorted(by_date, key=lambda e: (e.importance, rank(e), e.subject))
-
-
 def without_implied(events: Iterable[Event]) -> list[Event]:
     """Drop a top-N entry that a new #1 of the same ranking already says: "MiniMax M2.5 is
     the new #1" needs no "MiniMax M2.5 entered the top 10 at #1" below it. A channel that
@@ -88,14 +79,45 @@ def plan_key(channel: ChannelRef, events: Sequence[Event], prefix: str = "post")
 
 
 def grouped(
-    channel: ChannelRef, events: Iterable[Event], *, title: str | None = None, prefix: str = "post"
+    channel: ChannelRef,
+    events: Iterable[Event],
+    *,
+    title: str | None = None,
+    prefix: str = "post",
+    note: str | None = None,
 ) -> Planned:
     events = tuple(ordered(without_implied(events)))
-    return Planned(channel, Message(events=events, title=title), plan_key(channel, events, prefix))
+    message = Message(events=events, title=title, note=note)
+    return Planned(channel, message, plan_key(channel, events, prefix))
 
 
-def route(sub: Subscription, events: Iterable[Event], now: datetime) -> Routed:
-    """A channel's share of one poll's events: paused channels get nothing planned."""
+@dataclass(frozen=True, slots=True)
+class CatchUp:
+    """A poll that filled a gap of `days` days (`first` … `last`) after an outage: only the
+    snapshots of the last `announced_days` days were news, the older ones went in silently."""
+
+    days: int
+    first: date
+    last: date
+    announced_days: int
+
+
+def catch_up_note(catch_up: CatchUp) -> str:
+    """The one line every post planned from a catch-up's news carries."""
+    days = "1 day" if catch_up.days == 1 else f"{catch_up.days} days"
+    dates = date_span(catch_up.first, catch_up.last)
+    line = f"↻ rankbot caught up {days} after an outage ({dates})"
+    if catch_up.days <= catch_up.announced_days:
+        return f"{line}."
+    within = "1 day" if catch_up.announced_days == 1 else f"{catch_up.announced_days} days"
+    return f"{line}; changes older than {within} went in silently."
+
+
+def route(
+    sub: Subscription, events: Iterable[Event], now: datetime, *, note: str | None = None
+) -> Routed:
+    """A channel's share of one poll's events: paused channels get nothing planned; `note`
+    goes with a post made now (not with events held for later)."""
     wanted = select(sub, events)
     if not wanted or sub.paused:
         return Routed()
@@ -103,7 +125,7 @@ def route(sub: Subscription, events: Iterable[Event], now: datetime) -> Routed:
         return Routed(skipped=len(wanted))
     if sub.digest is not None or (sub.quiet is not None and sub.quiet.contains(now)):
         return Routed(hold=tuple(wanted))
-    return Routed(post=grouped(sub.channel, wanted))
+    return Routed(post=grouped(sub.channel, wanted, note=note))
 
 
 def release(sub: Subscription, held: Sequence[Held], now: datetime) -> Released:

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from bot.core.countries import CountryTable
 from bot.core.events import Event
+from bot.core.grouping import newest
 from bot.core.messages import Attachment, ChannelRef
 from bot.core.planning import (
     Planned,
@@ -50,9 +51,11 @@ class Planner:
         self._countries = countries
         self._operator = operator
 
-    def after_ingest(self, events: Sequence[Event], now: datetime) -> list[Planned]:
-        """One grouped post per channel that wants any of `events`, its chart attached; hold
-        or count the rest."""
+    def after_ingest(
+        self, events: Sequence[Event], now: datetime, *, note: str | None = None
+    ) -> list[Planned]:
+        """One grouped post per channel that wants any of `events`, its chart attached and
+        `note` under its headline (a catch-up after an outage); hold or count the rest."""
         if not events:
             return []
         subs = Subscriptions(self._store)
@@ -60,7 +63,7 @@ class Planner:
         planned: list[Planned] = []
         with self._store.batch():
             for sub in subs.all():
-                routed = route(sub, events, now)
+                routed = route(sub, events, now, note=note)
                 if routed.post is not None:
                     planned.append(routed.post)
                 if routed.hold:
@@ -110,9 +113,11 @@ class Planner:
         return health_notices(subs, notice, text, now, self._operator)
 
     def _with_charts(self, planned: list[Planned]) -> list[Planned]:
-        """Attach the chart of a post's most important charted event (a new #1: the trend; a
-        country flip: the shares) when the channel has charts on. Drawn once per call and
-        event, only for these rare kinds; a post whose chart cannot be drawn goes without."""
+        """Attach the chart of the most important charted event (a new #1: the trend; a
+        country flip: the shares) of a post's NEWEST snapshot when the channel has charts on:
+        a post that also holds older snapshots never shows an older picture. Drawn once per
+        call and event, only for these rare kinds; a post whose chart cannot be drawn goes
+        without."""
         from bot.render.chart_attachments import EVENT_CHARTS, alert_chart  # matplotlib: only here
 
         charts: dict[str, Attachment | None] = {}
@@ -120,7 +125,7 @@ class Planner:
         out: list[Planned] = []
         for post in planned:
             sub = subscriptions.get(post.channel)
-            charted = [e for e in post.message.events if e.kind in EVENT_CHARTS]
+            charted = [e for e in newest(post.message.events) if e.kind in EVENT_CHARTS]
             if sub is None or not sub.charts or not charted:
                 out.append(post)
                 continue

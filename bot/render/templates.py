@@ -8,7 +8,9 @@ in Jinja2's sandbox, because an override directory is code written by someone el
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
+from bot.core import grouping
 from bot.core.countries import country_name, flag
 from bot.core.events import Event
 
@@ -91,6 +94,44 @@ def country_label(code: str | None) -> str:
     return f"{flag(code)} {country_name(code)}"
 
 
+def _date(value: str | date) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def window(as_of: str | date, period: str) -> str:
+    """What a snapshot covers: `11 Apr 2026`, `7 days to 11 Apr 2026`, `30 days to …`."""
+    return grouping.window_label(period, _date(as_of))
+
+
+def day(value: str | date) -> str:
+    """A date as `11 Apr 2026`."""
+    return grouping.day_label(_date(value))
+
+
+def dates(first: str | date, last: str | date) -> str:
+    """A span of dates: `19 Jan – 16 Feb 2026` (one date when both are the same)."""
+    return grouping.date_span(_date(first), _date(last))
+
+
+_AS_OF = re.compile(
+    r"(as of )(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)"
+)
+
+
+def cite(attribution: str | None) -> str:
+    """An attribution line with its `meta.as_of` readable: `as of 2026-05-11T02:00:00Z` reads
+    `as of 2026-05-11 02:00 UTC`. Formatted here, at render time: the stored attribution (and
+    the snapshot's content hash) keep the source's own text."""
+
+    def readable(match: re.Match[str]) -> str:
+        moment = datetime.fromisoformat(match[2])
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return f"{match[1]}{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+    return _AS_OF.sub(readable, attribution) if attribution else ""
+
+
 FILTERS: Mapping[str, Any] = {
     "tokens": human_tokens,
     "pct": percent,
@@ -100,6 +141,10 @@ FILTERS: Mapping[str, Any] = {
     "country": country_label,
     "country_name": country_name,
     "cadence": cadence,
+    "window": window,
+    "day": day,
+    "dates": dates,
+    "cite": cite,
 }
 
 
@@ -125,6 +170,9 @@ class Renderer:
             autoescape=False,
         )
         self.env.filters.update(FILTERS)
+        self.env.globals["under_heading"] = False
+        """An event template leaves out its window when a grouped post's headline or section
+        heading already names it (`grouped.j2` sets this to true around its events)."""
         if extra_filters:
             self.env.filters.update(extra_filters)
 
@@ -134,13 +182,52 @@ class Renderer:
     def event(self, event: Event, flavour: str = "text") -> str:
         return self.render(f"{flavour}/{event.kind}.j2", e=_view(event), with_attribution=True)
 
-    def group(self, events: Sequence[Event], flavour: str = "text", *, more: int = 0) -> str:
-        """One message for several events of a snapshot; `more` counts events left out."""
-        views = [_view(e) for e in events]
-        attributions = sorted({e.attribution for e in events if e.attribution})
-        return self.render(
-            f"{flavour}/grouped.j2", events=views, more=more, attributions=attributions
-        )
+    def group(
+        self,
+        events: Sequence[Event],
+        flavour: str = "text",
+        *,
+        shown: int | None = None,
+        note: str | None = None,
+    ) -> str:
+        """One post for a group of events, in sections (`bot.core.grouping`): only the first
+        `shown` are rendered and the rest counted ("…and N more"), while the headline and the
+        one citation line describe them all."""
+        return self.render(f"{flavour}/grouped.j2", **group_context(events, shown, note))
+
+
+def group_context(
+    events: Sequence[Event], shown: int | None = None, note: str | None = None
+) -> dict[str, Any]:
+    """What a `grouped.j2` template sees: `sections` (each with `period`, `as_of` and its
+    `events`) of the first `shown` events, `events` (the same, flat), `more` (left out),
+    `span` (the whole post: `events`, `snapshots`, `first`, `last`, `period` when it is one
+    snapshot), `citation` (the newest snapshot's attribution line) and `note`."""
+    ordered = grouping.ordered(events)
+    visible = ordered if shown is None else ordered[:shown]
+    whole = grouping.span(ordered)
+    return {
+        "sections": [
+            {
+                "source": s.source,
+                "period": s.period,
+                "as_of": s.as_of.isoformat(),
+                "events": [_view(e) for e in s.events],
+            }
+            for s in grouping.sections(visible)
+        ],
+        "events": [_view(e) for e in visible],
+        "more": len(ordered) - len(visible),
+        "span": {
+            "events": whole.events,
+            "snapshots": whole.snapshots,
+            "first": whole.first.isoformat(),
+            "last": whole.last.isoformat(),
+            "period": whole.period,
+        },
+        "citation": grouping.citation(ordered) or "",
+        "note": note or "",
+    }
 
 
 def _view(event: Event) -> dict[str, Any]:
