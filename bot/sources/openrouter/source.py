@@ -100,11 +100,15 @@ class OpenRouterSource:
         api_key: str | None,
         limiter: RequestLimiter | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        api_class: Callable[..., OpenRouterApi] = OpenRouterApi,
     ) -> None:
+        """`api_class` builds the client of each poll from the settings (a backtest passes
+        one that answers from its cache: `range_cache.CachedApi`)."""
         self.settings = settings
         self._key = api_key
         self._sleep = sleep
         self.limiter = limiter or RequestLimiter(sleep=sleep)
+        self._api_class = api_class
         self._newest: date | None = None
 
     @classmethod
@@ -114,7 +118,7 @@ class OpenRouterSource:
 
     def api(self) -> OpenRouterApi:
         s = self.settings
-        return OpenRouterApi(
+        return self._api_class(
             base_url=s.base_url,
             api_key=self._key,
             contact=s.contact,
