@@ -119,6 +119,7 @@ class Planner:
         call and event, only for these rare kinds; a post whose chart cannot be drawn goes
         without."""
         from bot.render.chart_attachments import EVENT_CHARTS, alert_chart  # matplotlib: only here
+        from bot.render.charts import DEFAULT_WEEKS
 
         charts: dict[str, Attachment | None] = {}
         subscriptions = Subscriptions(self._store)
@@ -132,7 +133,8 @@ class Planner:
             event = charted[0]
             if event.key not in charts:
                 try:
-                    stream = self._store.snapshots(event.source, event.period)
+                    # the event's snapshot was just ingested: the newest of its stream
+                    stream = self._store.snapshots(event.source, event.period, last=DEFAULT_WEEKS)
                     charts[event.key] = alert_chart(event, stream, self._countries)
                 except Exception:  # a picture must never cost the alert
                     log.exception("chart for %s failed; the alert goes without it", event.key)

@@ -140,6 +140,13 @@ class CachedApi(OpenRouterApi):
         self.since = since
         """The first day `prefetch` is meant to start from (the backfill's)."""
 
+    async def __aenter__(self) -> CachedApi:
+        return self  # the HTTP client (and its TLS context) only when a request is needed
+
+    async def _online(self) -> None:
+        if self._client is None:
+            await super().__aenter__()
+
     async def rankings_daily(self, start: date, end: date) -> Any:
         if self._visible_through is not None:
             end = min(end, self._visible_through())
@@ -147,6 +154,7 @@ class CachedApi(OpenRouterApi):
             return {"data": [], "meta": _empty_meta(start, end)}
         if not self.cache.missing(start, end):
             return self.cache.payload(start, end)
+        await self._online()
         payload = await super().rankings_daily(start, end)
         self.cache.keep(payload, start, end)
         return payload
@@ -156,6 +164,7 @@ class CachedApi(OpenRouterApi):
         cached = self.cache.models(now)
         if cached is not None:
             return cached
+        await self._online()
         payload = await super().models()
         self.cache.keep_models(payload, now)
         return payload
