@@ -3,7 +3,7 @@
 # whole test suite (each step stops the script if it fails).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/venv.sh
+bash scripts/venv.sh test
 .venv/bin/ruff check bot tests benchmarks
 .venv/bin/lint-imports
 .venv/bin/mypy

@@ -68,6 +68,7 @@ def test_the_core_list_is_complete() -> None:
         "events",
         "grouping",
         "history_format",
+        "iso3166",
         "leaderboard",
         "local_time",
         "matching",

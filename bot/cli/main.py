@@ -22,6 +22,7 @@ import aiohttp
 import httpx
 import jinja2
 
+from bot import __version__
 from bot.cli import backtest, chart, demo, discord, openrouter, replay, run, slack, top
 from bot.errors import ExitCode, RankbotError
 
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watches the public LLM token-usage rankings and posts alerts to chat.",
     )
     parser.add_argument("--debug", action="store_true", default=False, help=DEBUG)
+    parser.add_argument("--version", action="version", version=f"rankbot {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     # each part of the bot adds its own subcommands (in the order `--help` lists them)

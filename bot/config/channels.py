@@ -82,6 +82,10 @@ def _parse_channel(table: Section) -> DeclaredChannel:
         min_change_pct=_optional_number(table, "min_change_pct"),
     )
     tz = table.text("timezone", "UTC")
+    if tz is not None and not tz.strip():
+        raise ConfigError(
+            f'{where} timezone: expected an IANA time zone like "Europe/Berlin", got ""'
+        )
     mode = table.text("digest", "off", choices=("off", "daily", "weekly"))
     at = table.text("digest_at", "09:00")
     day = table.text("digest_day", "mon", choices=WEEKDAYS)

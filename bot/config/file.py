@@ -14,6 +14,7 @@ is visible where the bot is wired.
 from __future__ import annotations
 
 import difflib
+import math
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,9 +23,14 @@ from typing import Any
 
 from bot.core.countries import CountryTable, shipped_table
 from bot.core.events import DEFAULT_MILESTONES, DetectParams
+from bot.core.iso3166 import is_country_code
 from bot.errors import ConfigError
 
 _MISSING = object()
+MAX_TEXT = 1000
+"""Characters in any string setting: longer is a paste gone wrong, not a setting."""
+MAX_NUMBER = 1e12
+"""Magnitude of any float setting (token thresholds are integers and not bounded by this)."""
 
 
 class Section:
@@ -61,8 +67,12 @@ class Section:
         value = self._get(key)
         if value is _MISSING:
             return default
-        expected = _range_text("a number", lo, None)
+        expected = _range_text("a finite number", lo, None)
         if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self._fail(key, expected, value)
+        # TOML allows nan and inf; no setting means anything with them (a timeout of inf
+        # seconds is a channel that hangs forever), so they are refused wherever numbers are read
+        if not math.isfinite(value) or abs(value) > MAX_NUMBER:
             raise self._fail(key, expected, value)
         if lo is not None and value < lo:
             raise self._fail(key, expected, value)
@@ -74,6 +84,10 @@ class Section:
             return default
         if not isinstance(value, str):
             raise self._fail(key, "a string", value)
+        if len(value) > MAX_TEXT:
+            raise ConfigError(
+                f"{self.where} {key}: longer than {MAX_TEXT} characters ({len(value)})"
+            )
         if choices and value not in choices:
             raise self._fail(key, "one of " + ", ".join(repr(c) for c in choices), value)
         return value
@@ -212,9 +226,7 @@ class Config:
         overrides: dict[str, str] = {}
         for author in overrides_section.data:
             code = overrides_section.text(author, None)
-            if code is None or not (
-                code.lower() == "unknown" or (len(code) == 2 and code.isalpha())
-            ):
+            if code is None or not (code.lower() == "unknown" or is_country_code(code)):
                 raise ConfigError(
                     f'[countries] {author}: expected an ISO 3166 alpha-2 code like "US" '
                     f'or "unknown", got {_show(code)}'

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
+from bot.core.iso3166 import is_country_code
 from bot.errors import UsageError
 
 Period = Literal["day", "week", "month"]
@@ -85,39 +88,38 @@ class Snapshot:
         attribution: str | None = None,
     ) -> Snapshot:
         """Validate raw fields and rank the entries; raise `SnapshotError` on anything suspect."""
-        if not isinstance(source, str) or not source.strip():
-            raise SnapshotError("snapshot: 'source' must be a non-empty string")
+        source_text = plain_text(source, "snapshot 'source'", MAX_SOURCE)
         if period not in PERIODS:
             raise SnapshotError(
                 f"snapshot: 'period' must be one of {', '.join(PERIODS)}, got {period!r}"
             )
         as_of_date = _parse_date(as_of, "as_of")
         fetched = _parse_datetime(fetched_at) if fetched_at is not None else None
+        if attribution is not None:
+            attribution = plain_text(attribution, "snapshot 'attribution'", MAX_ATTRIBUTION)
         parsed: list[tuple[str, str, str, int, str | None, bool]] = []
         seen: set[str] = set()
         for index, raw in enumerate(entries, start=1):
             where = f"entry {index}"
+            if index > MAX_ENTRIES:
+                raise SnapshotError(f"snapshot: more than {MAX_ENTRIES} entries")
             if not isinstance(raw, Mapping):
                 raise SnapshotError(f"{where}: expected an object, got {type(raw).__name__}")
-            model = raw.get("model")
-            if not isinstance(model, str) or not model.strip():
-                raise SnapshotError(f"{where}: 'model' must be a non-empty string")
-            model = model.strip()
+            model = plain_text(raw.get("model"), f"{where} 'model'", MAX_ID)
             where = f"entry {index} ({model})"
             if model in seen:
                 raise SnapshotError(f"{where}: duplicate model")
             seen.add(model)
-            tokens = _parse_tokens(raw.get("tokens"), where)
-            name = raw.get("name") or model
-            if not isinstance(name, str):
-                raise SnapshotError(f"{where}: 'name' must be a string")
-            author = raw.get("author") or author_of(model)
-            if not isinstance(author, str):
-                raise SnapshotError(f"{where}: 'author' must be a string")
-            country = raw.get("country")
-            if country is not None and not isinstance(country, str):
-                raise SnapshotError(f"{where}: 'country' must be a string")
-            parsed.append((model, name, author, tokens, country, bool(raw.get("lower_bound"))))
+            tokens = _parse_tokens(raw.get("tokens"), f"{where} 'tokens'")
+            name = plain_text(raw.get("name") or model, f"{where} 'name'", MAX_NAME)
+            author = plain_text(raw.get("author") or author_of(model), f"{where} 'author'", MAX_ID)
+            country = _parse_country(raw.get("country"), where)
+            lower_bound = raw.get("lower_bound", False)
+            if not isinstance(lower_bound, bool):
+                raise SnapshotError(
+                    f"{where}: 'lower_bound' must be true or false, got {lower_bound!r}"
+                )
+            parsed.append((model, name, author, tokens, country, lower_bound))
         if not parsed:
             raise SnapshotError("snapshot: no entries (an empty ranking is never stored)")
         parsed.sort(key=lambda p: (-p[3], p[0]))
@@ -134,7 +136,7 @@ class Snapshot:
                     f"snapshot 'total': {total_tokens} is less than the entries' sum {listed}"
                 )
         return cls(
-            source=source.strip(),
+            source=source_text,
             period=period,
             as_of=as_of_date,
             fetched_at=fetched,
@@ -206,33 +208,96 @@ class Snapshot:
         return entry.tokens / base if base else None
 
 
+MAX_TOKENS = 9_223_372_036_854_775_807  # 2**63 - 1
+"""Token figures are exact integers up to 64 bits: more than a million years of today's
+global volume, and still a number every renderer and database can hold."""
+MAX_ENTRIES = 10_000
+MAX_SOURCE = 64
+MAX_ID = 200
+MAX_NAME = 200
+MAX_ATTRIBUTION = 500
+_ASCII_DIGITS = frozenset("0123456789")
+
+
 def _parse_tokens(value: Any, where: str) -> int:
+    """A non-negative integer of at most 64 bits: a JSON integer, an integral float, or a
+    string of ASCII digits only (no sign, no spaces, no other script's digits)."""
+    tokens: int | None = None
     if isinstance(value, bool):
-        raise SnapshotError(f"{where}: 'tokens' must be an integer, got {value!r}")
-    if isinstance(value, int):
+        pass
+    elif isinstance(value, int):
         tokens = value
-    elif isinstance(value, float) and value.is_integer():
+    elif _integral_float(value) or _ascii_digits(value):
         tokens = int(value)
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        tokens = int(value.strip())
-    else:
-        raise SnapshotError(f"{where}: 'tokens' must be a non-negative integer, got {value!r}")
-    if tokens < 0:
-        raise SnapshotError(f"{where}: 'tokens' must be non-negative, got {tokens}")
+    if tokens is None or not 0 <= tokens <= MAX_TOKENS:
+        shown = (
+            repr(value)
+            if not isinstance(value, str | int) or len(str(value)) <= 40
+            else (f"a number of {len(str(value))} digits")
+        )
+        raise SnapshotError(
+            f"{where}: must be a whole number from 0 to {MAX_TOKENS} (digits only), got {shown}"
+        )
     return tokens
 
 
-def _parse_date(value: date | str, name: str) -> date:
+def _integral_float(value: Any) -> bool:
+    return isinstance(value, float) and math.isfinite(value) and value.is_integer()
+
+
+def _ascii_digits(value: Any) -> bool:
+    """Digits 0-9 only, and few enough that `int()` is cheap and within 64 bits' length."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= len(str(MAX_TOKENS))
+        and set(value) <= _ASCII_DIGITS
+    )
+
+
+def plain_text(value: Any, where: str, limit: int, *, spaces: bool = True) -> str:
+    """A non-empty single-line string of at most `limit` characters, without control
+    characters (they would reach chat messages and logs as they are)."""
+    if not isinstance(value, str) or not value.strip():
+        raise SnapshotError(f"{where}: must be a non-empty string")
+    text = value.strip()
+    if len(text) > limit:
+        raise SnapshotError(f"{where}: longer than {limit} characters ({len(text)})")
+    bad = next((c for c in text if unicodedata.category(c)[0] == "C"), None)
+    if bad is not None:
+        raise SnapshotError(f"{where}: contains the control character U+{ord(bad):04X}")
+    if not spaces and any(c.isspace() for c in text):
+        raise SnapshotError(f"{where}: must not contain spaces, got {text!r}")
+    return text
+
+
+def _parse_country(value: Any, where: str) -> str | None:
+    """An entry's own country: an assigned ISO 3166-1 alpha-2 code, or `unknown`."""
+    if value is None:
+        return None
+    if isinstance(value, str) and (value.lower() == "unknown" or is_country_code(value)):
+        return "unknown" if value.lower() == "unknown" else value.upper()
+    raise SnapshotError(
+        f'{where}: \'country\' must be an ISO 3166 alpha-2 code like "US" or "unknown", '
+        f"got {value!r}"
+    )
+
+
+def _parse_date(value: object, name: str) -> date:
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
         return value
-    if isinstance(value, str):
+    if isinstance(value, str) and len(value) <= 40:
         try:
-            return date.fromisoformat(value[:10])
+            return date.fromisoformat(value)
         except ValueError:
             pass
-    raise SnapshotError(f"snapshot: {name!r} must be a date like 2026-02-09, got {value!r}")
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+        except ValueError:
+            pass
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "…"
+    raise SnapshotError(f"snapshot: {name!r} must be a date like 2026-02-09, got {shown}")
 
 
 def _parse_datetime(value: datetime | str) -> datetime:

@@ -21,7 +21,7 @@ from bot.store.database import Store
 
 def load_history(path: Path) -> list[Snapshot]:
     """Every snapshot of a history file; `HistoryError` names the file and line of a bad one."""
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8", errors="surrogateescape") as handle:
         return list(read_history(handle, name=str(path)))
 
 

@@ -128,7 +128,7 @@ def test_bad_history_line_names_file_line_and_entry(tmp_path: Path) -> None:
     )
     result = rankbot("replay", str(path))
     assert result.returncode == 2
-    assert "bad.jsonl:2: entry 1 (a/x): 'tokens' must be non-negative" in result.stderr
+    assert "bad.jsonl:2: entry 1 (a/x) 'tokens': must be a whole number from 0 to" in result.stderr
     assert "Traceback" not in result.stderr
 
 

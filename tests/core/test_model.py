@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -40,14 +41,11 @@ def test_token_strings_beyond_2_pow_53_stay_exact() -> None:
             [{"model": "a/x", "tokens": 1}, {"model": "a/x", "tokens": 2}],
             "entry 2 (a/x): duplicate",
         ),
-        ([{"model": "a/x", "tokens": -1}], "entry 1 (a/x): 'tokens' must be non-negative"),
-        (
-            [{"model": "a/x", "tokens": 1.5}],
-            "entry 1 (a/x): 'tokens' must be a non-negative integer",
-        ),
+        ([{"model": "a/x", "tokens": -1}], "entry 1 (a/x) 'tokens': must be a whole number"),
+        ([{"model": "a/x", "tokens": 1.5}], "entry 1 (a/x) 'tokens': must be a whole number"),
         ([{"model": "a/x", "tokens": "12a"}], "entry 1 (a/x)"),
         ([{"model": "a/x", "tokens": True}], "entry 1 (a/x)"),
-        ([{"model": "", "tokens": 1}], "entry 1: 'model'"),
+        ([{"model": "", "tokens": 1}], "entry 1 'model': must be a non-empty string"),
         ([{"model": "a/x", "tokens": 1}, "oops"], "entry 2: expected an object"),
     ],
 )
@@ -81,3 +79,76 @@ def test_round_trip_through_dict_and_hash_ignores_fetch_time() -> None:
 def test_from_dict_defaults_source_and_period() -> None:
     s = Snapshot.from_dict({"as_of": "2026-02-09", "entries": [{"model": "a/x", "tokens": 1}]})
     assert (s.source, s.period) == ("openrouter", "week")
+
+
+HOSTILE = [
+    ({"tokens": 10**400}, "'tokens': must be a whole number from 0 to 9223372036854775807"),
+    ({"tokens": 2**63}, "'tokens': must be a whole number"),
+    ({"tokens": "9" * 5000}, "a number of 5000 digits"),
+    ({"tokens": float("nan")}, "'tokens': must be a whole number"),
+    ({"tokens": float("inf")}, "'tokens': must be a whole number"),
+    ({"tokens": "١٢٣"}, "'tokens': must be a whole number"),
+    ({"tokens": " 12 "}, "'tokens': must be a whole number"),
+    ({"tokens": "+12"}, "'tokens': must be a whole number"),
+    ({"country": "ZZZ"}, "'country' must be an ISO 3166 alpha-2 code"),
+    ({"country": "XX"}, "'country' must be an ISO 3166 alpha-2 code"),
+    ({"country": 7}, "'country' must be an ISO 3166 alpha-2 code"),
+    ({"lower_bound": "yes"}, "'lower_bound' must be true or false"),
+    ({"lower_bound": 1}, "'lower_bound' must be true or false"),
+    ({"name": "x" * 201}, "'name': longer than 200 characters"),
+    ({"name": "evil\u0007bell"}, "'name': contains the control character U+0007"),
+    ({"name": "line\nbreak"}, "'name': contains the control character U+000A"),
+    ({"model": "a/" + "x" * 300}, "'model': longer than 200 characters"),
+    ({"author": "\u202eevil"}, "'author': contains the control character U+202E"),
+]
+
+
+@pytest.mark.parametrize(("override", "message"), HOSTILE)
+def test_hostile_entries_are_refused_naming_the_field(
+    override: dict[str, object], message: str
+) -> None:
+    entry = {"model": "a/x", "tokens": 5, **override}
+    with pytest.raises(SnapshotError, match=re.escape(message)):
+        Snapshot.create(source="openrouter", period="week", as_of="2026-02-16", entries=[entry])
+
+
+def test_sane_entries_still_pass() -> None:
+    s = Snapshot.create(
+        source="openrouter",
+        period="week",
+        as_of="2026-02-16T00:00:00Z",
+        entries=[
+            {"model": "a/x", "tokens": "9223372036854775807", "country": "us"},
+            {"model": "b/y", "name": "Qwen3 通义千问", "tokens": 1e12, "lower_bound": True},
+            {"model": "c/z", "tokens": 0, "country": "Unknown"},
+        ],
+    )
+    assert [(e.model, e.country) for e in s.entries] == [
+        ("a/x", "US"),
+        ("b/y", None),
+        ("c/z", "unknown"),
+    ]
+    assert s.entries[1].lower_bound and s.as_of == date(2026, 2, 16)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"source": "open\x00router"}, "'source': contains the control character U+0000"),
+        ({"source": "s" * 65}, "'source': longer than 64 characters"),
+        ({"as_of": "2026-02-16garbage"}, "'as_of' must be a date"),
+        ({"attribution": "a\x1bb"}, "'attribution': contains the control character U+001B"),
+        ({"total": 1}, "less than the entries' sum"),
+        ({"total": float("nan")}, "'total': must be a whole number"),
+    ],
+)
+def test_hostile_snapshot_fields_are_refused(fields: dict[str, object], message: str) -> None:
+    args: dict[str, object] = {
+        "source": "openrouter",
+        "period": "week",
+        "as_of": "2026-02-16",
+        "entries": [{"model": "a/x", "tokens": 5}],
+        **fields,
+    }
+    with pytest.raises(SnapshotError, match=re.escape(message)):
+        Snapshot.create(**args)  # type: ignore[arg-type]

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.core.model import MAX_NAME, SnapshotError, plain_text
+
 MAX_AGE = timedelta(days=1)
 _DATED = re.compile(r"-(?:20\d{6}|\d{4})$")
 
@@ -36,7 +38,11 @@ def names_from_models(payload: Any) -> dict[str, str]:
         if not (slug and model_id and name):
             continue
         _, colon, variant = model_id.partition(":")
-        names[f"{slug}:{variant}" if colon else slug] = _short(name)
+        try:  # a name that could not be shown safely (control characters, absurd length)
+            short = plain_text(_short(name), "name", MAX_NAME)
+        except SnapshotError:
+            continue
+        names[f"{slug}:{variant}" if colon else slug] = short
     return names
 
 

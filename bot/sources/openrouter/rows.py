@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from bot.core.model import MAX_ID, SnapshotError, plain_text
 from bot.errors import SourceError
 
 OTHER = "other"
@@ -171,6 +172,10 @@ def _day(day: date, rows: list[Mapping[str, Any]], as_of: str, today: date) -> D
         model = row.get("model_permaslug")
         if not isinstance(model, str) or not model.strip():
             raise ValueError(f"a row has no 'model_permaslug' ({row!r:.80})")
+        try:
+            model = plain_text(model, "'model_permaslug'", MAX_ID, spaces=False)
+        except SnapshotError as exc:
+            raise ValueError(str(exc)) from None
         value = parse_tokens(row.get("total_tokens"), model)
         if model == OTHER:
             if other is not None:

@@ -222,3 +222,19 @@ def test_affected_ends_need_every_day_of_the_window_held() -> None:
     assert affected_ends([end - timedelta(days=6)], held, "week") == [end]
     assert affected_ends([end - timedelta(days=6)], held - {end - timedelta(days=3)}, "week") == []
     assert affected_ends([end], held, "day") == [end]
+
+
+def test_a_permaslug_with_control_characters_or_spaces_rejects_its_day() -> None:
+    older = YESTERDAY - timedelta(days=1)
+    bad = [
+        *rows(older),
+        {"date": older.isoformat(), "model_permaslug": "lab/x\u0007", "total_tokens": "1"},
+    ]
+    spaced = [
+        *rows(YESTERDAY),
+        {"date": YESTERDAY.isoformat(), "model_permaslug": "lab/a b", "total_tokens": "1"},
+    ]
+    parsed = parse_payload(payload(bad + spaced), today=TODAY)
+    assert parsed.days == ()
+    reasons = [r.reason for r in parsed.rejected]
+    assert "control character U+0007" in reasons[0] and "must not contain spaces" in reasons[1]

@@ -294,3 +294,14 @@ async def test_a_failed_catalogue_falls_back_to_readable_names(
     day = store.latest_snapshot("openrouter", "day")
     assert day is not None
     assert day.get("z-ai/glm-5.2-20260616").name == "Glm 5.2"  # type: ignore[union-attr]
+
+
+def test_catalogue_names_that_cannot_be_shown_safely_are_skipped() -> None:
+    payload = {
+        "data": [
+            {"canonical_slug": "a/x", "id": "a/x", "name": "Lab: Good Name"},
+            {"canonical_slug": "a/y", "id": "a/y", "name": "Bad\u0000Name"},
+            {"canonical_slug": "a/z", "id": "a/z", "name": "z" * 500},
+        ]
+    }
+    assert names_from_models(payload) == {"a/x": "Good Name"}
