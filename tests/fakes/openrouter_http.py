@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.loopback import serve
 from tests.fakes.openrouter_api import FIRST, KEY, Rows, models_payload, payload
 
 
@@ -43,11 +44,7 @@ class OpenRouterHttpFake:
         app = web.Application()
         app.router.add_get("/api/v1/datasets/rankings-daily", self._rankings)
         app.router.add_get("/api/v1/models", self._models)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve(app)
         return self
 
     async def close(self) -> None:
