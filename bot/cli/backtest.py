@@ -37,7 +37,7 @@ from bot.commands import parse as command_parse
 from bot.commands.execute import Services, execute
 from bot.config.file import Config
 from bot.core.messages import Caller, ChannelRef, CommandContext, Message
-from bot.core.subscription import Subscription
+from bot.core.subscription import CONFIG_WORKSPACE, Subscription
 from bot.errors import SourceError, UsageError
 from bot.render.templates import Renderer
 from bot.render.text import render_text
@@ -104,7 +104,8 @@ async def run_backtest(
 ) -> Result:
     """Tick the real bot from `start` to `end` on `clock`; return every post it planned.
 
-    `subscriptions` (from a database) join the config's `[[channels]]`; each `subscribe`
+    `subscriptions` (from a database; those declared in a config file are taken from
+    `config`, as the live bot does) join the config's `[[channels]]`; each `subscribe`
     line (the words of `/rankbot subscribe`) becomes one more channel. Mutes, pauses and
     the "watching from now on" confirmations are left out: they say nothing about filters.
     """
@@ -112,9 +113,8 @@ async def run_backtest(
     with Store.open(workdir / "backtest.db.json") as store:
         bot = app.build_bot(config, store, source, {}, clock=clock)
         subs = Subscriptions(store)
-        declared = {s.channel for s in subs.all()}
         for sub in subscriptions:
-            if sub.channel not in declared:
+            if sub.channel.workspace != CONFIG_WORKSPACE:  # the config file is their truth
                 subs.upsert(sub)
         services = Services(store, config)
         for index, words in enumerate(subscribe, start=1):

@@ -247,6 +247,9 @@ def write_database(path: Path) -> Path:
     with Store.open(path) as store:
         for sub in database_subscriptions():
             Subscriptions(store).upsert(sub)
+        # a [[channels]] table since removed from the file: the live bot drops it, so must this
+        gone = ChannelRef("webhook", "config", "removed")
+        Subscriptions(store).upsert(Subscription(gone, kinds=SUBSCRIBABLE_KINDS, periods=("day",)))
     return path
 
 
