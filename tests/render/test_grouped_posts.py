@@ -155,3 +155,14 @@ def test_an_override_of_the_grouped_template_sees_the_sections(
         "12|2026-04-11 day;2026-04-11 week;2026-04-10 day;2026-04-10 week;2026-04-09 day;"
         f"2026-04-09 week;|{CITATION}"
     )
+
+
+def test_a_single_event_post_carries_the_note_too(message: Message) -> None:
+    one = Message(events=message.events[:1], note=NOTE)
+    text = render_text(Renderer(), one)
+    assert text.startswith(f"{NOTE}\n\n🏆 New #1 (11 Apr 2026)")
+    blocks = message_blocks(slack_renderer(), one)
+    assert blocks[0] == {"type": "context", "elements": [{"type": "mrkdwn", "text": NOTE}]}
+    assert blocks[1]["text"]["text"].startswith("🏆 *New #1* (11 Apr 2026)")
+    parts = message_parts(discord_renderer(), one)
+    assert parts.title == "🏆 New #1" and parts.description.startswith(f"*{NOTE}*\n**minimax/m**")
