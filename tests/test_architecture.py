@@ -66,6 +66,7 @@ def test_the_core_list_is_complete() -> None:
     names = (
         "countries",
         "events",
+        "grouping",
         "history_format",
         "iso3166",
         "leaderboard",
@@ -162,7 +163,7 @@ def test_every_state_key_is_spelled_in_the_keys_module() -> None:
             ):
                 offenders.append(f"{name}:{node.lineno}")
     assert offenders == []
-    prefix = re.compile(r"^(detector|known_models|health|backfill|catalogue|discord):")
+    prefix = re.compile(r"^(detector|known_models|health|backfill|catch_up|catalogue|discord):")
     spelled = sorted(
         name for name, _, tree in modules() if any(prefix.match(s) for s in code_strings(tree))
     )

@@ -23,7 +23,7 @@ import httpx
 import jinja2
 
 from bot import __version__
-from bot.cli import chart, demo, discord, openrouter, replay, run, slack, top
+from bot.cli import backtest, chart, demo, discord, openrouter, replay, run, slack, top
 from bot.errors import ExitCode, RankbotError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     # each part of the bot adds its own subcommands (in the order `--help` lists them)
     demo.add_command(sub, common)
     replay.add_command(sub, common)
+    backtest.add_command(sub, common)
     top.add_command(sub, common)
     run.add_commands(sub, common)
     openrouter.add_commands(sub, common)

@@ -109,15 +109,19 @@ class Message:
     """One planned post to one channel: a group of events, or a notice, never both empty.
 
     Each sender renders it in its own flavour and truncates to its platform's limits with
-    "+N more"; `events` are ordered most important first.
+    "+N more"; `events` come in `bot.core.grouping` order (newest snapshot first, by
+    importance inside it), so a cut drops the oldest snapshot's least important events.
+    `note` is one line about the post as a whole, shown under its headline (rankbot caught
+    up after an outage); it is not part of the post's key.
     """
 
     events: tuple[Event, ...] = ()
     notice: str | None = None
     title: str | None = None
     attachments: tuple[Attachment, ...] = ()
+    note: str | None = None
     lang: str = "en"
-    """The channel's language when the post was planned (notice and title are already in
-    it; the events are rendered in it by each sender)."""
+    """The channel's language when the post was planned (notice, title and note are already
+    in it; the events are rendered in it by each sender)."""
     tz: str | None = None
     """The channel's time zone for the times a post shows (None: UTC)."""

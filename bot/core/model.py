@@ -21,6 +21,9 @@ from bot.errors import UsageError
 
 Period = Literal["day", "week", "month"]
 PERIODS: tuple[Period, ...] = ("day", "week", "month")
+WINDOW_DAYS: Mapping[str, int] = {"day": 1, "week": 7, "month": 30}
+"""Days a snapshot of each period covers, ending on its `as_of` (the last day covered): the
+live source's rolling windows, and how a history file's snapshots are read too."""
 
 
 class SnapshotError(UsageError, ValueError):

@@ -3,10 +3,11 @@
 Pure: subscriptions, events and held events in, `Planned` posts and decisions out; `now` is
 passed in. `bot.engine.planner.Planner` is the shell that reads and writes the store around
 these functions.
-One poll's events for one channel become ONE message (most important first), so a burst of
-changes never floods a channel, and each post's key is derived from its event keys and the
-channel key only, so planning the same events again (after a restart) yields the same key and
-the outbox refuses the duplicate.
+One poll's events for one channel become ONE message (one section per snapshot, newest first:
+`bot.core.grouping`), so a burst of changes never floods a channel, and each post's key is
+derived from its event keys and the channel key only (never from its title or note), so
+planning the same events again (after a restart) yields the same key and the outbox refuses
+the duplicate.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from bot.core.events import Event
+from bot.core.grouping import ordered
 from bot.core.matching import select
 from bot.core.messages import ChannelRef, Message
 from bot.core.subscription import Subscription, summary
-from bot.core.text import TN, T, Text, joined
+from bot.core.text import TN, Dates, T, Text, joined
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +34,9 @@ class Planned:
     key: str
     title: Text | None = None
     notice: Text | None = None
+    note: Text | None = None
     """Words the message carries, still to be said in the channel's language: the shell
-    (`bot.engine.planner`) renders them into `message.title` / `message.notice` before the
+    (`bot.engine.planner`) renders them into `message.title` / `.notice` / `.note` before the
     post is enqueued, since the core holds no translations."""
 
 
@@ -63,17 +66,6 @@ class Released:
     clear: bool = False
 
 
-def ordered(events: Iterable[Event]) -> list[Event]:
-    """Most important kind first, then newest data, then by rank and subject (stable)."""
-
-    def rank(e: Event) -> int:
-        value = e.fields.get("rank")
-        return value if isinstance(value, int) else 1_000_000
-
-    by_date = sorted(events, key=lambda e: e.as_of, reverse=True)
-    return sorted(by_date, key=lambda e: (e.importance, rank(e), e.subject))
-
-
 def without_implied(events: Iterable[Event]) -> list[Event]:
     """Drop a top-N entry that a new #1 of the same ranking already says: "MiniMax M2.5 is
     the new #1" needs no "MiniMax M2.5 entered the top 10 at #1" below it. A channel that
@@ -94,16 +86,51 @@ def plan_key(channel: ChannelRef, events: Sequence[Event], prefix: str = "post")
 
 
 def grouped(
-    channel: ChannelRef, events: Iterable[Event], *, title: Text | None = None, prefix: str = "post"
+    channel: ChannelRef,
+    events: Iterable[Event],
+    *,
+    title: Text | None = None,
+    prefix: str = "post",
+    note: Text | None = None,
 ) -> Planned:
     events = tuple(ordered(without_implied(events)))
-    return Planned(
-        channel, Message(events=events), plan_key(channel, events, prefix), title=title
+    key = plan_key(channel, events, prefix)
+    return Planned(channel, Message(events=events), key, title=title, note=note)
+
+
+@dataclass(frozen=True, slots=True)
+class CatchUp:
+    """A poll that filled a gap of `days` days (`first` … `last`) after an outage: only the
+    snapshots of the last `announced_days` days were news, the older ones went in silently."""
+
+    days: int
+    first: date
+    last: date
+    announced_days: int
+
+
+def catch_up_note(catch_up: CatchUp) -> Text:
+    """The one line every post planned from a catch-up's news carries."""
+    days = TN("%(n)s day", "%(n)s days", catch_up.days)
+    dates = Dates(catch_up.first, catch_up.last)
+    if catch_up.days <= catch_up.announced_days:
+        return T(
+            "↻ rankbot caught up %(days)s after an outage (%(dates)s).", days=days, dates=dates
+        )
+    return T(
+        "↻ rankbot caught up %(days)s after an outage (%(dates)s); changes older than "
+        "%(within)s went in silently.",
+        days=days,
+        dates=dates,
+        within=TN("%(n)s day", "%(n)s days", catch_up.announced_days),
     )
 
 
-def route(sub: Subscription, events: Iterable[Event], now: datetime) -> Routed:
-    """A channel's share of one poll's events: paused channels get nothing planned."""
+def route(
+    sub: Subscription, events: Iterable[Event], now: datetime, *, note: Text | None = None
+) -> Routed:
+    """A channel's share of one poll's events: paused channels get nothing planned; `note`
+    goes with a post made now (not with events held for later)."""
     wanted = select(sub, events)
     if not wanted or sub.paused:
         return Routed()
@@ -111,7 +138,7 @@ def route(sub: Subscription, events: Iterable[Event], now: datetime) -> Routed:
         return Routed(skipped=len(wanted))
     if sub.digest is not None or (sub.quiet is not None and sub.quiet.contains(now)):
         return Routed(hold=tuple(wanted))
-    return Routed(post=grouped(sub.channel, wanted))
+    return Routed(post=grouped(sub.channel, wanted, note=note))
 
 
 def release(sub: Subscription, held: Sequence[Held], now: datetime) -> Released:

@@ -12,11 +12,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Union
 
-Value = Union[str, int, float, datetime, "Text", None]
-"""A `datetime` is shown in the reader's format and the channel's time zone."""
+
+@dataclass(frozen=True, slots=True)
+class Dates:
+    """A span of days (`19 Jan – 16 Feb 2026`), said in the reader's format."""
+
+    first: date
+    last: date
+
+
+Value = Union[str, int, float, datetime, Dates, "Text", None]
+"""A `datetime` is shown in the reader's format and the channel's time zone, `Dates` in the
+reader's format."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +50,10 @@ def _english(value: Value) -> object:
         return value.english()
     if isinstance(value, datetime):
         return f"{value:%Y-%m-%d %H:%M} UTC"
+    if isinstance(value, Dates):
+        from bot.core.grouping import date_span  # the English form, defined with the sections
+
+        return date_span(value.first, value.last)
     return value
 
 

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from bot.core.countries import CountryTable
 from bot.core.events import Event
+from bot.core.grouping import newest
 from bot.core.messages import Attachment, ChannelRef
 from bot.core.planning import (
     Planned,
@@ -29,6 +30,7 @@ from bot.core.planning import (
 )
 from bot.core.source_health import Notice
 from bot.core.subscription import Subscription
+from bot.core.text import Text
 from bot.i18n import DEFAULT, say
 from bot.store.database import Store
 from bot.store.held import HeldAlerts
@@ -52,9 +54,11 @@ class Planner:
         self._countries = countries
         self._operator = operator
 
-    def after_ingest(self, events: Sequence[Event], now: datetime) -> list[Planned]:
-        """One grouped post per channel that wants any of `events`, its chart attached; hold
-        or count the rest."""
+    def after_ingest(
+        self, events: Sequence[Event], now: datetime, *, note: Text | None = None
+    ) -> list[Planned]:
+        """One grouped post per channel that wants any of `events`, its chart attached and
+        `note` under its headline (a catch-up after an outage); hold or count the rest."""
         if not events:
             return []
         subs = Subscriptions(self._store)
@@ -62,7 +66,7 @@ class Planner:
         planned: list[Planned] = []
         with self._store.batch():
             for sub in subs.all():
-                routed = route(sub, events, now)
+                routed = route(sub, events, now, note=note)
                 if routed.post is not None:
                     planned.append(in_channel_language(routed.post, sub))
                 if routed.hold:
@@ -116,17 +120,20 @@ class Planner:
         ]
 
     def _with_charts(self, planned: list[Planned]) -> list[Planned]:
-        """Attach the chart of a post's most important charted event (a new #1: the trend; a
-        country flip: the shares) when the channel has charts on. Drawn once per call and
-        event, only for these rare kinds; a post whose chart cannot be drawn goes without."""
+        """Attach the chart of the most important charted event (a new #1: the trend; a
+        country flip: the shares) of a post's NEWEST snapshot when the channel has charts on:
+        a post that also holds older snapshots never shows an older picture. Drawn once per
+        call and event, only for these rare kinds; a post whose chart cannot be drawn goes
+        without."""
         from bot.render.chart_attachments import EVENT_CHARTS, alert_chart  # matplotlib: only here
+        from bot.render.charts import DEFAULT_WEEKS
 
         charts: dict[tuple[str, str], Attachment | None] = {}
         subscriptions = Subscriptions(self._store)
         out: list[Planned] = []
         for post in planned:
             sub = subscriptions.get(post.channel)
-            charted = [e for e in post.message.events if e.kind in EVENT_CHARTS]
+            charted = [e for e in newest(post.message.events) if e.kind in EVENT_CHARTS]
             if sub is None or not sub.charts or not charted:
                 out.append(post)
                 continue
@@ -134,7 +141,8 @@ class Planner:
             drawn = (event.key, post.message.lang)  # one picture per event and language
             if drawn not in charts:
                 try:
-                    stream = self._store.snapshots(event.source, event.period)
+                    # the event's snapshot was just ingested: the newest of its stream
+                    stream = self._store.snapshots(event.source, event.period, last=DEFAULT_WEEKS)
                     charts[drawn] = alert_chart(
                         event, stream, self._countries, lang=post.message.lang
                     )
@@ -157,7 +165,8 @@ def in_channel_language(post: Planned, sub: Subscription | None) -> Planned:
         post.message,
         title=say(post.title, lang, tz) if post.title is not None else post.message.title,
         notice=say(post.notice, lang, tz) if post.notice is not None else post.message.notice,
+        note=say(post.note, lang, tz) if post.note is not None else post.message.note,
         lang=lang,
         tz=tz,
     )
-    return replace(post, message=message, title=None, notice=None)
+    return replace(post, message=message, title=None, notice=None, note=None)

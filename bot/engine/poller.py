@@ -1,12 +1,13 @@
 """The poller: poll the source, store, detect, plan, enqueue, in one asyncio loop with delivery.
 
-One tick: when the source's `next_poll` has come it is asked (`Source.fetch_new`), and a
-backfill it returns is stored silently; the planner releases what is due (confirmations of
-new subscriptions, posts held for quiet hours or digests, source-health notices); then the
-new snapshots are ingested (store → detect → log), the planner turns all their events into
-one post per channel, and those posts are enqueued, all in ONE atomic write: a crash leaves
-either the snapshots with their posts in the outbox, or neither (never events logged whose
-posts were lost). Then delivery is told the outbox changed.
+One tick: when the source's `next_poll` has come it is asked (`Source.fetch_new`); the
+planner releases what is due (confirmations of new subscriptions, posts held for quiet hours
+or digests, source-health notices); then the history the source returned (a backfill, the
+older days of a catch-up) is stored silently, the new snapshots are ingested (store → detect
+→ log), the planner turns all their events into one post per channel (with a line saying
+rankbot caught up, after an outage), and those posts are enqueued, all in ONE atomic write: a
+crash leaves either the snapshots with their posts in the outbox, or neither (never events
+logged whose posts were lost). Then delivery is told the outbox changed.
 
 Between ticks the poller sleeps until the source can have something new, waking at least every
 `MAX_SLEEP` so held-back posts go out on time. Delivery runs as a sibling task in the same
@@ -28,7 +29,7 @@ from datetime import datetime, timedelta
 from bot.clock import Clock, utcnow
 from bot.core.countries import CountryTable
 from bot.core.events import DetectParams, Event
-from bot.core.planning import Planned
+from bot.core.planning import Planned, catch_up_note
 from bot.delivery.workers import Delivery
 from bot.engine.ingest import ingest, store_baseline
 from bot.engine.planner import Planner
@@ -94,21 +95,23 @@ class Poller:
                 source_error = f"{type(exc).__name__}: {exc}"
                 log.warning("poll of %s failed: %s", self.source.name, source_error)
             self.next_poll = self.source.next_poll(now)
-        if fetched.baseline or fetched.on_stored is not None:  # a backfill: history, not news
-            store_baseline(
-                self.store, fetched, params=self._baseline_params, countries=self._countries
-            )
         enqueued = self.release_due(now)  # first: a confirmation precedes its alerts
-        # Everything one poll brought (a day and its rolling week; several days after an
-        # outage) becomes ONE grouped post per channel, written with the snapshots at once.
+        # Everything one poll brought (a day and its rolling week; the recent days caught up
+        # after an outage, the older ones stored silently first) becomes ONE grouped post per
+        # channel, written with the snapshots at once.
         fresh: list[Event] = []
         with self.store.batch():
+            if fetched.baseline or fetched.on_stored is not None:  # history, not news
+                store_baseline(
+                    self.store, fetched, params=self._baseline_params, countries=self._countries
+                )
             for snapshot in fetched.news:
                 params = self._params(snapshot.period)
                 fresh += ingest(
                     self.store, snapshot, params=params, countries=self._countries
                 ).events
-            enqueued += self._enqueue(self._planner.after_ingest(fresh, now), now)
+            note = catch_up_note(fetched.caught_up) if fetched.caught_up else None
+            enqueued += self._enqueue(self._planner.after_ingest(fresh, now, note=note), now)
         return TickReport(len(fetched.news), len(fresh), enqueued, source_error)
 
     def release_due(self, now: datetime | None = None) -> int:

@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from bot.core.text import Text, Value
-from bot.i18n.formats import moment
+from bot.core.text import Dates, Text, Value
+from bot.i18n.formats import dates, moment
 from bot.i18n.languages import (
     DEFAULT,
     babel_locale,
@@ -65,6 +65,8 @@ def _values(params: Mapping[str, Value], lang: str, tz: str | None) -> dict[str,
             out[key] = say(value, lang, tz)
         elif isinstance(value, datetime):
             out[key] = moment(value, lang, tz)
+        elif isinstance(value, Dates):
+            out[key] = dates(value.first, value.last, lang)
         else:
             out[key] = value
     return out

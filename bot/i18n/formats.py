@@ -16,9 +16,11 @@ from decimal import Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time
+from babel.dates import format_date, format_interval, format_time
 from babel.numbers import format_compact_decimal
 
+from bot.core import grouping
+from bot.core.model import WINDOW_DAYS
 from bot.i18n.languages import DEFAULT, babel_locale
 
 _ROUNDING_UNITS = (10**12, 10**9, 10**6, 10**3)
@@ -104,3 +106,40 @@ def moment(value: str | datetime | None, lang: str = DEFAULT, tz: str | None = N
     locale = babel_locale(lang)
     shown_date = format_date(local.date(), "long", locale=locale)
     return f"{shown_date} {format_time(local, 'HH:mm', locale=locale)} ({label})"
+
+
+def day_label(value: str | date, lang: str = DEFAULT) -> str:
+    """A day as grouped posts name it: `11 Apr 2026` (unambiguous in every locale), the
+    locale's long form otherwise (`2026年4月11日`)."""
+    moment_ = date.fromisoformat(value[:10]) if isinstance(value, str) else value
+    if lang == DEFAULT:
+        return grouping.day_label(moment_)
+    return format_date(moment_, "long", locale=babel_locale(lang))
+
+
+def dates(first: str | date, last: str | date, lang: str = DEFAULT) -> str:
+    """A span of days: `19 Jan – 16 Feb 2026`, `2026年1月19日至2月16日` (one day when both are
+    the same)."""
+    a = date.fromisoformat(first[:10]) if isinstance(first, str) else first
+    b = date.fromisoformat(last[:10]) if isinstance(last, str) else last
+    if lang == DEFAULT:
+        return grouping.date_span(a, b)
+    if a == b:
+        return day_label(b, lang)
+    return str(format_interval(a, b, "yMMMd", locale=babel_locale(lang)))
+
+
+def window(as_of: str | date, period: str, lang: str = DEFAULT) -> str:
+    """What a snapshot covers: `7 days to 11 Apr 2026`; in Chinese `截至2026年4月11日的7天`."""
+    day_ = date.fromisoformat(as_of[:10]) if isinstance(as_of, str) else as_of
+    if lang == DEFAULT:
+        return grouping.window_label(period, day_)
+    days = WINDOW_DAYS.get(period, 1)
+    if days == 1:
+        return day_label(day_, lang)
+    from bot.i18n.languages import translations
+
+    template = translations(lang).ngettext(
+        "%(n)s day to %(day)s", "%(n)s days to %(day)s", days
+    )
+    return template % {"n": days, "day": day_label(day_, lang)}

@@ -11,7 +11,9 @@ the templates `{% trans %}` and `_()`, whose `gettext` comes from that language'
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -20,13 +22,15 @@ from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
+from bot.core import grouping
 from bot.core.countries import UNKNOWN, flag
 from bot.core.countries import country_name as core_country_name
 from bot.core.events import Event
 from bot.core.text import T
 from bot.i18n import DEFAULT, gettext_for, say
-from bot.i18n.formats import compact_tokens, day, moment
+from bot.i18n.formats import compact_tokens, dates, day_label, moment, window
 from bot.i18n.formats import country_name as localized_country
+from bot.i18n.formats import day as iso_day
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]
 """`bot/`: the templates sit in `bot/templates` (wheel) or beside the package (checkout)."""
@@ -112,9 +116,41 @@ def _moment(context: Context, value: Any) -> str:
     return moment(value, context.get("lang", DEFAULT), context.get("tz"))
 
 
+@pass_context
+def _aside(context: Context, e: Mapping[str, Any], style: str = "(") -> str:
+    """The window an event names, unless a heading above it already does (a grouped post
+    sets `under_heading`): ` (7 days to 16 Feb 2026)`, or with `style` "," the form that
+    goes inside parentheses, `, 7 days to 16 Feb 2026`; in the render's language."""
+    if context.get("under_heading"):
+        return ""
+    lang = context.get("lang", DEFAULT)
+    shown = window(e["as_of"], e["period"], lang=lang)
+    aside = T(", %(window)s", window=shown) if style == "," else T(" (%(window)s)", window=shown)
+    return say(aside, lang)
+
+
 def _verbatim(value: object) -> str:
     """Data shown as it is (plain text); chat flavours replace it with their escaping."""
     return str(value)
+
+
+_AS_OF = re.compile(
+    r"(as of )(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)"
+)
+
+
+def cite(attribution: str | None) -> str:
+    """An attribution line with its `meta.as_of` readable: `as of 2026-05-11T02:00:00Z` reads
+    `as of 2026-05-11 02:00 UTC`. Formatted here, at render time: the stored attribution (and
+    the snapshot's content hash) keep the source's own text."""
+
+    def readable(match: re.Match[str]) -> str:
+        moment = datetime.fromisoformat(match[2])
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return f"{match[1]}{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+    return _AS_OF.sub(readable, attribution) if attribution else ""
 
 
 FILTERS: Mapping[str, Any] = {
@@ -127,9 +163,14 @@ FILTERS: Mapping[str, Any] = {
     "country_name": _in_lang(country_name),
     "cadence": _in_lang(cadence),
     "period_word": _in_lang(period_word),
-    "date": _in_lang(day),
+    "date": _in_lang(iso_day),
     "when": _moment,
     "md": _verbatim,
+    "window": _in_lang(window),
+    "day": _in_lang(day_label),
+    "dates": _in_lang(dates),
+    "cite": cite,
+    "aside": _aside,
 }
 
 
@@ -167,6 +208,9 @@ class Renderer:
         # translating; each render passes its language's callables in the context.
         cast(_WithGettext, self.env).install_gettext_callables(*gettext_for(DEFAULT), newstyle=True)
         self.env.filters.update(FILTERS)
+        self.env.globals["under_heading"] = False
+        """An event template leaves out its window when a grouped post's headline or section
+        heading already names it (`grouped.j2` sets this to true around its events)."""
         if extra_filters:
             self.env.filters.update(extra_filters)
 
@@ -182,14 +226,54 @@ class Renderer:
         )
 
     def group(
-        self, events: Sequence[Event], flavour: str = "text", *, more: int = 0, lang: str = DEFAULT
+        self,
+        events: Sequence[Event],
+        flavour: str = "text",
+        *,
+        shown: int | None = None,
+        note: str | None = None,
+        lang: str = DEFAULT,
     ) -> str:
-        """One message for several events of a snapshot; `more` counts events left out."""
-        views = [_view(e) for e in events]
-        attributions = sorted({e.attribution for e in events if e.attribution})
+        """One post for a group of events, in sections (`bot.core.grouping`): only the first
+        `shown` are rendered and the rest counted ("…and N more"), while the headline and the
+        one citation line describe them all; in `lang`."""
         return self.render(
-            f"{flavour}/grouped.j2", lang=lang, events=views, more=more, attributions=attributions
+            f"{flavour}/grouped.j2", lang=lang, **group_context(events, shown, note)
         )
+
+
+def group_context(
+    events: Sequence[Event], shown: int | None = None, note: str | None = None
+) -> dict[str, Any]:
+    """What a `grouped.j2` template sees: `sections` (each with `period`, `as_of` and its
+    `events`) of the first `shown` events, `events` (the same, flat), `more` (left out),
+    `span` (the whole post: `events`, `snapshots`, `first`, `last`, `period` when it is one
+    snapshot), `citation` (the newest snapshot's attribution line) and `note`."""
+    ordered = grouping.ordered(events)
+    visible = ordered if shown is None else ordered[:shown]
+    whole = grouping.span(ordered)
+    return {
+        "sections": [
+            {
+                "source": s.source,
+                "period": s.period,
+                "as_of": s.as_of.isoformat(),
+                "events": [_view(e) for e in s.events],
+            }
+            for s in grouping.sections(visible)
+        ],
+        "events": [_view(e) for e in visible],
+        "more": len(ordered) - len(visible),
+        "span": {
+            "events": whole.events,
+            "snapshots": whole.snapshots,
+            "first": whole.first.isoformat(),
+            "last": whole.last.isoformat(),
+            "period": whole.period,
+        },
+        "citation": grouping.citation(ordered) or "",
+        "note": note or "",
+    }
 
 
 def language_context(lang: str, tz: str | None = None) -> dict[str, Any]:

@@ -17,17 +17,18 @@ def render_text(
 ) -> str:
     """Title, notice and the grouped events, fitted into `max_chars`.
 
-    Events are dropped from the end (they come most important first) and counted in the
-    template's "+N more" line until the text fits; only a single event or notice too long on
-    its own is cut, with an ellipsis. The templates escape data themselves (their `md`
-    filter); `escape` is applied to the title and notice, which are not templated.
+    Events are dropped from the end (the oldest snapshot's least important first: they come
+    in `bot.core.grouping` order) and counted in the template's "+N more" line until the text
+    fits; only a single event or notice too long on its own is cut, with an ellipsis. The
+    templates escape data themselves (their `md` filter); `escape` is applied to the title
+    and notice, which are not templated.
     """
     head = [escape(part) for part in (message.title, message.notice) if part]
     events = message.events
     shown = len(events)
     while True:
         body = (
-            renderer.group(events[:shown], more=len(events) - shown, lang=message.lang)
+            renderer.group(events, shown=shown, note=message.note, lang=message.lang)
             if events
             else ""
         )

@@ -259,6 +259,7 @@ class Outbox:
             notice=data["notice"],
             title=data["title"],
             attachments=tuple(attachments),
+            note=data.get("note"),
             lang=data.get("lang", "en"),
             tz=data.get("tz"),
         )
@@ -269,6 +270,7 @@ def _message_to_dict(message: Message, blob_ids: list[str]) -> dict[str, Any]:
         "events": [e.to_dict() for e in message.events],
         "notice": message.notice,
         "title": message.title,
+        "note": message.note,
         "attachments": [
             {"filename": a.filename, "title": a.title, "mime": a.mime, "alt": a.alt, "blob": blob}
             for a, blob in zip(message.attachments, blob_ids, strict=True)

@@ -185,3 +185,35 @@ def test_held_events_of_a_removed_channel_are_dropped(store: Store) -> None:
     Subscriptions(store).remove(CH)
     assert Planner(store, COUNTRIES).flush_due(NOW + timedelta(days=2)) == []
     assert len(HeldAlerts(store)) == 0
+
+
+def _stored_weeks(store: Store, weeks: int) -> list[date]:
+    """`weeks` weekly snapshots ending on 2026-02-16, so alerts have a chart to draw."""
+    from tests.helpers import snap
+
+    dates = [date(2026, 2, 16) - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
+    for i, day in enumerate(dates):
+        store.add_snapshot(snap(day.isoformat(), {"a/one": 100 + i, "b/two": 90, "c/three": 80}))
+    return dates
+
+
+def test_a_post_carries_the_chart_of_its_newest_snapshot_only(store: Store) -> None:
+    dates = _stored_weeks(store, 4)
+    subscribe(store, kinds=("new_leader", "rank_change"))
+    older_leader = replace(LEADER, as_of=dates[-2])
+    newer_move = ev("rank_change", "c/three", rank=3, previous_rank=6, move=3)
+    [post] = Planner(store, COUNTRIES).after_ingest([older_leader, newer_move], NOW)
+    assert post.message.events == (newer_move, older_leader)  # newest snapshot first
+    assert post.message.attachments == ()  # the leader's picture belongs to an older week
+    [post] = Planner(store, COUNTRIES).after_ingest([older_leader, newer_move, LEADER], NOW)
+    [chart] = post.message.attachments
+    assert chart.filename == "rankbot-trend-openrouter-week-2026-02-16.png"
+
+
+def test_a_digest_spanning_weeks_lays_out_newest_first(store: Store) -> None:
+    subscribe(store, digest=Digest("daily", time(9), "UTC"))
+    old_entry = replace(ENTRY, as_of=date(2026, 2, 9))
+    Planner(store, COUNTRIES).after_ingest([old_entry], NOW)
+    Planner(store, COUNTRIES).after_ingest([MILESTONE], NOW + timedelta(hours=1))
+    [digest] = Planner(store, COUNTRIES).flush_due(datetime(2026, 2, 17, 9, tzinfo=UTC))
+    assert digest.message.events == (MILESTONE, old_entry)

@@ -26,11 +26,14 @@ class TwoChannelPlanner:
     )
     held: list[Post] = field(default_factory=list)
 
-    def after_ingest(self, events: list[Event], now: datetime) -> list[Post]:
+    def after_ingest(
+        self, events: list[Event], now: datetime, *, note: str | None = None
+    ) -> list[Post]:
         if not events:
             return []
         keys = "+".join(e.key for e in events)
-        return [Post(c, Message(events=tuple(events)), f"{c.key}|{keys}") for c in self.channels]
+        message = Message(events=tuple(events), note=note)
+        return [Post(c, message, f"{c.key}|{keys}") for c in self.channels]
 
     def flush_due(self, now: datetime) -> list[Post]:
         held, self.held = self.held, []

@@ -31,7 +31,9 @@ def leader_event() -> Event:
 
 def test_a_message_survives_a_restart_intact(tmp_path: Path) -> None:
     chart = Attachment("top.png", b"\x89PNG\x00binary", title="Top 10", mime="image/png")
-    message = Message(events=(leader_event(),), title="Weekly", attachments=(chart,))
+    message = Message(
+        events=(leader_event(),), title="Weekly", attachments=(chart,), note="↻ caught up"
+    )
     with Store.open(tmp_path / "db.json") as store:
         assert Outbox(store).enqueue(ALPHA, message, key="k1", now=NOW)
     with Store.open(tmp_path / "db.json") as store:

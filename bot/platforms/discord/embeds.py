@@ -5,7 +5,8 @@ template variables: `title`, `color`, `footer` and, for lists such as `/top`, `f
 of `(name, value)` pairs). Reading them through `Template.make_module` keeps every word of a
 message in the template, where operators may override it, while the limits (title 256,
 description 4,096, 25 fields, footer 2,048, 6,000 characters over all embeds) are enforced
-here: a grouped alert drops its least important events first and says "+N more"; only a single
+here: a grouped alert drops its oldest snapshot's least important events first and says
+"+N more"; only a single
 event or reply that is too long on its own is cut, with an ellipsis.
 
 Data never formats or pings: names go through the `md` filter (Discord markdown escaped) and
@@ -27,7 +28,7 @@ from bot.core.events import Event
 from bot.core.messages import Attachment, Message, Reply
 from bot.core.text import T, Text
 from bot.i18n import DEFAULT, say
-from bot.render.templates import Renderer, language_context
+from bot.render.templates import Renderer, group_context, language_context
 
 TITLE_MAX = 256
 DESCRIPTION_MAX = 4096
@@ -136,29 +137,34 @@ def render_parts(
     )
 
 
-def event_parts(renderer: Renderer, event: Event, lang: str = DEFAULT) -> EmbedParts:
-    return render_parts(renderer, f"{event.kind}.j2", lang=lang, e=event.to_dict())
+def event_parts(
+    renderer: Renderer, event: Event, *, under_heading: bool = False, lang: str = DEFAULT
+) -> EmbedParts:
+    """One event's embed in `lang`; `under_heading`: shown in a grouped post whose headline
+    or section heading already names the event's window, so the event does not repeat it."""
+    return render_parts(
+        renderer, f"{event.kind}.j2", lang=lang, e=event.to_dict(), under_heading=under_heading
+    )
 
 
 def message_parts(renderer: Renderer, message: Message) -> EmbedParts:
-    """One embed for a planned post, within every limit (see the module docstring)."""
-    items = [
-        {**event.to_dict(), **_as_item(event_parts(renderer, event, message.lang))}
-        for event in message.events
-    ]
-    attributions = sorted({e.attribution for e in message.events if e.attribution})
-    shown = len(items)
+    """One embed for a planned post, within every limit (see the module docstring): the
+    events in sections (`bot.core.grouping`), each shown as its own embed's title and body."""
+    grouped = len(message.events) > 1
+    items = {
+        e.key: _as_item(event_parts(renderer, e, under_heading=grouped, lang=message.lang))
+        for e in message.events
+    }
+    shown = len(message.events)
     while True:
         parts = render_parts(
             renderer,
             "grouped.j2",
             lang=message.lang,
             tz=message.tz,
-            items=items[:shown],
-            more=len(items) - shown,
+            **_group_context(message, shown, items),
             notice=message.notice or "",
             heading=message.title or "",
-            attributions=attributions,
         )
         if shown <= 1 or (parts.size() <= TOTAL_MAX and len(parts.description) <= DESCRIPTION_MAX):
             break
@@ -166,6 +172,19 @@ def message_parts(renderer: Renderer, message: Message) -> EmbedParts:
     if message.attachments:
         parts.image = f"attachment://{message.attachments[0].filename}"
     return parts.fitted()
+
+
+def _group_context(
+    message: Message, shown: int, items: Mapping[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """`Renderer.group`'s context, each event view joined with its own embed's parts."""
+    if not message.events:
+        return {"sections": [], "items": [], "span": None, "citation": "", "note": "", "more": 0}
+    context = group_context(message.events, shown, message.note)
+    for section in context["sections"]:
+        section["embeds"] = [{**view, **items[view["key"]]} for view in section["events"]]
+    context["items"] = [item for section in context["sections"] for item in section["embeds"]]
+    return context
 
 
 def _as_item(parts: EmbedParts) -> dict[str, Any]:

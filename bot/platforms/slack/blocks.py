@@ -8,7 +8,8 @@ JSON, and everything that came from data goes through the `md` filter first (`mr
 Limits (platform-rules.md): 50 blocks, 3,000 characters per section text, 150 per header, 10
 context elements, and a budget of about 10k characters of blocks per message (Slack rejects
 around 13k with `msg_blocks_too_long` even under every documented limit). Events are dropped
-from the end (they come most important first) into the "+N more" line until a message fits;
+from the end (the oldest snapshot's least important first: they come in `bot.core.grouping`
+order) into the "+N more" line until a message fits;
 only one event too long on its own is cut, with an ellipsis.
 """
 
@@ -203,7 +204,7 @@ def message_blocks(renderer: Renderer, message: Message, *, actions: bool = True
 
     def attempt(shown: int) -> list[Block]:
         rendered = renderer.group(
-            events[:shown], "slack", more=len(events) - shown, lang=message.lang
+            events, "slack", shown=shown, note=message.note, lang=message.lang
         )
         return head + parse_fragment(rendered) + tail
 
