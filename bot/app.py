@@ -33,6 +33,7 @@ from bot.clock import Clock, utcnow
 from bot.commands.execute import Services
 from bot.config import channels
 from bot.config import file as config_file
+from bot.config import log as log_settings
 from bot.config.file import Config, SectionParser
 from bot.delivery import settings as delivery_settings
 from bot.delivery.sender import Sender
@@ -63,6 +64,7 @@ CONFIG_SECTIONS: Mapping[str, SectionParser] = {
     "channels": channels.parse_channels,
     "discord": discord_settings.parse,
     "slack": slack_settings.parse,
+    "log": log_settings.parse,
 }
 """Top-level config keys owned by a part of the bot, and the parser each owner provides."""
 

@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import httpx
 
 from bot import app
-from bot.cli.common import config_from_args, database_path
+from bot.cli.common import config_from_args, database_path, report_line
 from bot.config.file import Config
 from bot.delivery.settings import DeliverySettings
 from bot.engine.poller import run_forever
@@ -60,13 +59,12 @@ async def poll_once(args: argparse.Namespace, config: Config) -> int:
                     await bot.delivery.run_until_idle(wait_for_retries=False)
         stats, pending = bot.delivery.stats, bot.outbox.pending_count()
     verb = "would be sent" if args.dry_run else "sent"
-    print(
+    report_line(
         f"polled {bot.poller.source.name}: {report.snapshots} snapshot(s), {report.events} "
         f"event(s), {report.enqueued} post(s) planned; {stats.sent} {verb}, {pending} "
         f"pending, {stats.failed} failed"
         + (f"; source error: {report.source_error}" if report.source_error else "")
-        + (" (dry run: nothing stored)" if args.dry_run else ""),
-        file=sys.stderr,
+        + (" (dry run: nothing stored)" if args.dry_run else "")
     )
     return ExitCode.SOURCE_FAILED if report.source_error else ExitCode.OK
 
@@ -92,7 +90,6 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     return asyncio.run(run(args, config_from_args(args)))
 
 
