@@ -35,8 +35,10 @@ import httpx
 import platformdirs
 
 from bot.clock import Clock, utcnow
+from bot.commands.execute import Services
 from bot.config import channels
 from bot.config import file as config_file
+from bot.config import log as log_settings
 from bot.config.file import Config, SectionParser
 from bot.core.model import Snapshot
 from bot.delivery import settings as delivery_settings
@@ -68,6 +70,7 @@ CONFIG_SECTIONS: Mapping[str, SectionParser] = {
     "channels": channels.parse_channels,
     "discord": discord_settings.parse,
     "slack": slack_settings.parse,
+    "log": log_settings.parse,
 }
 """Top-level config keys owned by a part of the bot, and the parser each owner provides."""
 
@@ -128,6 +131,12 @@ class Bot:
     @property
     def outbox(self) -> Outbox:
         return self.store.outbox
+
+    async def after_command(self) -> None:
+        """After a chat command changed a subscription: enqueue what it made due (a new
+        channel's confirmation) and wake delivery, so it goes out now, not at the next tick."""
+        await self.poller.release_due()
+        self.delivery.kick()
 
 
 async def build_bot(
@@ -266,6 +275,15 @@ async def open_database(
             await store.close()
 
 
+def chat_services(config: Config, bot: Bot) -> Services:
+    """What chat commands read: the bot's store, and the source it runs (a recorded history
+    under `--history`, whose `status` then describes the store instead of a poll record)."""
+    source = bot.poller.source
+    return Services(
+        bot.store, config, source=source.name, keeps_health=not isinstance(source, ReplaySource)
+    )
+
+
 async def start_chat_adapters(
     config: Config,
     bot: Bot,
@@ -285,23 +303,26 @@ async def start_chat_adapters(
 
     if slack_wanted(config, environ):
         slack = await start_slack(
-            config, bot.store, on_command=bot.delivery.kick, webhook_env=url_env
+            config,
+            bot.store,
+            services=chat_services(config, bot),
+            on_command=bot.after_command,
+            webhook_env=url_env,
         )
         stack.push_async_callback(slack.close)
         senders["slack"] = slack.sender
         senders["slack-webhook"] = slack.webhook_sender
         started.append("Slack")
 
-    from bot.commands.execute import Services
     from bot.platforms.discord import runtime as discord_runtime
 
     discord_wanted = "discord" in config.sections or bool(environ.get(discord_settings.TOKEN_ENV))
     discord_config: discord_settings.DiscordSettings = config.section("discord")
     if discord_wanted:
         discord = await discord_runtime.start(
-            Services(bot.store, config),
+            chat_services(config, bot),
             settings=discord_config,
-            on_command=bot.delivery.kick,
+            on_command=bot.after_command,
             webhook_env=url_env,
         )
         stack.push_async_callback(discord.close)

@@ -39,7 +39,7 @@ def cmd_chart(args: argparse.Namespace) -> int:
         out.write_bytes(png)
     except OSError as exc:
         raise UsageError(f"cannot write {out}: {exc.strerror}") from exc
-    title = chart_attachment(args.kind, history, png, n=args.n).title
+    title = chart_attachment(args.kind, history, png, countries=config.countries, n=args.n).title
     print(f"wrote {out} ({len(png) // 1024} KiB): {title}")
     return 0
 

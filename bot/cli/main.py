@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import logging
 import os
 import socket
 import sys
@@ -22,8 +23,9 @@ import aiohttp
 import httpx
 import jinja2
 
-from bot import __version__
-from bot.cli import chart, db, demo, discord, openrouter, replay, run, slack, top
+from bot import __version__, logs
+from bot.cli import backtest, chart, db, demo, discord, openrouter, replay, run, slack, top
+from bot.cli.common import add_log_options, configure_logging
 from bot.errors import ExitCode, RankbotError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -46,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument("--db", metavar="PATH", help="database file (overrides the config)")
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG)
+    add_log_options(common)
 
     parser = argparse.ArgumentParser(
         prog="rankbot",
@@ -53,11 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", default=False, help=DEBUG)
     parser.add_argument("--version", action="version", version=f"rankbot {__version__}")
+    add_log_options(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     # each part of the bot adds its own subcommands (in the order `--help` lists them)
     demo.add_command(sub, common)
     replay.add_command(sub, common)
+    backtest.add_command(sub, common)
     top.add_command(sub, common)
     run.add_commands(sub, common)
     openrouter.add_commands(sub, common)
@@ -76,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     debug = bool(args.debug) or os.environ.get("RANKBOT_DEBUG") == "1"
+    configure_logging(args)  # again with the config file's [log] once a command reads it
     try:
         return int(handler(args))
     except SystemExit:
@@ -87,7 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return code
         if debug and code is not ExitCode.INTERRUPTED:
             traceback.print_exc()
-        if line:
+        if line and logs.current_format() == "json":
+            logging.getLogger("rankbot").error(line.removeprefix("rankbot: error: "))
+        elif line:
             print(line, file=sys.stderr)
         return code
 

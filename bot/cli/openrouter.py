@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from bot import app
+from bot.cli.check import installation
 from bot.cli.common import config_from_args, database_path
 from bot.clock import utcnow
 from bot.engine.ingest import store_baseline
@@ -102,7 +103,15 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Tell an operator whether the key works, with one request for yesterday; the exit code
-    says which failure it was (2 no key, 6 unreachable, 7 key refused, 8 other API trouble)."""
+    says which failure it was (2 no key, 6 unreachable, 7 key refused, 8 other API trouble).
+    Then what the installation can do whatever the key: languages, chart font."""
+    code = _check_key(args)
+    for line in installation():
+        print(line)
+    return code
+
+
+def _check_key(args: argparse.Namespace) -> int:
     source = OpenRouterSource.from_config(config_from_args(args))
     if not os.environ.get(KEY_ENV):
         print(BAD_KEY)

@@ -12,13 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from bot import app
-from bot.cli.common import config_from_args, positive_int
+from bot.cli.common import add_lang_option, config_from_args, positive_int
 from bot.config.file import Config
 from bot.core.events import DetectParams
 from bot.core.history_format import read_history
 from bot.core.model import Snapshot
+from bot.core.text import T
 from bot.engine.ingest import ingest
 from bot.errors import UsageError
+from bot.i18n import say
 from bot.render.templates import Renderer
 from bot.sources.replay import load_history
 
@@ -69,7 +71,11 @@ async def _replay(
             if index:
                 print()
             print(f"── {snapshot.source} · {snapshot.period} · {snapshot.as_of.isoformat()} ──")
-            print(renderer.group(events) if events else "(no alerts)")
+            print(
+                renderer.group(events, lang=args.lang)
+                if events
+                else say(T("(no alerts)"), args.lang)
+            )
 
 
 def add_command(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -95,4 +101,5 @@ def add_command(sub: Any, common: argparse.ArgumentParser) -> None:
         metavar="N",
         help="N for top-N entries and exits (default 10)",
     )
+    add_lang_option(replay)
     replay.set_defaults(handler=cmd_replay)

@@ -11,13 +11,12 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from bot import app
-from bot.cli.common import config_from_args, database_path
+from bot.cli.common import config_from_args, database_path, report_line
 from bot.config.file import Config
 from bot.delivery.settings import DeliverySettings
 from bot.engine.poller import run_forever
@@ -58,13 +57,12 @@ async def poll_once(args: argparse.Namespace, config: Config) -> int:
                 report = await app.one_cycle(bot)
         stats, pending = bot.delivery.stats, await bot.outbox.count()
     verb = "would be sent" if args.dry_run else "sent"
-    print(
+    report_line(
         f"polled {bot.poller.source.name}: {report.snapshots} snapshot(s), {report.events} "
         f"event(s), {report.enqueued} post(s) planned; {stats.sent} {verb}, {pending} "
         f"pending, {stats.failed} failed"
         + (f"; source error: {report.source_error}" if report.source_error else "")
-        + (" (dry run: nothing stored)" if args.dry_run else ""),
-        file=sys.stderr,
+        + (" (dry run: nothing stored)" if args.dry_run else "")
     )
     return ExitCode.SOURCE_FAILED if report.source_error else ExitCode.OK
 
@@ -93,7 +91,6 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     return asyncio.run(run(args, config_from_args(args)))
 
 

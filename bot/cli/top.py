@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from bot import app
-from bot.cli.common import config_from_args, existing_database, positive_int
+from bot.cli.common import add_lang_option, config_from_args, existing_database, positive_int
 from bot.core.leaderboard import top_view
 from bot.core.model import PERIODS
 from bot.errors import UsageError
@@ -27,7 +27,7 @@ def cmd_top(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(view.to_dict(), ensure_ascii=False, indent=2))
     else:
-        print(Renderer(config.templates_dir).render("text/top.j2", view=view))
+        print(Renderer(config.templates_dir).render("text/top.j2", lang=args.lang, view=view))
     return 0
 
 
@@ -46,4 +46,5 @@ def add_command(sub: Any, common: argparse.ArgumentParser) -> None:
     top.add_argument("--period", choices=PERIODS, default="week", help="default: week")
     top.add_argument("--source", default="openrouter", help="default: openrouter")
     top.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_lang_option(top)
     top.set_defaults(handler=cmd_top)

@@ -15,6 +15,8 @@ from typing import Any, cast
 from bot.config.file import Config
 from bot.core.messages import Reply
 from bot.core.model import Snapshot
+from bot.core.text import T
+from bot.i18n import DEFAULT, say
 from bot.render.chart_attachments import chart_attachment
 from bot.render.chart_pool import render_chart_async
 from bot.render.charts import (
@@ -53,9 +55,22 @@ def parse_chart_args(args: Sequence[str]) -> ChartRequest:
     if words and not words[0].lstrip("-").isdigit():
         kind = words.pop(0).lower()
         if kind not in KINDS:
-            raise ChartError(f"unknown chart {kind!r}: choose {', '.join(KINDS)}, e.g. `{EXAMPLE}`")
+            raise ChartError(
+                T(
+                    "unknown chart '%(kind)s': choose %(kinds)s, e.g. `%(example)s`",
+                    kind=kind,
+                    kinds=", ".join(KINDS),
+                    example=EXAMPLE,
+                )
+            )
     if len(words) > 2:
-        raise ChartError(f"too many arguments: {' '.join(words[2:])!r}. Usage: {USAGE}")
+        raise ChartError(
+            T(
+                "too many arguments: '%(extra)s'. Usage: %(usage)s",
+                extra=" ".join(words[2:]),
+                usage=USAGE,
+            )
+        )
     chart = cast(ChartKind, kind)
     example = f"chart {chart} {DEFAULT_N[chart]} {DEFAULT_WEEKS}"
     n = _number(words[0], "N", 1, MAX_N, example) if words else None
@@ -72,6 +87,7 @@ async def chart_reply(
     *,
     source: str = "openrouter",
     period: str = "week",
+    lang: str = DEFAULT,
 ) -> Reply:
     """Answer `chart …`: the store read answers from memory, the drawing happens in the chart
     worker process (`bot.render.chart_pool`), so the event loop stays free."""
@@ -79,15 +95,24 @@ async def chart_reply(
         request = parse_chart_args(args)
         history = await store.history.snapshots(source, period, last=request.weeks)
         png = await render_chart_async(
-            request.kind, history, n=request.n, weeks=request.weeks, countries=config.countries
+            request.kind,
+            history,
+            n=request.n,
+            weeks=request.weeks,
+            countries=config.countries,
+            lang=lang,
         )
     except ChartError as exc:
-        return _error(exc)
-    return _reply(request, history, png)
+        return _error(exc, lang)
+    return _reply(request, history, png, config, lang)
 
 
-def _reply(request: ChartRequest, history: list[Snapshot], png: bytes) -> Reply:
-    attachment = chart_attachment(request.kind, history, png, n=request.n)
+def _reply(
+    request: ChartRequest, history: list[Snapshot], png: bytes, config: Config, lang: str
+) -> Reply:
+    attachment = chart_attachment(
+        request.kind, history, png, countries=config.countries, n=request.n, lang=lang
+    )
     latest = history[-1]
     lines = [attachment.title]
     if latest.attribution:
@@ -110,8 +135,8 @@ def _reply(request: ChartRequest, history: list[Snapshot], png: bytes) -> Reply:
     )
 
 
-def _error(exc: ChartError) -> Reply:
-    text = str(exc)
+def _error(exc: ChartError, lang: str) -> Reply:
+    text = say(exc.text, lang)
     return Reply(
         text=text[:1].upper() + text[1:],
         view="error",
@@ -127,6 +152,14 @@ def _number(word: str, what: str, lo: int, hi: int, example: str) -> int:
         value = None
     if value is None or not lo <= value <= hi:
         raise ChartError(
-            f"{what} must be a whole number from {lo} to {hi}, got {word!r}, e.g. `{example}`"
+            T(
+                "%(what)s must be a whole number from %(lo)s to %(hi)s, got '%(word)s', "
+                "e.g. `%(example)s`",
+                what=what,
+                lo=lo,
+                hi=hi,
+                word=word,
+                example=example,
+            )
         )
     return value

@@ -5,6 +5,10 @@ back a `Reply`: plain `text` rendered from `templates/text/reply_*.j2`, plus a `
 structured `data` they may render better. Rules about *what* a command does live here, never
 in an adapter. Bad arguments come back as a reply that says what was wrong and shows a correct
 example; changes come back with the complete resulting settings.
+
+Replies are in the caller's language when the adapter knows it (`CommandContext.lang`) and
+rankbot speaks it, else in the channel's (`subscribe lang=`), else English; examples are
+written as the caller's platform takes them (`CommandContext.syntax`).
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ from bot.core.subscription import (
     Subscription,
     summary,
 )
-from bot.render.templates import Renderer
+from bot.core.text import T, Text
+from bot.i18n import DEFAULT, lang_or_default, say
+from bot.render.templates import PERIOD_WORDS, Renderer
 from bot.store.protocols import Store
 from bot.store.source_health import has_health, read_health
 
@@ -43,14 +49,28 @@ class Services:
     source: str = "openrouter"
     """The ranking source commands show (its snapshots and its health record)."""
     renderer: Renderer | None = field(default=None, repr=False)
+    keeps_health: bool = True
+    """Whether the running source keeps a poll record (a recorded history does not: `status`
+    then describes what the store holds instead of saying it never polled)."""
 
-    def render(self, name: str, **context: Any) -> str:
+    def render(self, name: str, ctx: CommandContext, **context: Any) -> str:
+        """`templates/text/<name>` in the reply's language (`ctx.lang`, set by `execute`)."""
         if self.renderer is None:
             self.renderer = Renderer(self.config.templates_dir)
-        return self.renderer.render(f"text/{name}", **context)
+        return self.renderer.render(f"text/{name}", lang=ctx.lang or DEFAULT, **context)
+
+    def say(self, text: Text | str, ctx: CommandContext) -> str:
+        return say(text, ctx.lang or DEFAULT)
 
 
 Handler = Callable[[tuple[str, ...], CommandContext, Services], Awaitable[Reply]]
+
+
+async def reply_language(ctx: CommandContext, services: Services) -> CommandContext:
+    """`ctx` with the language of the reply: the caller's when the platform told it and
+    rankbot speaks it, else the channel's (`subscribe lang=`), else English."""
+    sub = await services.store.subscriptions.get(ctx.channel)
+    return replace(ctx, lang=lang_or_default(ctx.lang, sub.lang if sub is not None else None))
 
 
 async def execute(line: str, ctx: CommandContext, services: Services) -> Reply:
@@ -59,6 +79,7 @@ async def execute(line: str, ctx: CommandContext, services: Services) -> Reply:
     Adapters call it on the bot's event loop: the store's reads answer from memory, its
     writes wait only for their own commit, and the one slow command, `chart`, is drawn in
     the chart worker process, so other commands and deliveries go on meanwhile."""
+    ctx = await reply_language(ctx, services)
     try:
         command = cp.split(line)
         usage = cp.USAGE[command.name]
@@ -67,38 +88,66 @@ async def execute(line: str, ctx: CommandContext, services: Services) -> Reply:
         else:
             reply = await _HANDLERS[command.name](command.args, ctx, services)
     except cp.ParseError as exc:
-        reply = _error(services, exc.problem, exc.example)
+        reply = error_reply(services, ctx, exc.problem, exc.example)
+    if reply.lang == DEFAULT:  # else the handler answered in another (`subscribe lang=`)
+        reply = replace(reply, lang=ctx.lang or DEFAULT)
     return await _with_pause_note(reply, ctx, services)
+
+
+def changes_subscription(line: str) -> bool:
+    """Whether `line` is a command that changes the channel's subscription (adapters then
+    call their `on_command`, which enqueues a confirmation at once and wakes delivery)."""
+    try:
+        return cp.USAGE[cp.split(line).name].manage
+    except cp.ParseError:
+        return False
 
 
 # --- shared pieces ---------------------------------------------------------------------------
 
 
-def _error(s: Services, problem: str, example: str) -> Reply:
-    text = s.render("reply_error.j2", problem=problem, example=example)
-    return Reply(text, view="error", data={"error": problem, "example": example}, ok=False)
+def error_reply(s: Services, ctx: CommandContext, problem: Text, example: str) -> Reply:
+    """What went wrong and a correct example, written as the caller's platform takes it."""
+    shown = ctx.syntax.example(example) if ctx.syntax is not None else example
+    said = s.say(problem, ctx)
+    text = s.render("reply_error.j2", ctx, problem=said, example=shown)
+    return Reply(text, view="error", data={"error": said, "example": shown}, ok=False)
 
 
 def _refusal(name: str, ctx: CommandContext, s: Services) -> Reply:
-    rule = ctx.caller.manage_rule or "ask someone who manages this channel's alerts"
-    problem = f"You can't use `{name}` here: only people allowed to manage alerts can. {rule}"
-    text = s.render("reply_error.j2", problem=problem, example="subscriptions")
-    return Reply(text, view="error", data={"error": problem, "rule": rule}, ok=False)
+    rule = ctx.caller.manage_rule or T("ask someone who manages this channel's alerts")
+    problem = T(
+        "You can't use `%(command)s` here: only people allowed to manage alerts can. %(rule)s",
+        command=name,
+        rule=rule,
+    )
+    reply = error_reply(s, ctx, problem, "subscriptions")
+    return replace(reply, data={"error": reply.data["error"], "rule": s.say(rule, ctx)})
 
 
 async def _with_pause_note(reply: Reply, ctx: CommandContext, s: Services) -> Reply:
     sub = await s.store.subscriptions.get(ctx.channel)
     if sub is None or not sub.paused:
         return reply
-    note = (
-        f"⏸ Deliveries to this channel are paused: {sub.pause_reason or 'no reason given'}. "
-        "Fix the cause, then type `resume` (or `subscribe`) to resume."
+    resume = ctx.syntax.example("resume") if ctx.syntax is not None else "resume"
+    subscribe = ctx.syntax.example("subscribe") if ctx.syntax is not None else "subscribe"
+    note = s.say(
+        T(
+            "⏸ Deliveries to this channel are paused: %(reason)s. Fix the cause, then type "
+            "`%(resume)s` (or `%(subscribe)s`) to resume.",
+            reason=sub.pause_reason or T("no reason given"),
+            resume=resume,
+            subscribe=subscribe,
+        ),
+        ctx,
     )
     return replace(reply, text=f"{note}\n\n{reply.text}", data={**reply.data, "paused": note})
 
 
-def _when(moment: datetime | None) -> str:
-    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment is not None else "unknown"
+def _when(moment: datetime | None, ctx: CommandContext, tz: str | None = None) -> str:
+    if moment is None:
+        return say(T("unknown"), ctx.lang or DEFAULT)
+    return say(T("%(when)s", when=moment), ctx.lang or DEFAULT, tz)
 
 
 def _who(ctx: CommandContext) -> str:
@@ -106,28 +155,27 @@ def _who(ctx: CommandContext) -> str:
     return f"{caller.name} ({caller.user_id})" if caller.name else caller.user_id
 
 
-def _settings_reply(s: Services, headline: str, sub: Subscription | None, now: datetime) -> Reply:
-    lines = summary(sub, now) if sub is not None else []
+def _settings_reply(
+    s: Services, ctx: CommandContext, headline: Text, sub: Subscription | None
+) -> Reply:
+    lines = [s.say(line, ctx) for line in summary(sub, ctx.now)] if sub is not None else []
     text = s.render(
         "reply_settings.j2",
-        headline=headline,
+        ctx,
+        headline=s.say(headline, ctx),
         lines=lines,
         sub=sub.to_dict() if sub is not None else None,
-        created=_when(sub.created_at) if sub is not None else "",
-        updated=_when(sub.updated_at) if sub is not None and sub.updated_at else "",
+        created=_when(sub.created_at, ctx) if sub is not None else "",
+        updated=_when(sub.updated_at, ctx) if sub is not None and sub.updated_at else "",
     )
     data = {"subscription": sub.to_dict() if sub is not None else None, "summary": lines}
-    return Reply(text, view="subscription", data=data)
+    return Reply(text, view="subscription", data=data, lang=ctx.lang or DEFAULT)
 
 
-async def _existing(ctx: CommandContext, s: Services, command: str) -> Subscription:
+async def _existing(ctx: CommandContext, s: Services, problem: Text) -> Subscription:
     sub = await s.store.subscriptions.get(ctx.channel)
     if sub is None:
-        raise cp.ParseError(
-            f"This channel has no subscription yet, so there is nothing to {command}. "
-            "Start one with `subscribe`.",
-            "subscribe",
-        )
+        raise cp.ParseError(problem, "subscribe")
     return sub
 
 
@@ -147,8 +195,14 @@ async def _stream(s: Services, period: str, last: int | None = 2) -> list[Snapsh
     return []
 
 
-def _no_data(period: str) -> Reply:
-    text = f"No {period} ranking is stored yet: the first successful poll will bring one."
+def _no_data(period: str, ctx: CommandContext) -> Reply:
+    text = say(
+        T(
+            "No %(period)s ranking is stored yet: the first successful poll will bring one.",
+            period=PERIOD_WORDS.get(period, period),
+        ),
+        ctx.lang or DEFAULT,
+    )
     return Reply(text, view="error", data={"error": text}, ok=False)
 
 
@@ -159,10 +213,10 @@ async def _top(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply
     n, period = cp.parse_top(args)
     snaps = await _stream(s, period)
     if not snaps:
-        return _no_data(period)
+        return _no_data(period, ctx)
     previous = snaps[-2] if len(snaps) > 1 else None
     view = top_view(snaps[-1], previous, n, s.config.countries).to_dict()
-    return Reply(s.render("top.j2", view=view), view="top", data=view)
+    return Reply(s.render("top.j2", ctx, view=view), view="top", data=view)
 
 
 def _find_model(query: str, names: Mapping[str, str]) -> str:
@@ -176,24 +230,33 @@ def _find_model(query: str, names: Mapping[str, str]) -> str:
         return partial[0]
     if len(partial) > 1:
         listed = ", ".join(f"`{m}`" for m in partial[:6])
-        raise cp.ParseError(f"`{query}` matches several models: {listed}.", f"model {partial[0]}")
+        raise cp.ParseError(
+            T("`%(query)s` matches several models: %(listed)s.", query=query, listed=listed),
+            f"model {partial[0]}",
+        )
     spelled = {m.lower(): m for m in names} | {n.lower(): m for m, n in names.items()}
     spelled |= {m.lower().split("/", 1)[-1]: m for m in names}  # the id without its author
     close = difflib.get_close_matches(q, list(spelled), n=5, cutoff=0.6)
     if close and difflib.SequenceMatcher(None, q, close[0]).ratio() >= 0.85:
         return spelled[close[0]]
     suggestions = list(dict.fromkeys(spelled[c] for c in close))
-    hint = f" Did you mean {', '.join(f'`{m}`' for m in suggestions)}?" if suggestions else ""
+    hint = (
+        T(" Did you mean %(models)s?", models=", ".join(f"`{m}`" for m in suggestions))
+        if suggestions
+        else ""
+    )
     example = f"model {suggestions[0]}" if suggestions else cp.USAGE["model"].example
-    raise cp.ParseError(f"No model matches `{query[:60]}`.{hint}", example)
+    raise cp.ParseError(
+        T("No model matches `%(query)s`.%(hint)s", query=query[:60], hint=hint), example
+    )
 
 
 async def _model(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     if not args:
-        raise cp.fail("model", "Say which model, by id or name (or part of one).")
+        raise cp.fail("model", T("Say which model, by id or name (or part of one)."))
     snaps = await _stream(s, "week", last=None)
     if not snaps:
-        return _no_data("week")
+        return _no_data("week", ctx)
     names: dict[str, str] = {}
     for snap in reversed(snaps):
         for listed in snap.entries:
@@ -233,15 +296,15 @@ async def _model(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Rep
         "history": history,
         "attribution": latest.attribution,
     }
-    return Reply(s.render("reply_model.j2", m=data), view="model", data=data)
+    return Reply(s.render("reply_model.j2", ctx, m=data), view="model", data=data)
 
 
 async def _countries(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     if args:
-        raise cp.fail("countries", "`countries` takes no arguments.")
+        raise cp.fail("countries", T("`%(command)s` takes no arguments.", command="countries"))
     snaps = await _stream(s, "week", last=None)
     if not snaps:
-        return _no_data("week")
+        return _no_data("week", ctx)
     latest = snaps[-1]
     bal = balance(latest.entries, s.config.countries)
     since = latest.as_of
@@ -263,16 +326,18 @@ async def _countries(args: tuple[str, ...], ctx: CommandContext, s: Services) ->
         "leader_since": since.isoformat(),
         "attribution": latest.attribution,
     }
-    return Reply(s.render("reply_countries.j2", c=data), view="countries", data=data)
+    return Reply(s.render("reply_countries.j2", ctx, c=data), view="countries", data=data)
 
 
 async def _subscriptions(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     sub = await s.store.subscriptions.get(ctx.channel)
     if sub is None:
-        return _settings_reply(
-            s, "This channel has no subscription. Start one with `subscribe`.", None, ctx.now
+        headline = T(
+            "This channel has no subscription. Start one with `%(subscribe)s`.",
+            subscribe=_typed(ctx, "subscribe"),
         )
-    return _settings_reply(s, "This channel's subscription:", sub, ctx.now)
+        return _settings_reply(s, ctx, headline, None)
+    return _settings_reply(s, ctx, T("This channel's subscription:"), sub)
 
 
 async def _status(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
@@ -280,8 +345,15 @@ async def _status(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Re
     health = await read_health(state, s.source) if await has_health(state, s.source) else None
     sub = await s.store.subscriptions.get(ctx.channel)
     outbox = s.store.outbox
+    newest = [
+        snap.as_of
+        for src, period in await s.store.history.streams()
+        if (snap := await s.store.history.latest_snapshot(src, period))
+    ]
     data = {
         "source": s.source,
+        "health_kept": health is not None or s.keeps_health,
+        "newest_stored": max(newest).isoformat() if newest else None,
         "health": {key: getattr(health, key, None) for key in _HEALTH_KEYS},
         "subscribed": sub is not None,
         "paused": bool(sub and sub.paused),
@@ -294,7 +366,7 @@ async def _status(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Re
         "pending_here": await outbox.count(ctx.channel),
         "pending_total": await outbox.count(),
     }
-    return Reply(s.render("reply_status.j2", st=data), view="status", data=data)
+    return Reply(s.render("reply_status.j2", ctx, st=data), view="status", data=data)
 
 
 _HEALTH_KEYS = ("last_good_fetch", "consecutive_failures", "newest_day", "last_error", "next_poll")
@@ -303,23 +375,33 @@ _HEALTH_KEYS = ("last_good_fetch", "consecutive_failures", "newest_day", "last_e
 
 async def _help(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     if len(args) > 1:
-        raise cp.fail("help", "Ask about one command at a time.")
+        raise cp.fail("help", T("Ask about one command at a time."))
     if args:
         name = cp.split(args[0]).name
         usage = cp.USAGE[name]
-        data = {"command": name, **_usage_dict(usage)}
-        return Reply(s.render("reply_help.j2", one=data, all=None), view="help", data=data)
-    commands = [{"command": n, **_usage_dict(u)} for n, u in cp.USAGE.items()]
-    text = s.render("reply_help.j2", one=None, all=commands)
+        data = {"command": name, **_usage_dict(name, usage, ctx)}
+        return Reply(s.render("reply_help.j2", ctx, one=data, all=None), view="help", data=data)
+    commands = [{"command": n, **_usage_dict(n, u, ctx)} for n, u in cp.USAGE.items()]
+    text = s.render(
+        "reply_help.j2", ctx, one=None, all=commands, help_one=_typed(ctx, "help", "<command>")
+    )
     return Reply(text, view="help", data={"commands": commands})
 
 
-def _usage_dict(usage: cp.Usage) -> dict[str, Any]:
+def _typed(ctx: CommandContext, line: str, placeholder: str = "") -> str:
+    """`line` as the caller's platform takes it (Discord: `/help command:`), for replies that
+    tell someone what to type."""
+    typed = f"{line} {placeholder}".strip()
+    return ctx.syntax.example(typed) if ctx.syntax is not None else typed
+
+
+def _usage_dict(name: str, usage: cp.Usage, ctx: CommandContext) -> dict[str, Any]:
+    syntax = ctx.syntax
     return {
-        "usage": usage.usage,
-        "example": usage.example,
-        "summary": usage.summary,
-        "details": list(usage.details),
+        "usage": (syntax.usage(name) if syntax is not None else None) or usage.usage,
+        "example": syntax.example(usage.example) if syntax is not None else usage.example,
+        "summary": say(usage.summary, ctx.lang or DEFAULT),
+        "details": [say(line, ctx.lang or DEFAULT) for line in usage.details],
         "manage": usage.manage,
     }
 
@@ -329,10 +411,14 @@ def _usage_dict(usage: cp.Usage) -> dict[str, Any]:
 
 async def _subscribe(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     req = cp.parse_subscribe(args)
+    if req.lang is not None:  # asked for a language: the answer is in it already
+        ctx = replace(ctx, lang=req.lang)
     existing = await s.store.subscriptions.get(ctx.channel)
     sub = existing or Subscription(ctx.channel, kinds=(), created_by=_who(ctx), created_at=ctx.now)
     if req.reset:
-        sub = replace(sub, kinds=(), filters=Filters(), periods=DEFAULT_PERIODS, charts=True)
+        sub = replace(
+            sub, kinds=(), filters=Filters(), periods=DEFAULT_PERIODS, charts=True, lang=DEFAULT
+        )
     wanted = set(sub.kinds) | set(req.kinds or (() if sub.kinds else DEFAULT_KINDS))
     sub = replace(
         sub,
@@ -340,98 +426,108 @@ async def _subscribe(args: tuple[str, ...], ctx: CommandContext, s: Services) ->
         filters=replace(sub.filters, **req.filters),
         periods=req.periods or sub.periods,
         charts=sub.charts if req.charts is None else req.charts,
+        lang=req.lang or sub.lang,
         paused=False,
         pause_reason=None,
     )
     sub = await _save(s, sub, ctx)
     if existing is None:
-        headline = (
+        headline = T(
             "Subscribed. This channel is watched from now on (nothing from before is posted); "
             "a confirmation follows in the channel. Active now:"
         )
     else:
-        headline = "Subscription updated. Active now:"
-    return _settings_reply(s, headline, sub, ctx.now)
+        headline = T("Subscription updated. Active now:")
+    return _settings_reply(s, ctx, headline, sub)
+
+
+def _nothing_to(ctx: CommandContext, action: Text) -> Text:
+    return T(
+        "This channel has no subscription yet, so there is nothing to %(action)s. "
+        "Start one with `%(subscribe)s`.",
+        action=action,
+        subscribe=_typed(ctx, "subscribe"),
+    )
 
 
 async def _unsubscribe(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     kinds = cp.parse_unsubscribe(args)
-    sub = await _existing(ctx, s, "unsubscribe from")
+    sub = await _existing(ctx, s, _nothing_to(ctx, T("unsubscribe from")))
     left = () if kinds is None else tuple(k for k in sub.kinds if k not in kinds)
     if not left:
         await s.store.subscriptions.remove(ctx.channel)
-        return _settings_reply(
-            s,
-            "Unsubscribed: this channel gets no alerts now, and its settings are gone.",
-            None,
-            ctx.now,
-        )
+        headline = T("Unsubscribed: this channel gets no alerts now, and its settings are gone.")
+        return _settings_reply(s, ctx, headline, None)
     sub = await _save(s, replace(sub, kinds=left), ctx)
-    return _settings_reply(s, "Stopped " + ", ".join(kinds or ()) + ". Active now:", sub, ctx.now)
+    headline = T("Stopped %(kinds)s. Active now:", kinds=", ".join(kinds or ()))
+    return _settings_reply(s, ctx, headline, sub)
 
 
 async def _mute(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     duration = cp.parse_mute(args)
-    muted = replace(await _existing(ctx, s, "mute"), mute_until=ctx.now + duration)
-    sub = await _save(s, muted, ctx)
-    headline = (
-        f"Muted until {_when(sub.mute_until)}: alerts are dropped and counted, and the channel "
-        "is told how many were skipped when the mute ends. Active now:"
+    existing = await _existing(ctx, s, _nothing_to(ctx, T("mute")))
+    sub = await _save(s, replace(existing, mute_until=ctx.now + duration), ctx)
+    headline = T(
+        "Muted until %(until)s: alerts are dropped and counted, and the channel is told how "
+        "many were skipped when the mute ends. Active now:",
+        until=sub.mute_until,
     )
-    return _settings_reply(s, headline, sub, ctx.now)
+    return _settings_reply(s, ctx, headline, sub)
 
 
 async def _unmute(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     if args:
-        raise cp.fail("unmute", "`unmute` takes no arguments.")
-    sub = await _existing(ctx, s, "unmute")
+        raise cp.fail("unmute", T("`%(command)s` takes no arguments.", command="unmute"))
+    sub = await _existing(ctx, s, _nothing_to(ctx, T("unmute")))
     if not sub.muted(ctx.now):
-        return _settings_reply(s, "This channel is not muted. Active now:", sub, ctx.now)
+        return _settings_reply(s, ctx, T("This channel is not muted. Active now:"), sub)
     sub = await _save(s, replace(sub, mute_until=ctx.now), ctx)
-    headline = "Unmuted: alerts flow again (skipped ones are counted in a notice). Active now:"
-    return _settings_reply(s, headline, sub, ctx.now)
-
-
-def _default_tz(sub: Subscription) -> str:
-    if sub.digest is not None:
-        return sub.digest.tz
-    return sub.quiet.tz if sub.quiet is not None else "UTC"
+    headline = T("Unmuted: alerts flow again (skipped ones are counted in a notice). Active now:")
+    return _settings_reply(s, ctx, headline, sub)
 
 
 async def _digest(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     sub = await s.store.subscriptions.get(ctx.channel)
-    digest = cp.parse_digest(args, _default_tz(sub) if sub else "UTC")
-    sub = await _save(s, replace(await _existing(ctx, s, "change"), digest=digest), ctx)
-    headline = "Alerts are posted as they come. Active now:"
+    digest = cp.parse_digest(args, sub.tz if sub else "UTC")
+    existing = await _existing(ctx, s, _nothing_to(ctx, T("change")))
+    sub = await _save(s, replace(existing, digest=digest), ctx)
+    headline = T("Alerts are posted as they come. Active now:")
     if digest is not None:
-        headline = f"Alerts are gathered into one digest, {digest}. Active now:"
-    return _settings_reply(s, headline, sub, ctx.now)
+        headline = T(
+            "Alerts are gathered into one digest, %(digest)s. Active now:", digest=str(digest)
+        )
+    return _settings_reply(s, ctx, headline, sub)
 
 
 async def _quiet(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     sub = await s.store.subscriptions.get(ctx.channel)
-    quiet = cp.parse_quiet(args, _default_tz(sub) if sub else "UTC")
-    sub = await _save(s, replace(await _existing(ctx, s, "change"), quiet=quiet), ctx)
-    headline = "Quiet hours are off. Active now:"
+    quiet = cp.parse_quiet(args, sub.tz if sub else "UTC")
+    existing = await _existing(ctx, s, _nothing_to(ctx, T("change")))
+    sub = await _save(s, replace(existing, quiet=quiet), ctx)
+    headline = T("Quiet hours are off. Active now:")
     if quiet is not None:
-        headline = f"Quiet hours {quiet}: alerts wait and come grouped when they end. Active now:"
-    return _settings_reply(s, headline, sub, ctx.now)
+        headline = T(
+            "Quiet hours %(range)s: alerts wait and come grouped when they end. Active now:",
+            range=str(quiet),
+        )
+    return _settings_reply(s, ctx, headline, sub)
 
 
 async def _resume(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
-    sub = await _existing(ctx, s, "resume")
+    sub = await _existing(ctx, s, _nothing_to(ctx, T("resume")))
     if not sub.paused:
-        return _settings_reply(s, "Deliveries here are not paused. Active now:", sub, ctx.now)
+        return _settings_reply(s, ctx, T("Deliveries here are not paused. Active now:"), sub)
     sub = await s.store.subscriptions.resume(ctx.channel, ctx.now, by=_who(ctx)) or sub
-    return _settings_reply(
-        s, "Resumed: deliveries to this channel start again. Active now:", sub, ctx.now
-    )
+    headline = T("Resumed: deliveries to this channel start again. Active now:")
+    return _settings_reply(s, ctx, headline, sub)
 
 
 async def _chart(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     from bot.commands.chart import chart_reply
 
-    return await chart_reply(list(args), s.store, s.config, source=s.source)
+    return await chart_reply(
+        list(args), s.store, s.config, source=s.source, lang=ctx.lang or DEFAULT
+    )
 
 
 _HANDLERS: Mapping[str, Handler] = {

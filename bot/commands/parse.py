@@ -12,17 +12,27 @@ from dataclasses import dataclass, field
 from datetime import time, timedelta
 from typing import Any
 
-from bot.core.local_time import WEEKDAYS, Digest, QuietHours, parse_duration, parse_hhmm, parse_tz
+from bot.core.local_time import (
+    WEEKDAYS,
+    Digest,
+    QuietHours,
+    ScheduleError,
+    parse_duration,
+    parse_hhmm,
+    parse_tz,
+)
 from bot.core.model import PERIODS
 from bot.core.subscription import SUBSCRIBABLE_KINDS
+from bot.core.text import T, Text
 from bot.errors import UsageError
+from bot.i18n import languages, supported
 
 
 class ParseError(UsageError):
     """A chat command line that cannot work: `problem` and a correct `example`, for the reply."""
 
-    def __init__(self, problem: str, example: str) -> None:
-        super().__init__(problem)
+    def __init__(self, problem: Text, example: str) -> None:
+        super().__init__(problem.english())
         self.problem = problem
         self.example = example
 
@@ -31,8 +41,8 @@ class ParseError(UsageError):
 class Usage:
     usage: str
     example: str
-    summary: str
-    details: tuple[str, ...] = ()
+    summary: Text
+    details: tuple[Text, ...] = ()
     manage: bool = False
     """Whether the command changes the channel's subscription (needs the manage right)."""
 
@@ -41,96 +51,111 @@ USAGE: dict[str, Usage] = {
     "top": Usage(
         "top [N] [week|day|month]",
         "top 5 week",
-        "the top N models by tokens, with changes since the previous snapshot",
-        ("N: 1 to 25, default 10", "period: week (default), day or month"),
+        T("the top N models by tokens, with changes since the previous snapshot"),
+        (T("N: 1 to 25, default 10"), T("period: week (default), day or month")),
     ),
     "model": Usage(
         "model <query>",
         "model minimax m2.5",
-        "one model: rank, tokens, change, first seen and its last 8 snapshots",
-        ("query: a model id or name, or part of one; close spellings are suggested",),
+        T("one model: rank, tokens, change, first seen and its last 8 snapshots"),
+        (T("query: a model id or name, or part of one; close spellings are suggested"),),
     ),
     "countries": Usage(
         "countries",
         "countries",
-        "token totals and shares per country, unattributed volume, who leads since when",
+        T("token totals and shares per country, unattributed volume, who leads since when"),
     ),
     "subscribe": Usage(
         "subscribe [kinds…] [filters…]",
         "subscribe new_leader top_entry top=5 exclude-author=openai",
-        "start or extend this channel's alerts (kinds are added; filters given replace theirs)",
+        T("start or extend this channel's alerts (kinds are added; filters given replace theirs)"),
         (
-            "kinds: " + ", ".join(SUBSCRIBABLE_KINDS) + " or all; default for a new channel: "
-            "new_leader, country_flip, top_entry, top_exit, milestone",
-            "source_health: one notice when the rankings source has been down for a day, "
-            "one when it recovers",
-            "top=N: top N for entries, exits and rank moves, 1 to 50 (default 10)",
-            "model= / exclude-model=: model id globs, comma-separated (openai/*, *-preview*)",
-            "author= / exclude-author=: author slugs or globs (default: any)",
-            "country= / exclude-country=: ISO codes like US, CN (default: any)",
-            "min-move=N: places a rank_change must move (default: detection's 3)",
-            "min-change=P: percent a surge or drop must reach (default: detection's 50)",
-            "period=week,day,month: which rankings (default week)",
-            "charts=on|off: attach charts (default on)",
-            "reset: back to the defaults before applying the rest",
-            "an empty value (model=) clears that list; all filters must pass (AND)",
+            T(
+                "kinds: %(kinds)s or all; default for a new channel: "
+                "new_leader, country_flip, top_entry, top_exit, milestone",
+                kinds=", ".join(SUBSCRIBABLE_KINDS),
+            ),
+            T(
+                "source_health: one notice when the rankings source has been down for a day, "
+                "one when it recovers"
+            ),
+            T("top=N: top N for entries, exits and rank moves, 1 to 50 (default 10)"),
+            T("model= / exclude-model=: model id globs, comma-separated (openai/*, *-preview*)"),
+            T("author= / exclude-author=: author slugs or globs (default: any)"),
+            T("country= / exclude-country=: ISO codes like US, CN (default: any)"),
+            T("min-move=N: places a rank_change must move (default: detection's 3)"),
+            T("min-change=P: percent a surge or drop must reach (default: detection's 50)"),
+            T("period=week,day,month: which rankings (default week)"),
+            T("charts=on|off: attach charts (default on)"),
+            T(
+                "lang=%(langs)s: the language of this channel's alerts (default en)",
+                langs="|".join(languages()),
+            ),
+            T("reset: back to the defaults before applying the rest"),
+            T("an empty value (model=) clears that list; all filters must pass (AND)"),
         ),
         manage=True,
     ),
     "unsubscribe": Usage(
         "unsubscribe [kinds…|all]",
         "unsubscribe surge drop",
-        "stop some kinds of alerts, or all of them (the default) and forget the settings",
+        T("stop some kinds of alerts, or all of them (the default) and forget the settings"),
         manage=True,
     ),
     "subscriptions": Usage(
-        "subscriptions", "subscriptions", "this channel's settings, who created them and when"
+        "subscriptions", "subscriptions", T("this channel's settings, who created them and when")
     ),
     "mute": Usage(
         "mute <duration>",
         "mute 2h",
-        "drop alerts for a while (30m, 2h, 1h30m, 3d, 1w; at most 90 days); the channel is "
-        "told how many were skipped when it ends",
+        T(
+            "drop alerts for a while (30m, 2h, 1h30m, 3d, 1w; at most 90 days); the channel is "
+            "told how many were skipped when it ends"
+        ),
         manage=True,
     ),
-    "unmute": Usage("unmute", "unmute", "end a mute now", manage=True),
+    "unmute": Usage("unmute", "unmute", T("end a mute now"), manage=True),
     "digest": Usage(
         "digest daily|weekly|off [day] [HH:MM] [tz]",
         "digest daily 09:00 Europe/Berlin",
-        "gather alerts into one message a day or a week instead of posting them at once",
+        T("gather alerts into one message a day or a week instead of posting them at once"),
         (
-            "HH:MM: local time, default 09:00",
-            "day: weekly digests only, mon to sun, default mon",
-            "tz: IANA time zone, default the one set before, else UTC",
-            "off: back to immediate delivery (the default)",
+            T("HH:MM: local time, default 09:00"),
+            T("day: weekly digests only, mon to sun, default mon"),
+            T("tz: IANA time zone, default the one set before, else UTC"),
+            T("off: back to immediate delivery (the default)"),
         ),
         manage=True,
     ),
     "quiet": Usage(
         "quiet <HH:MM-HH:MM> [tz] | off",
         "quiet 22:00-07:00 Europe/Berlin",
-        "hold alerts during these local hours and post them grouped when they end",
-        ("the range may cross midnight", "tz: IANA time zone, default UTC", "default: off"),
+        T("hold alerts during these local hours and post them grouped when they end"),
+        (
+            T("the range may cross midnight"),
+            T("tz: IANA time zone, default UTC"),
+            T("default: off"),
+        ),
         manage=True,
     ),
     "status": Usage(
         "status",
         "status",
-        "last successful poll, source health, next poll, pause state and pending deliveries",
+        T("last successful poll, source health, next poll, pause state and pending deliveries"),
     ),
-    "resume": Usage("resume", "resume", "resume deliveries to a paused channel", manage=True),
+    "resume": Usage("resume", "resume", T("resume deliveries to a paused channel"), manage=True),
     "chart": Usage(
         "chart [trend|countries|ranks] [N] [weeks]",
         "chart trend 5 12",
-        "a picture of the history, posted in the channel",
+        T("a picture of the history, posted in the channel"),
         (
-            "trend: tokens of the top N (default 5) over the last `weeks` snapshots",
-            "countries: share of the known total for N countries (default 5)",
-            "ranks: rank of the top N (default 10)",
-            "weeks: 2 to 104, default 12",
+            T("trend: tokens of the top N (default 5) over the last `weeks` snapshots"),
+            T("countries: share of the known total for N countries (default 5)"),
+            T("ranks: rank of the top N (default 10)"),
+            T("weeks: 2 to 104, default 12"),
         ),
     ),
-    "help": Usage("help [command]", "help subscribe", "the commands, or one in detail"),
+    "help": Usage("help [command]", "help subscribe", T("the commands, or one in detail")),
 }
 
 _ALIASES = {"subs": "subscriptions", "subscription": "subscriptions", "sub": "subscribe"}
@@ -162,9 +187,32 @@ class Command:
     args: tuple[str, ...]
 
 
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_TYPOGRAPHIC = str.maketrans(
+    {
+        "\u00a0": " ",
+        "\u202f": " ",
+        "\u2018": None,
+        "\u2019": None,
+        "\u201c": None,
+        "\u201d": None,
+        "\u201e": None,
+        "\u201a": None,
+        "`": None,
+    }
+)
+
+
+def clean(line: str) -> str:
+    """What a person meant to type: chat clients insert zero-width characters and
+    no-break spaces, turn quotes into smart quotes, and a command copied from a reply may
+    bring its code-span backticks along. None of them can be part of a command."""
+    return line.translate(_INVISIBLE).translate(_TYPOGRAPHIC)
+
+
 def split(line: str) -> Command:
     """`top 5 week` → Command("top", ("5", "week")); an empty line asks for help."""
-    words = line.strip().lstrip("/").split()
+    words = clean(line).strip().lstrip("/").split()
     if words and words[0].lower() == "rankbot":
         words = words[1:]
     if not words:
@@ -172,15 +220,20 @@ def split(line: str) -> Command:
     name = _ALIASES.get(words[0].lower(), words[0].lower())
     if name not in USAGE:
         near = difflib.get_close_matches(name, list(USAGE), n=1)
-        hint = f" Did you mean `{near[0]}`?" if near else ""
+        hint = T(" Did you mean `%(near)s`?", near=near[0]) if near else ""
         raise ParseError(
-            f"Unknown command `{_clip(words[0])}`.{hint} Commands: {', '.join(USAGE)}.",
+            T(
+                "Unknown command `%(word)s`.%(hint)s Commands: %(commands)s.",
+                word=_clip(words[0]),
+                hint=hint,
+                commands=", ".join(USAGE),
+            ),
             USAGE[near[0]].example if near else "help",
         )
     return Command(name, tuple(words[1:]))
 
 
-def fail(command: str, problem: str) -> ParseError:
+def fail(command: str, problem: Text) -> ParseError:
     return ParseError(problem, USAGE[command].example)
 
 
@@ -192,8 +245,22 @@ def _int(text: str, command: str, what: str, lo: int, hi: int | None) -> int:
     ok = text.isascii() and text.isdigit() and len(text) <= 6
     value = int(text) if ok else None
     if value is None or value < lo or (hi is not None and value > hi):
-        bounds = f"from {lo} to {hi}" if hi is not None else f"of at least {lo}"
-        raise fail(command, f"{what} must be a whole number {bounds}, got `{_clip(text)}`.")
+        if hi is None:
+            problem = T(
+                "%(what)s must be a whole number of at least %(lo)s, got `%(got)s`.",
+                what=what,
+                lo=lo,
+                got=_clip(text),
+            )
+        else:
+            problem = T(
+                "%(what)s must be a whole number from %(lo)s to %(hi)s, got `%(got)s`.",
+                what=what,
+                lo=lo,
+                hi=hi,
+                got=_clip(text),
+            )
+        raise fail(command, problem)
     return value
 
 
@@ -207,7 +274,9 @@ def parse_top(args: tuple[str, ...]) -> tuple[int, str]:
         elif not seen_n and (low.isdigit() or low.lstrip("-").isdigit()):
             n, seen_n = _int(low, "top", "N", 1, 25), True
         else:
-            raise fail("top", f"`{_clip(arg)}` is neither N (1 to 25) nor week, day or month.")
+            raise fail(
+                "top", T("`%(arg)s` is neither N (1 to 25) nor week, day or month.", arg=_clip(arg))
+            )
     return n, period
 
 
@@ -217,9 +286,17 @@ def parse_kind(word: str, command: str) -> tuple[str, ...]:
         return SUBSCRIBABLE_KINDS
     if kind not in SUBSCRIBABLE_KINDS:
         near = difflib.get_close_matches(kind, SUBSCRIBABLE_KINDS, n=1)
-        hint = f" Did you mean `{near[0]}`?" if near else ""
+        hint = T(" Did you mean `%(near)s`?", near=near[0]) if near else ""
         kinds = ", ".join(SUBSCRIBABLE_KINDS)
-        raise fail(command, f"Unknown alert kind `{_clip(word)}`.{hint} Kinds: {kinds}.")
+        raise fail(
+            command,
+            T(
+                "Unknown alert kind `%(word)s`.%(hint)s Kinds: %(kinds)s.",
+                word=_clip(word),
+                hint=hint,
+                kinds=kinds,
+            ),
+        )
     return (kind,)
 
 
@@ -231,6 +308,7 @@ class SubscribeRequest:
     periods: tuple[str, ...] | None = None
     charts: bool | None = None
     reset: bool = False
+    lang: str | None = None
 
 
 def parse_subscribe(args: tuple[str, ...]) -> SubscribeRequest:
@@ -238,6 +316,7 @@ def parse_subscribe(args: tuple[str, ...]) -> SubscribeRequest:
     filters: dict[str, Any] = {}
     periods: tuple[str, ...] | None = None
     charts: bool | None = None
+    lang: str | None = None
     reset = False
     for arg in args:
         key, sep, value = arg.partition("=")
@@ -264,14 +343,33 @@ def parse_subscribe(args: tuple[str, ...]) -> SubscribeRequest:
             periods = _periods(value)
         elif key == "chart":
             charts = _on_off(value)
+        elif key in ("lang", "language"):
+            lang = _lang(value)
         else:
             raise fail(
                 "subscribe",
-                f"Unknown filter `{_clip(arg)}`. Filters: top=, model=, exclude-model=, author=, "
-                "exclude-author=, country=, exclude-country=, min-move=, min-change=, period=, "
-                "charts=.",
+                T(
+                    "Unknown filter `%(arg)s`. Filters: %(filters)s.",
+                    arg=_clip(arg),
+                    filters="top=, model=, exclude-model=, author=, exclude-author=, country=, "
+                    "exclude-country=, min-move=, min-change=, period=, charts=, lang=",
+                ),
             )
-    return SubscribeRequest(tuple(kinds), filters, periods, charts, reset)
+    return SubscribeRequest(tuple(kinds), filters, periods, charts, reset, lang)
+
+
+def _lang(text: str) -> str:
+    found = supported(text)
+    if found is None:
+        raise fail(
+            "subscribe",
+            T(
+                "`%(text)s` is not a language rankbot speaks: %(langs)s.",
+                text=_clip(text),
+                langs=", ".join(languages()),
+            ),
+        )
+    return found
 
 
 def _country(text: str) -> str:
@@ -279,7 +377,10 @@ def _country(text: str) -> str:
         return text.upper()
     if text.lower() == "unknown":
         return "unknown"
-    raise fail("subscribe", f"`{_clip(text)}` is not a two-letter country code like US or CN.")
+    raise fail(
+        "subscribe",
+        T("`%(text)s` is not a two-letter country code like US or CN.", text=_clip(text)),
+    )
 
 
 def _percent(text: str) -> float:
@@ -290,7 +391,8 @@ def _percent(text: str) -> float:
         value = -1.0
     if not 0 < value <= 10_000 or value != value:
         raise fail(
-            "subscribe", f"min-change must be a percentage above 0 like 50, got `{_clip(text)}`."
+            "subscribe",
+            T("min-change must be a percentage above 0 like 50, got `%(text)s`.", text=_clip(text)),
         )
     return value
 
@@ -300,7 +402,10 @@ def _periods(text: str) -> tuple[str, ...]:
     if not chosen or any(p not in PERIODS for p in chosen):
         raise fail(
             "subscribe",
-            f"period must be week, day or month (comma-separated), got `{_clip(text)}`.",
+            T(
+                "period must be week, day or month (comma-separated), got `%(text)s`.",
+                text=_clip(text),
+            ),
         )
     return tuple(p for p in PERIODS if p in chosen)
 
@@ -311,7 +416,7 @@ def _on_off(text: str) -> bool:
         return True
     if low in ("off", "no", "false"):
         return False
-    raise fail("subscribe", f"charts must be on or off, got `{_clip(text)}`.")
+    raise fail("subscribe", T("charts must be on or off, got `%(text)s`.", text=_clip(text)))
 
 
 def parse_unsubscribe(args: tuple[str, ...]) -> tuple[str, ...] | None:
@@ -326,22 +431,22 @@ def parse_unsubscribe(args: tuple[str, ...]) -> tuple[str, ...] | None:
 
 def parse_mute(args: tuple[str, ...]) -> timedelta:
     if len(args) != 1:
-        raise fail("mute", "Say for how long, as one duration like 30m, 2h, 1h30m, 3d or 1w.")
+        raise fail("mute", T("Say for how long, as one duration like 30m, 2h, 1h30m, 3d or 1w."))
     try:
         return parse_duration(args[0])
     except ValueError as exc:
-        raise fail("mute", str(exc) + ".") from exc
+        raise fail("mute", _schedule_problem(exc)) from exc
 
 
 def parse_digest(args: tuple[str, ...], default_tz: str) -> Digest | None:
     """A digest setting, or None for `off` (immediate delivery)."""
     if not args:
-        raise fail("digest", "Say daily, weekly or off.")
+        raise fail("digest", T("Say daily, weekly or off."))
     mode = args[0].lower()
     if mode == "off" and len(args) == 1:
         return None
     if mode not in ("daily", "weekly"):
-        raise fail("digest", f"`{_clip(args[0])}` is not daily, weekly or off.")
+        raise fail("digest", T("`%(arg)s` is not daily, weekly or off.", arg=_clip(args[0])))
     at, tz, day = time(9, 0), default_tz, 0
     for arg in args[1:]:
         low = arg.lower()[:3]
@@ -353,7 +458,7 @@ def parse_digest(args: tuple[str, ...], default_tz: str) -> Digest | None:
             else:
                 tz = parse_tz(arg)
         except ValueError as exc:
-            raise fail("digest", str(exc) + ".") from exc
+            raise fail("digest", _schedule_problem(exc)) from exc
     return Digest(mode, at, tz, day)
 
 
@@ -363,9 +468,15 @@ def parse_quiet(args: tuple[str, ...], default_tz: str) -> QuietHours | None:
         return None
     if not 1 <= len(args) <= 2:
         raise fail(
-            "quiet", "Give one local range like 22:00-07:00, optionally a time zone, or off."
+            "quiet", T("Give one local range like 22:00-07:00, optionally a time zone, or off.")
         )
     try:
         return QuietHours.parse(args[0], args[1] if len(args) == 2 else default_tz)
     except ValueError as exc:
-        raise fail("quiet", str(exc) + ".") from exc
+        raise fail("quiet", _schedule_problem(exc)) from exc
+
+
+def _schedule_problem(exc: ValueError) -> Text:
+    """A duration, time or zone the core's schedule parser refused, with its reason."""
+    reason = exc.text if isinstance(exc, ScheduleError) else str(exc)
+    return T("%(reason)s.", reason=reason)

@@ -25,6 +25,7 @@ from bot.core.subscription import (
     Subscription,
 )
 from bot.errors import ConfigError
+from bot.i18n import DEFAULT, languages, supported
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,13 @@ def _parse_channel(table: Section) -> DeclaredChannel:
     day = table.text("digest_day", "mon", choices=WEEKDAYS)
     quiet = table.text("quiet", None)
     charts = table.flag("charts", True)
+    lang_tag = table.text("lang", DEFAULT) or DEFAULT
+    lang = supported(lang_tag)
+    if lang is None:
+        raise ConfigError(
+            f'{where} lang: rankbot does not speak "{lang_tag}"; use one of '
+            f"{', '.join(languages())}"
+        )
     table.done()
     try:
         zone = parse_tz(tz or "UTC")
@@ -110,6 +118,7 @@ def _parse_channel(table: Section) -> DeclaredChannel:
         digest=digest,
         quiet=quiet_hours,
         charts=charts,
+        lang=lang,
     )
     return DeclaredChannel(name=name, platform=platform, url_env=url_env, subscription=sub)
 

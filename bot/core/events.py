@@ -313,10 +313,11 @@ class _Detection:
         leader = self.leader()
         country = self.country()
         top: dict[str, dict[str, bool]] = {}
-        entered: set[str] = set()
+        entered: dict[str, set[int]] = {}
         for n in self.params.top_ns:
             top[str(n)], entered_n = self.top_changes(n)
-            entered |= entered_n
+            for model in entered_n:
+                entered.setdefault(model, set()).add(n)
         ranks = self.rank_changes(entered)
         tokens = self.token_changes()
         milestones = self.milestones()
@@ -457,19 +458,28 @@ class _Detection:
             self.emit(kind, f"{model}@top{n}", **fields, top_n=n, previous_rank=previous_rank)
         return top, entered
 
-    def rank_changes(self, entered: set[str]) -> dict[str, int]:
-        """Moves of at least `rank_move` places by models now inside the top N."""
+    def rank_changes(self, entered: Mapping[str, set[int]]) -> dict[str, int]:
+        """Moves of at least `rank_move` places by models now inside a watched top N.
+
+        A model that entered a top N is announced there as an entry, not also as a move; but
+        it may have moved inside a larger top N it was already in (#8 → #5 enters the top 5
+        and is a move inside the top 10). So a move is emitted when some watched N holds the
+        model without it having entered that N, and carries `entered_top`, the Ns it entered,
+        for matching to leave it out where the entry says it already.
+        """
         ranks: dict[str, int] = {}
         for entry in self.current.entries:
             base = self.state.ranks.get(entry.model)
             ranks[entry.model] = entry.rank
-            inside = entry.rank <= max(self.params.top_ns)
-            if base is None or not inside or entry.model in entered:
+            entered_ns = entered.get(entry.model, set())
+            inside = any(entry.rank <= n and n not in entered_ns for n in self.params.top_ns)
+            if base is None or not inside:
                 continue
             move = base - entry.rank
             if abs(move) < self.params.loosest_rank_move:
                 continue
             if self.confirmer.due(f"rank:{entry.model}", entry.rank)[0]:
+                extra = {"entered_top": sorted(entered_ns)} if entered_ns else {}
                 self.emit(
                     "rank_change",
                     entry.model,
@@ -477,6 +487,7 @@ class _Detection:
                     previous_rank=base,
                     move=move,
                     below_default=abs(move) < self.params.rank_move,
+                    **extra,
                 )
             else:
                 ranks[entry.model] = base

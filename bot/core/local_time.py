@@ -13,6 +13,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.core.text import T, Text
 from bot.errors import UsageError
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -20,26 +21,38 @@ MAX_MUTE = timedelta(days=90)
 
 
 class ScheduleError(UsageError, ValueError):
-    """A time, zone or duration that cannot be used; the message says what was expected."""
+    """A time, zone or duration that cannot be used; `text` says what was expected (any
+    language), the exception's message is its English (config errors, logs)."""
+
+    def __init__(self, text: Text) -> None:
+        self.text = text
+        super().__init__(text.english())
 
 
 def parse_hhmm(text: str) -> time:
     """`07:30` or `7:30` → time(7, 30); anything else is a `ScheduleError`."""
     match = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
     if match is None or int(match[1]) > 23 or int(match[2]) > 59:
-        raise ScheduleError(f"{text!r} is not a time of day like 09:00 (24-hour HH:MM)")
+        raise ScheduleError(
+            T("%(text)s is not a time of day like 09:00 (24-hour HH:MM)", text=repr(text))
+        )
     return time(int(match[1]), int(match[2]))
 
 
 def parse_tz(name: str) -> str:
     """Check an IANA zone name (`Europe/Berlin`, `UTC`) and return it as given."""
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*", name):
-        raise ScheduleError(f"{name!r} is not an IANA time zone like Europe/Berlin or UTC")
+        raise ScheduleError(
+            T("%(name)s is not an IANA time zone like Europe/Berlin or UTC", name=repr(name))
+        )
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise ScheduleError(
-            f"unknown time zone {name!r}: use an IANA name like Europe/Berlin or UTC"
+            T(
+                "unknown time zone %(name)s: use an IANA name like Europe/Berlin or UTC",
+                name=repr(name),
+            )
         ) from exc
     return name
 
@@ -48,11 +61,15 @@ def parse_duration(text: str) -> timedelta:
     """`90m`, `2h`, `1h30m`, `3d`, `1w` → a positive duration of at most 90 days."""
     parts = re.findall(r"(\d+)\s*([wdhm])", text.strip().lower())
     if not parts or "".join(f"{n}{u}" for n, u in parts) != re.sub(r"\s+", "", text.lower()):
-        raise ScheduleError(f"{text!r} is not a duration like 30m, 2h, 1h30m, 3d or 1w")
+        raise ScheduleError(
+            T("%(text)s is not a duration like 30m, 2h, 1h30m, 3d or 1w", text=repr(text))
+        )
     unit = {"w": timedelta(weeks=1), "d": timedelta(days=1), "h": timedelta(hours=1)}
     total = sum((int(n) * unit.get(u, timedelta(minutes=1)) for n, u in parts), timedelta())
     if total <= timedelta(0) or total > MAX_MUTE:
-        raise ScheduleError(f"{text!r}: a duration must be more than 0 and at most 90 days")
+        raise ScheduleError(
+            T("%(text)s: a duration must be more than 0 and at most 90 days", text=repr(text))
+        )
     return total
 
 
@@ -72,10 +89,10 @@ class QuietHours:
     def parse(cls, spec: str, tz: str = "UTC") -> QuietHours:
         start, sep, end = spec.partition("-")
         if not sep:
-            raise ScheduleError(f"{spec!r} is not a range like 22:00-07:00")
+            raise ScheduleError(T("%(spec)s is not a range like 22:00-07:00", spec=repr(spec)))
         quiet = cls(parse_hhmm(start), parse_hhmm(end), parse_tz(tz))
         if quiet.start == quiet.end:
-            raise ScheduleError(f"{spec!r}: start and end are the same time")
+            raise ScheduleError(T("%(spec)s: start and end are the same time", spec=repr(spec)))
         return quiet
 
     def contains(self, moment: datetime) -> bool:

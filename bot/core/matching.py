@@ -54,8 +54,10 @@ def _within_top(sub: Subscription, event: Event) -> bool:
     if event.kind in ("top_entry", "top_exit"):
         return event.fields.get("top_n") == top_n
     if event.kind == "rank_change":
+        # a channel whose top N the model just entered hears it as the entry, not as a move
         rank = event.fields.get("rank")
-        return isinstance(rank, int) and rank <= top_n
+        entered = event.fields.get("entered_top") or ()
+        return isinstance(rank, int) and rank <= top_n and top_n not in entered
     return True
 
 

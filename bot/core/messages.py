@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from bot.core.events import Event
 
@@ -55,6 +55,22 @@ class CommandContext:
     caller: Caller
     now: datetime
     """The current time, passed in: the core never reads a clock."""
+    lang: str | None = None
+    """The caller's language when the platform tells it (Discord `interaction.locale`,
+    Slack `users.info` locale); replies then use it, else the channel's, else English."""
+    syntax: Syntax | None = None
+    """How commands are typed on the caller's platform, for help and examples (None: the
+    words after `/rankbot`, as Slack and the console take them)."""
+
+
+class Syntax(Protocol):
+    """A platform's way of writing commands: Discord takes options (`/top n:5`), not words."""
+
+    def usage(self, command: str) -> str | None:
+        """The usage line of `command` on this platform, or None for the core's."""
+
+    def example(self, line: str) -> str:
+        """The command line `line` (core words, e.g. `mute 2h`) as typed here."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +87,8 @@ class Reply:
     ephemeral: bool = True
     ok: bool = True
     attachments: tuple[Attachment, ...] = ()
+    lang: str = "en"
+    """The language `text` is in; adapters render their richer views in it too."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +99,9 @@ class Attachment:
     content: bytes
     title: str = ""
     mime: str = "image/png"
+    alt: str = ""
+    """What the picture shows, as a sentence, for people who cannot see it (Slack
+    `alt_txt`, Discord's attachment description); the title when empty."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +109,19 @@ class Message:
     """One planned post to one channel: a group of events, or a notice, never both empty.
 
     Each sender renders it in its own flavour and truncates to its platform's limits with
-    "+N more"; `events` are ordered most important first.
+    "+N more"; `events` come in `bot.core.grouping` order (newest snapshot first, by
+    importance inside it), so a cut drops the oldest snapshot's least important events.
+    `note` is one line about the post as a whole, shown under its headline (rankbot caught
+    up after an outage); it is not part of the post's key.
     """
 
     events: tuple[Event, ...] = ()
     notice: str | None = None
     title: str | None = None
     attachments: tuple[Attachment, ...] = ()
+    note: str | None = None
+    lang: str = "en"
+    """The channel's language when the post was planned (notice, title and note are already
+    in it; the events are rendered in it by each sender)."""
+    tz: str | None = None
+    """The channel's time zone for the times a post shows (None: UTC)."""

@@ -21,6 +21,9 @@ from bot.errors import UsageError
 
 Period = Literal["day", "week", "month"]
 PERIODS: tuple[Period, ...] = ("day", "week", "month")
+WINDOW_DAYS: Mapping[str, int] = {"day": 1, "week": 7, "month": 30}
+"""Days a snapshot of each period covers, ending on its `as_of` (the last day covered): the
+live source's rolling windows, and how a history file's snapshots are read too."""
 
 
 class SnapshotError(UsageError, ValueError):
@@ -260,8 +263,10 @@ def plain_text(value: Any, where: str, limit: int, *, spaces: bool = True) -> st
     if len(text) > limit:
         raise SnapshotError(f"{where}: longer than {limit} characters ({len(text)})")
     # printable text has no control (or format) character: skip the per-character look-up
-    bad = None if text.isprintable() else next(
-        (c for c in text if unicodedata.category(c)[0] == "C"), None
+    bad = (
+        None
+        if text.isprintable()
+        else next((c for c in text if unicodedata.category(c)[0] == "C"), None)
     )
     if bad is not None:
         raise SnapshotError(f"{where}: contains the control character U+{ord(bad):04X}")

@@ -3,23 +3,26 @@
 Pure: subscriptions, events and held events in, `Planned` posts and decisions out; `now` is
 passed in. `bot.engine.planner.Planner` is the shell that reads and writes the store around
 these functions.
-One poll's events for one channel become ONE message (most important first), so a burst of
-changes never floods a channel, and each post's key is derived from its event keys and the
-channel key only, so planning the same events again (after a restart) yields the same key and
-the outbox refuses the duplicate.
+One poll's events for one channel become ONE message (one section per snapshot, newest first:
+`bot.core.grouping`), so a burst of changes never floods a channel, and each post's key is
+derived from its event keys and the channel key only (never from its title or note), so
+planning the same events again (after a restart) yields the same key and the outbox refuses
+the duplicate.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 
 from bot.core.events import Event
+from bot.core.grouping import ordered
 from bot.core.matching import select
 from bot.core.messages import ChannelRef, Message
 from bot.core.subscription import Subscription, summary
+from bot.core.text import TN, Dates, T, Text, joined
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,12 @@ class Planned:
     channel: ChannelRef
     message: Message
     key: str
+    title: Text | None = None
+    notice: Text | None = None
+    note: Text | None = None
+    """Words the message carries, still to be said in the channel's language: the shell
+    (`bot.engine.planner`) renders them into `message.title` / `.notice` / `.note` before the
+    post is enqueued, since the core holds no translations."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,17 +64,6 @@ class Released:
     post: Planned | None = None
     skipped: int = 0
     clear: bool = False
-
-
-def ordered(events: Iterable[Event]) -> list[Event]:
-    """Most important kind first, then newest data, then by rank and subject (stable)."""
-
-    def rank(e: Event) -> int:
-        value = e.fields.get("rank")
-        return value if isinstance(value, int) else 1_000_000
-
-    by_date = sorted(events, key=lambda e: e.as_of, reverse=True)
-    return sorted(by_date, key=lambda e: (e.importance, rank(e), e.subject))
 
 
 def without_implied(events: Iterable[Event]) -> list[Event]:
@@ -97,15 +95,52 @@ def _hashed_key(prefix: str, channel: ChannelRef, joined_keys: str) -> str:
 
 
 def grouped(
-    channel: ChannelRef, events: Iterable[Event], *, title: str | None = None, prefix: str = "post"
+    channel: ChannelRef,
+    events: Iterable[Event],
+    *,
+    title: Text | None = None,
+    prefix: str = "post",
+    note: Text | None = None,
 ) -> Planned:
     events = tuple(ordered(without_implied(events)))
-    return Planned(channel, Message(events=events, title=title), plan_key(channel, events, prefix))
+    key = plan_key(channel, events, prefix)
+    return Planned(channel, Message(events=events), key, title=title, note=note)
 
 
-def route(sub: Subscription, events: Iterable[Event], now: datetime) -> Routed:
-    """A channel's share of one poll's events: paused channels get nothing planned."""
-    return Router(events).route(sub, now)
+@dataclass(frozen=True, slots=True)
+class CatchUp:
+    """A poll that filled a gap of `days` days (`first` … `last`) after an outage: only the
+    snapshots of the last `announced_days` days were news, the older ones went in silently."""
+
+    days: int
+    first: date
+    last: date
+    announced_days: int
+
+
+def catch_up_note(catch_up: CatchUp) -> Text:
+    """The one line every post planned from a catch-up's news carries."""
+    days = TN("%(n)s day", "%(n)s days", catch_up.days)
+    dates = Dates(catch_up.first, catch_up.last)
+    if catch_up.days <= catch_up.announced_days:
+        return T(
+            "↻ rankbot caught up %(days)s after an outage (%(dates)s).", days=days, dates=dates
+        )
+    return T(
+        "↻ rankbot caught up %(days)s after an outage (%(dates)s); changes older than "
+        "%(within)s went in silently.",
+        days=days,
+        dates=dates,
+        within=TN("%(n)s day", "%(n)s days", catch_up.announced_days),
+    )
+
+
+def route(
+    sub: Subscription, events: Iterable[Event], now: datetime, *, note: Text | None = None
+) -> Routed:
+    """A channel's share of one poll's events: paused channels get nothing planned; `note`
+    goes with a post made now (not with events held for later)."""
+    return Router(events, note=note).route(sub, now)
 
 
 class Router:
@@ -117,8 +152,9 @@ class Router:
     cost a few dozen selections, and each channel only its own post key.
     """
 
-    def __init__(self, events: Iterable[Event]) -> None:
+    def __init__(self, events: Iterable[Event], *, note: Text | None = None) -> None:
         self._events = list(events)
+        self._note = note
         self._wanted: dict[tuple[object, ...], tuple[Event, ...]] = {}
         self._same: dict[tuple[int, int, int], tuple[object, tuple[Event, ...]]] = {}
         self._grouped: dict[int, tuple[Planned, str]] = {}
@@ -145,11 +181,11 @@ class Router:
             return Routed(hold=wanted)
         shared = self._grouped.get(id(wanted))
         if shared is None:
-            first = grouped(sub.channel, wanted)
+            first = grouped(sub.channel, wanted, note=self._note)
             shared = self._grouped[id(wanted)] = (first, _joined_keys(first.message.events))
         first, joined = shared
         key = _hashed_key("post", sub.channel, joined)
-        return Routed(post=Planned(sub.channel, first.message, key))
+        return Routed(post=replace(first, channel=sub.channel, key=key))
 
 
 def release(sub: Subscription, held: Sequence[Held], now: datetime) -> Released:
@@ -170,41 +206,52 @@ def release(sub: Subscription, held: Sequence[Held], now: datetime) -> Released:
         return Released(skipped=len(held), clear=True)
     events = [h.event for h in held]
     if sub.digest is not None:
-        title = (
-            f"{sub.digest.every.capitalize()} digest: {len(events)} alert(s) since "
-            f"{oldest:%Y-%m-%d %H:%M} UTC"
-        )
-        return Released(grouped(sub.channel, events, title=title, prefix="digest"), clear=True)
-    heading = f"Held during quiet hours ({sub.quiet})" if sub.quiet is not None else None
+        if sub.digest.every == "daily":
+            title = T("Daily digest: %(n)s alert(s) since %(since)s", n=len(events), since=oldest)
+        else:
+            title = T("Weekly digest: %(n)s alert(s) since %(since)s", n=len(events), since=oldest)
+        post = grouped(sub.channel, events, title=title, prefix="digest")
+        return Released(post, clear=True)
+    heading = (
+        T("Held during quiet hours (%(range)s)", range=str(sub.quiet))
+        if sub.quiet is not None
+        else None
+    )
     return Released(grouped(sub.channel, events, title=heading), clear=True)
 
 
 def confirmation(sub: Subscription, now: datetime) -> Planned:
     """The one notice a new subscription gets: what is active, and that history is not sent."""
-    lines = [
-        "rankbot is now watching this channel, from now on: alerts start with the next ranking "
-        "update (nothing from before is posted).",
-        *(f"• {line}" for line in summary(sub, now)),
+    lines: list[Text | str] = [
+        T(
+            "rankbot is now watching this channel, from now on: alerts start with the next "
+            "ranking update (nothing from before is posted)."
+        ),
+        *(joined(["•", line]) for line in summary(sub, now)),
     ]
     created = sub.created_at.isoformat() if sub.created_at else "unknown"
     key = f"confirm:{sub.channel.key}:{created}"
-    return Planned(sub.channel, Message(notice="\n".join(lines), title="Subscribed"), key)
+    return Planned(sub.channel, Message(), key, title=T("Subscribed"), notice=joined(lines, "\n"))
 
 
 def mute_ended(sub: Subscription, now: datetime) -> Planned | None:
     """The notice after a mute ends, when anything was skipped during it."""
     if sub.mute_until is None or sub.muted(now) or sub.skipped == 0:
         return None
-    word = "alert was" if sub.skipped == 1 else "alerts were"
-    text = f"{sub.skipped} {word} skipped while muted (until {sub.mute_until:%Y-%m-%d %H:%M} UTC)."
+    text = TN(
+        "%(n)s alert was skipped while muted (until %(until)s).",
+        "%(n)s alerts were skipped while muted (until %(until)s).",
+        sub.skipped,
+        until=sub.mute_until,
+    )
     key = f"muted:{sub.channel.key}:{sub.mute_until.isoformat()}"
-    return Planned(sub.channel, Message(notice=text), key)
+    return Planned(sub.channel, Message(), key, notice=text)
 
 
 def health_notices(
     subs: Iterable[Subscription],
     notice: str,
-    text: str,
+    text: Text,
     at: datetime,
     operator: ChannelRef | None = None,
 ) -> list[Planned]:
@@ -213,9 +260,9 @@ def health_notices(
     channels = [s.channel for s in subs if "source_health" in s.kinds and not s.paused]
     if operator is not None and operator not in channels:
         channels.append(operator)
-    title = "Rankings source down" if notice == "outage" else "Rankings source back"
+    title = T("Rankings source down") if notice == "outage" else T("Rankings source back")
     return [
-        Planned(c, Message(notice=text, title=title), f"health:{notice}:{at.isoformat()}:{c.key}")
+        Planned(c, Message(), f"health:{notice}:{at.isoformat()}:{c.key}", title=title, notice=text)
         for c in channels
     ]
 
@@ -226,14 +273,22 @@ def health_text(
     newest_day: str | None,
     last_error: str | None,
     outage_hours: float,
-) -> str:
+) -> Text:
     """The words of a source-health notice, from the source's health record."""
-    newest = newest_day or "none yet"
+    newest: Text | str = newest_day or T("none yet")
     if notice == "outage":
-        why = f" Last error: {last_error}." if last_error else ""
-        return (
-            f"⚠️ No new ranking data from {source} for more than {outage_hours:g} h "
-            f"(newest day held: {newest}).{why} rankbot keeps polling; this channel gets one "
-            "more notice when data flows again, nothing in between."
+        why = T(" Last error: %(error)s.", error=last_error) if last_error else ""
+        return T(
+            "⚠️ No new ranking data from %(source)s for more than %(hours)s h (newest day "
+            "held: %(newest)s).%(why)s rankbot keeps polling; this channel gets one more "
+            "notice when data flows again, nothing in between.",
+            source=source,
+            hours=format(outage_hours, "g"),
+            newest=newest,
+            why=why,
         )
-    return f"✅ Ranking data from {source} is flowing again (newest day held: {newest})."
+    return T(
+        "✅ Ranking data from %(source)s is flowing again (newest day held: %(newest)s).",
+        source=source,
+        newest=newest,
+    )

@@ -17,6 +17,7 @@ from typing import Any
 from bot.core.events import KINDS
 from bot.core.local_time import Digest, QuietHours
 from bot.core.messages import ChannelRef
+from bot.core.text import T, Text
 
 DEFAULT_KINDS: tuple[str, ...] = (
     "new_leader",
@@ -35,8 +36,6 @@ CONFIG_WORKSPACE = "config"
 
 
 @dataclass(frozen=True, slots=True)
-
-
 class Filters:
     """Every filter must pass (AND). Empty include lists mean "any"; globs match model ids."""
 
@@ -99,10 +98,19 @@ class Subscription:
     pause_reason: str | None = None
     confirmed: bool = False
     """Whether the one "watching from now on" notice has been planned."""
+    lang: str = "en"
+    """The language of the channel's alerts (`subscribe lang=zh-CN`, `[[channels]] lang`)."""
 
     @property
     def mode(self) -> str:
         return "immediate" if self.digest is None else f"digest {self.digest}"
+
+    @property
+    def tz(self) -> str:
+        """The channel's time zone: its digest's, else its quiet hours', else UTC."""
+        if self.digest is not None:
+            return self.digest.tz
+        return self.quiet.tz if self.quiet is not None else "UTC"
 
     def muted(self, now: datetime) -> bool:
         return self.mute_until is not None and now < self.mute_until
@@ -125,6 +133,7 @@ class Subscription:
             "paused": self.paused,
             "pause_reason": self.pause_reason,
             "confirmed": self.confirmed,
+            "lang": self.lang,
         }
 
     @classmethod
@@ -146,36 +155,46 @@ class Subscription:
             paused=bool(data.get("paused", False)),
             pause_reason=data.get("pause_reason"),
             confirmed=bool(data.get("confirmed", False)),
+            lang=str(data.get("lang") or "en"),
         )
 
 
-def summary(sub: Subscription, now: datetime) -> list[str]:
-    """The complete settings as short lines: echoed after every change and in confirmations."""
+def summary(sub: Subscription, now: datetime) -> list[Text]:
+    """The complete settings as short lines: echoed after every change and in confirmations.
+    Kinds, globs, codes and zones stay as typed: they are what one types to change them."""
     f = sub.filters
     lines = [
-        "alerts: " + ", ".join(sub.kinds),
-        "periods: " + ", ".join(sub.periods),
-        f"top N: {f.top_n}",
+        T("alerts: %(kinds)s", kinds=", ".join(sub.kinds)),
+        T("periods: %(periods)s", periods=", ".join(sub.periods)),
+        T("top N: %(n)s", n=f.top_n),
     ]
     for label, values in (
-        ("models", f.models),
-        ("not models", f.exclude_models),
-        ("authors", f.authors),
-        ("not authors", f.exclude_authors),
-        ("countries", f.countries),
-        ("not countries", f.exclude_countries),
+        (T("models: %(list)s"), f.models),
+        (T("not models: %(list)s"), f.exclude_models),
+        (T("authors: %(list)s"), f.authors),
+        (T("not authors: %(list)s"), f.exclude_authors),
+        (T("countries: %(list)s"), f.countries),
+        (T("not countries: %(list)s"), f.exclude_countries),
     ):
         if values:
-            lines.append(f"{label}: {', '.join(values)}")
+            lines.append(Text(label.msgid, {"list": ", ".join(values)}))
     if f.min_move is not None:
-        lines.append(f"min rank move: {f.min_move}")
+        lines.append(T("min rank move: %(n)s", n=f.min_move))
     if f.min_change_pct is not None:
-        lines.append(f"min surge/drop: {f.min_change_pct:g}%")
-    lines.append(f"delivery: {sub.mode}")
-    lines.append(f"quiet hours: {sub.quiet or 'off'}")
+        lines.append(T("min surge/drop: %(pct)s%%", pct=format(f.min_change_pct, "g")))
+    if sub.digest is None:
+        lines.append(T("delivery: immediate"))
+    else:
+        lines.append(T("delivery: digest %(digest)s", digest=str(sub.digest)))
+    if sub.quiet is None:
+        lines.append(T("quiet hours: off"))
+    else:
+        lines.append(T("quiet hours: %(range)s", range=str(sub.quiet)))
     if sub.muted(now) and sub.mute_until is not None:
-        lines.append(f"muted until: {sub.mute_until:%Y-%m-%d %H:%M} UTC")
-    lines.append(f"charts: {'on' if sub.charts else 'off'}")
+        lines.append(T("muted until: %(until)s", until=sub.mute_until))
+    lines.append(T("charts: on") if sub.charts else T("charts: off"))
+    if sub.lang != "en":
+        lines.append(T("language: %(lang)s", lang=sub.lang))
     return lines
 
 

@@ -27,12 +27,15 @@ from bot.store.protocols import ChartSpec, Store
 
 log = logging.getLogger("rankbot.charts")
 
-Draw = Callable[[str, Sequence[Snapshot], CountryTable], Awaitable[bytes]]
-"""Draws one chart kind from a stream's history (the default: the chart worker process)."""
+Draw = Callable[[str, Sequence[Snapshot], CountryTable, str], Awaitable[bytes]]
+"""Draws one chart kind from a stream's history, in a language (the default: the chart worker
+process)."""
 
 
-async def draw_in_worker(kind: str, history: Sequence[Snapshot], countries: CountryTable) -> bytes:
-    return await render_chart_async(kind, history, countries=countries)
+async def draw_in_worker(
+    kind: str, history: Sequence[Snapshot], countries: CountryTable, lang: str
+) -> bytes:
+    return await render_chart_async(kind, history, countries=countries, lang=lang)
 
 
 class AlertCharts:
@@ -89,10 +92,12 @@ class AlertCharts:
         if chart.kind not in KINDS:
             return None
         try:
-            png = await self._draw(chart.kind, history, self._countries)
+            png = await self._draw(chart.kind, history, self._countries, chart.lang)
         except NotEnoughHistory:
             return None
         except Exception:  # a picture must never cost the alert
             log.exception("chart %s failed; the alert goes without it", chart.key)
             return None
-        return chart_attachment(chart.kind, history, png)
+        return chart_attachment(
+            chart.kind, history, png, countries=self._countries, lang=chart.lang
+        )

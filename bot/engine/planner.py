@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.core.events import Event
+from bot.core.grouping import newest
 from bot.core.messages import ChannelRef, Message
 from bot.core.planning import (
     Planned,
@@ -31,6 +32,8 @@ from bot.core.planning import (
 )
 from bot.core.source_health import Notice
 from bot.core.subscription import Subscription
+from bot.core.text import Text
+from bot.i18n import DEFAULT, say
 from bot.render.chart_attachments import EVENT_CHARTS
 from bot.store.protocols import ChartSpec, Store
 from bot.store.source_health import read_health
@@ -56,25 +59,34 @@ class Planner:
         self._operator = operator
 
     async def after_ingest(
-        self, events: Sequence[Event], subscriptions: Sequence[Subscription], now: datetime
+        self,
+        events: Sequence[Event],
+        subscriptions: Sequence[Subscription],
+        now: datetime,
+        *,
+        note: Text | None = None,
     ) -> Plan:
-        """One grouped post per channel that wants any of `events` (with the chart of its
-        most important charted event when the channel has charts on); hold or count the
-        rest. `subscriptions` is the tick's one load of them."""
+        """One grouped post per channel that wants any of `events`, in the channel's language,
+        `note` under its headline (a catch-up after an outage), with the chart of its newest
+        snapshot's most important charted event when the channel has charts on; hold or count
+        the rest. `subscriptions` is the tick's one load of them."""
         if not events:
             return Plan()
-        router = Router(events)
+        router = Router(events, note=note)
         plan = Plan()
-        charted: dict[int, ChartSpec | None] = {}
+        said: dict[tuple[int, str, str | None], Message] = {}
+        charted: dict[tuple[int, str], ChartSpec | None] = {}
         for sub in subscriptions:
             routed = router.route(sub, now)
             post = routed.post
             if post is not None:
+                post = in_channel_language(post, sub, said)
                 plan.posts.append(post)
                 if sub.charts:
-                    chart = charted.get(id(post.message), _NOT_YET)
+                    drawn = (id(post.message), post.message.lang)
+                    chart = charted.get(drawn, _NOT_YET)
                     if chart is _NOT_YET:
-                        chart = charted[id(post.message)] = _chart_of(post.message)
+                        chart = charted[drawn] = _chart_of(post.message)
                     if chart is not None:
                         plan.charts[post.key] = chart
             if routed.hold:
@@ -103,18 +115,18 @@ class Planner:
             sub = subs[channel]
             updated = sub
             if not sub.confirmed and not sub.paused:
-                planned.append(confirmation(sub, now))
+                planned.append(in_channel_language(confirmation(sub, now), sub))
                 updated = replace(updated, confirmed=True)
             items = await store.held.of(channel) if channel in holding else []
             released = release(updated, items, now)
             if released.post is not None:
-                planned.append(released.post)
+                planned.append(in_channel_language(released.post, sub))
             if released.clear:
                 await store.held.release(channel, [h.event.key for h in items])
             updated = replace(updated, skipped=updated.skipped + released.skipped)
             notice = mute_ended(updated, now)
             if notice is not None:
-                planned.append(notice)
+                planned.append(in_channel_language(notice, sub))
             if updated.mute_until is not None and not updated.muted(now):
                 updated = replace(updated, mute_until=None, skipped=0)
             if updated != sub:
@@ -129,7 +141,11 @@ class Planner:
         health = await read_health(self._store.state, source)
         text = health_text(source, notice, health.newest_day, health.last_error, outage_hours)
         subs = await self._store.subscriptions.all()
-        return health_notices(subs, notice, text, now, self._operator)
+        by_channel = {sub.channel: sub for sub in subs}
+        return [
+            in_channel_language(post, by_channel.get(post.channel))
+            for post in health_notices(subs, notice, text, now, self._operator)
+        ]
 
 
 _NOT_YET = ChartSpec("", "", "", datetime.min.date())
@@ -137,10 +153,41 @@ _NOT_YET = ChartSpec("", "", "", datetime.min.date())
 
 
 def _chart_of(message: Message) -> ChartSpec | None:
-    """The chart of a post's most important charted event (a new #1: the trend; a country
-    flip: the shares), drawn from that event's stream up to its date."""
-    for event in message.events:
+    """The chart of the most important charted event (a new #1: the trend; a country flip:
+    the shares) of a post's NEWEST snapshot, drawn from that event's stream up to its date in
+    the post's language: a post that also holds older snapshots never shows an older
+    picture."""
+    for event in newest(message.events):
         kind = EVENT_CHARTS.get(event.kind)
         if kind is not None:
-            return ChartSpec(kind, event.source, event.period, event.as_of)
+            return ChartSpec(kind, event.source, event.period, event.as_of, message.lang)
     return None
+
+
+def in_channel_language(
+    post: Planned,
+    sub: Subscription | None,
+    said: dict[tuple[int, str, str | None], Message] | None = None,
+) -> Planned:
+    """`post` with its words said in the channel's language and time zone (the core plans
+    message ids, the shell translates); the message keeps both for the sender, which renders
+    the events in them too. A channel without a subscription (the operator's) reads English.
+    `said` shares one translated message among the posts of one shared message (the Router's
+    fan-out), so a post to 10,000 channels is translated, rendered and stored once per
+    language."""
+    lang = sub.lang if sub is not None else DEFAULT
+    tz = sub.tz if sub is not None and sub.tz != "UTC" else None
+    ident = (id(post.message), lang, tz)
+    message = said.get(ident) if said is not None else None
+    if message is None:
+        message = replace(
+            post.message,
+            title=say(post.title, lang, tz) if post.title is not None else post.message.title,
+            notice=say(post.notice, lang, tz) if post.notice is not None else post.message.notice,
+            note=say(post.note, lang, tz) if post.note is not None else post.message.note,
+            lang=lang,
+            tz=tz,
+        )
+        if said is not None:
+            said[ident] = message
+    return replace(post, message=message, title=None, notice=None, note=None)

@@ -1,12 +1,13 @@
 """The poller: poll the source, store, detect, plan, enqueue, in one asyncio loop with delivery.
 
-One tick: when the source's `next_poll` has come it is asked (`Source.fetch_new`), and a
-backfill it returns is stored silently; the planner releases what is due (confirmations of
-new subscriptions, posts held for quiet hours or digests, source-health notices); then the
-new snapshots are ingested (store → detect → log), the planner turns all their events into
-one post per channel, and those posts are enqueued, all in ONE transaction: a crash leaves
-either the snapshots with their posts in the outbox, or neither (never events logged whose
-posts were lost). Charts are drawn after that transaction, off the event loop
+One tick: when the source's `next_poll` has come it is asked (`Source.fetch_new`); the
+planner releases what is due (confirmations of new subscriptions, posts held for quiet hours
+or digests, source-health notices); then the history the source returned (a backfill, the
+older days of a catch-up) is stored silently, the new snapshots are ingested (store → detect
+→ log), the planner turns all their events into one post per channel (with a line saying
+rankbot caught up, after an outage), and those posts are enqueued, all in ONE transaction: a
+crash leaves either the snapshots with their posts in the outbox, or neither (never events
+logged whose posts were lost). Charts are drawn after that transaction, off the event loop
 (`bot.engine.alert_charts`); the posts that carry one wait for it. Then delivery is told the
 outbox changed. Once a day, sent posts older than `[store] keep_sent_days` are pruned.
 
@@ -30,7 +31,7 @@ from datetime import datetime, timedelta
 from bot.clock import Clock, utcnow
 from bot.core.countries import CountryTable
 from bot.core.events import DetectParams, Event
-from bot.core.planning import Planned
+from bot.core.planning import Planned, catch_up_note
 from bot.delivery.workers import Delivery
 from bot.engine.alert_charts import AlertCharts
 from bot.engine.ingest import ingest, store_baseline
@@ -102,31 +103,46 @@ class Poller:
                 source_error = f"{type(exc).__name__}: {exc}"
                 log.warning("poll of %s failed: %s", self.source.name, source_error)
             self.next_poll = self.source.next_poll(now)
-        if fetched.baseline or fetched.on_stored is not None:  # a backfill: history, not news
-            await store_baseline(
-                self.store, fetched, params=self._baseline_params, countries=self._countries
-            )
-        async with self.store.transaction():  # first: a confirmation precedes its alerts
-            enqueued = await self._enqueue(await self._planner.flush_due(now), now)
-            enqueued += await self._enqueue(await self._health_notices(now), now)
-        # Everything one poll brought (a day and its rolling week; several days after an
-        # outage) becomes ONE grouped post per channel, written with the snapshots at once.
+        enqueued = await self.release_due(now)  # first: a confirmation precedes its alerts
+        # Everything one poll brought (a day and its rolling week; the recent days caught up
+        # after an outage, the older ones stored silently first) becomes ONE grouped post per
+        # channel, written with the snapshots at once.
         fresh: list[Event] = []
         plan = Plan()
-        if fetched.news:
+        history = fetched.baseline or fetched.on_stored is not None
+        if history or fetched.news:
             async with self.store.transaction():
+                if history:
+                    await store_baseline(
+                        self.store, fetched, params=self._baseline_params, countries=self._countries
+                    )
                 for snapshot in fetched.news:
                     params = await self._params(snapshot.period)
                     ingested = await ingest(
                         self.store, snapshot, params=params, countries=self._countries, now=now
                     )
                     fresh += ingested.events
-                subscriptions = await self.store.subscriptions.all()
-                plan = await self._planner.after_ingest(fresh, subscriptions, now)
-                enqueued += await self.store.outbox.enqueue(plan.posts, now=now, charts=plan.charts)
+                if fresh:
+                    note = catch_up_note(fetched.caught_up) if fetched.caught_up else None
+                    subscriptions = await self.store.subscriptions.all()
+                    plan = await self._planner.after_ingest(fresh, subscriptions, now, note=note)
+                    enqueued += await self.store.outbox.enqueue(
+                        plan.posts, now=now, charts=plan.charts
+                    )
         self.charts.start(set(plan.charts.values()))
         await self._prune(now)
         return TickReport(len(fetched.news), len(fresh), enqueued, source_error)
+
+    async def release_due(self, now: datetime | None = None) -> int:
+        """Enqueue what is due without asking the source: confirmations of new
+        subscriptions, posts held for quiet hours or digests, health notices. A tick starts
+        with it, and a chat command that changed a subscription calls it (through
+        `bot.app.Bot.after_command`), so its confirmation goes out at once, not a tick later."""
+        now = now or self._clock()
+        async with self.store.transaction():
+            enqueued = await self._enqueue(await self._planner.flush_due(now), now)
+            enqueued += await self._enqueue(await self._health_notices(now), now)
+        return enqueued
 
     async def _health_notices(self, now: datetime) -> Sequence[Planned]:
         """One notice after a sustained outage and one on recovery (`Source.health_notice`

@@ -23,6 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from bot.core.countries import CountryTable
 from bot.core.model import Snapshot
+from bot.i18n import DEFAULT
 from bot.render.charts import DEFAULT_WEEKS, ChartError, render_chart
 
 DRAW_TIMEOUT_SECONDS = 60.0
@@ -51,8 +52,9 @@ def _draw(
     n: int | None,
     weeks: int,
     countries: CountryTable,
+    lang: str,
 ) -> bytes:
-    return render_chart(kind, snapshots, n=n, weeks=weeks, countries=countries)
+    return render_chart(kind, snapshots, n=n, weeks=weeks, countries=countries, lang=lang)
 
 
 class ChartPool:
@@ -89,11 +91,12 @@ class ChartPool:
         n: int | None,
         weeks: int,
         countries: CountryTable,
+        lang: str = DEFAULT,
     ) -> bytes:
         """The PNG `bot.render.charts.render_chart` would return, drawn in the worker;
         its `ChartError`s come back as they are."""
         try:
-            future = self._pool().submit(_draw, kind, list(snapshots), n, weeks, countries)
+            future = self._pool().submit(_draw, kind, list(snapshots), n, weeks, countries, lang)
             return await asyncio.wait_for(asyncio.wrap_future(future), DRAW_TIMEOUT_SECONDS)
         except (BrokenProcessPool, TimeoutError) as exc:
             self.close()
@@ -114,9 +117,12 @@ async def render_chart_async(
     n: int | None = None,
     weeks: int = DEFAULT_WEEKS,
     countries: CountryTable,
+    lang: str = DEFAULT,
 ) -> bytes:
     """`bot.render.charts.render_chart`, drawn in the process's chart worker."""
-    return await default_pool().draw(kind, snapshots, n=n, weeks=weeks, countries=countries)
+    return await default_pool().draw(
+        kind, snapshots, n=n, weeks=weeks, countries=countries, lang=lang
+    )
 
 
 _DEFAULT: ChartPool | None = None

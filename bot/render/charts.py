@@ -27,15 +27,19 @@ import io
 import math
 import textwrap
 import threading
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
-from bot.core.countries import UNKNOWN, CountryBalance, CountryTable, balance, country_name
-from bot.core.model import Snapshot
+from bot.core.countries import CountryBalance, CountryTable, balance
+from bot.core.model import Entry, Snapshot
+from bot.core.text import TN, T, Text
 from bot.errors import UsageError
-from bot.render.templates import cadence, human_tokens
+from bot.i18n import DEFAULT, babel_locale, say
+from bot.render.chart_fonts import font_families, renders
+from bot.render.templates import cadence, country_name, human_tokens, period_word
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -63,24 +67,28 @@ PALETTE: tuple[str, ...] = (
     "#332288",  # indigo
     "#CC6677",  # rose
     "#117733",  # green
-    "#88CCEE",  # cyan
+    "#1F78A8",  # cyan, darkened
     "#882255",  # wine
-    "#44AA99",  # teal
-    "#999933",  # olive
+    "#2E7D6F",  # teal, darkened
+    "#7A7A29",  # olive, darkened
     "#AA4499",  # purple
-    "#DDCC77",  # sand
+    "#B06A1F",  # sand, darkened towards ochre (apart from the olive)
 )
-"""Paul Tol's "muted" qualitative scheme: distinguishable with the common colour-vision
-deficiencies and on white."""
+"""Paul Tol's "muted" qualitative scheme (distinguishable with the common colour-vision
+deficiencies), with its four pale members (cyan, teal, olive, sand) darkened in the same hue
+so that every line and area has at least 3:1 contrast with the white background (WCAG's
+non-text contrast); `tests/render/test_charts.py` checks the ratio of each."""
 _LINESTYLES = ("-", "--", ":")
 _MARKERS = ("o", "s", "^")
 _COUNTRY_COLOURS: Mapping[str, str] = {"US": "#332288", "CN": "#CC6677"}
 """The two countries that lead the rankings get fixed, strongly contrasting colours."""
-_OTHER_COLOUR = "#BBBBBB"
+_OTHER_COLOUR = "#767676"
+"""The grey of "Other": the lightest grey with 4.5:1 on white."""
 
 _INK, _MUTED, _GRID = "#222222", "#666666", "#E6E6E6"
 # Figure-fraction layout: the axes sit left, legends and direct labels use the right strip.
 _AXES_RECT = (0.085, 0.15, 0.6, 0.66)
+_WIDE_LABELS_RECT = (0.12, 0.15, 0.565, 0.66)
 _LABEL_CHAR = 0.012
 """Rough width of one 7.5 pt character as a fraction of the axes width, to keep flip labels
 from overlapping without a draw pass."""
@@ -96,7 +104,12 @@ checker these lists are `Any`."""
 
 
 class ChartError(UsageError, ValueError):
-    """A chart that cannot be drawn from this input; the message is for the operator."""
+    """A chart that cannot be drawn from this input; `text` says why, in any language (the
+    exception's own message is its English, for the CLI and logs)."""
+
+    def __init__(self, text: Text | str) -> None:
+        self.text = text
+        super().__init__(text.english() if isinstance(text, Text) else text)
 
 
 class NotEnoughHistory(ChartError):
@@ -117,14 +130,16 @@ def default_n(kind: str) -> int:
     return next((n for k, n in DEFAULT_N.items() if k == kind), 5)
 
 
-def chart_title(kind: ChartKind, n: int, period: str) -> str:
+def chart_title(kind: ChartKind, n: int, period: str, lang: str = DEFAULT) -> str:
     """The headline of a chart, also used as the text of the message that carries it."""
-    every = cadence(period).capitalize()
+    every = cadence(period, lang)
     if kind == "trend":
-        return f"{every} tokens of the top {n} models"
-    if kind == "countries":
-        return f"Share of {cadence(period)} tokens by developer country"
-    return f"{every} rank of the top {n} models"
+        text = T("%(cadence)s tokens of the top %(n)s models", cadence=every.capitalize(), n=n)
+    elif kind == "countries":
+        text = T("Share of %(cadence)s tokens by developer country", cadence=every)
+    else:
+        text = T("%(cadence)s rank of the top %(n)s models", cadence=every.capitalize(), n=n)
+    return say(text, lang)
 
 
 def render_chart(
@@ -134,8 +149,10 @@ def render_chart(
     n: int | None = None,
     weeks: int = DEFAULT_WEEKS,
     countries: CountryTable,
+    lang: str = DEFAULT,
 ) -> bytes:
-    """A PNG of `kind` over the last `weeks` snapshots of one stream (oldest first or not).
+    """A PNG of `kind` over the last `weeks` snapshots of one stream (oldest first or not),
+    its words in `lang`.
 
     `weeks` counts snapshots, so for daily data it means days. Raises `ChartError` for
     arguments out of range and `NotEnoughHistory` when fewer than two snapshots are given.
@@ -150,22 +167,29 @@ def render_chart(
 
     # Imported here, not at the top: matplotlib takes most of a second to import, and every
     # `rankbot` command line imports this module through the parser.
+    from matplotlib import rc_context
     from matplotlib.figure import Figure
 
     # matplotlib does not promise thread safety (its font caches are shared), so renders
     # from several worker threads take turns; they hold the GIL most of the time anyway.
-    with _RENDER_LOCK:
+    # The font list is set for this render only: DejaVu Sans first (Latin text looks as it
+    # always did), then a CJK font when one is installed, for names in other scripts.
+    words = [chart_title(chart, count, window[-1].period, lang)]
+    words += [e.name for s in window[-1:] for e in s.top(max(count, MAX_COUNTRIES))]
+    with _RENDER_LOCK, rc_context({"font.family": font_families(*words)}):
         fig = Figure(figsize=(WIDTH_PX / _DPI, HEIGHT_PX / _DPI), dpi=_DPI, facecolor="white")
-        ax = fig.add_axes(_AXES_RECT)
+        # Chinese tick labels (`1.75万亿`) are wider than `1.75T`: the axes move right a
+        # little so the axis label stays on the picture
+        ax = fig.add_axes(_AXES_RECT if lang == DEFAULT else _WIDE_LABELS_RECT)
         _style_axes(ax)
         if chart == "trend":
-            shown, subtitle = _trend(ax, window, count)
+            shown, subtitle = _trend(ax, window, count, lang)
         elif chart == "countries":
-            shown, subtitle = _countries(ax, window, count, countries)
+            shown, subtitle = _countries(ax, window, count, countries, lang)
         else:
-            shown, subtitle = _ranks(ax, window, count)
-        _date_axis(ax, [s.as_of for s in window], fill=chart == "countries")
-        _frame(fig, chart_title(chart, shown, window[-1].period), subtitle, window)
+            shown, subtitle = _ranks(ax, window, count, lang)
+        _date_axis(ax, [s.as_of for s in window], fill=chart == "countries", lang=lang)
+        _frame(fig, chart_title(chart, shown, window[-1].period, lang), subtitle, window)
         out = io.BytesIO()
         fig.savefig(out, format="png", dpi=_DPI, metadata={"Software": None})
     return out.getvalue()
@@ -213,14 +237,23 @@ def _window(kind: ChartKind, snapshots: Sequence[Snapshot], weeks: int) -> list[
     ordered = sorted(snapshots, key=lambda s: s.as_of)[-weeks:]
     if len(ordered) < MIN_SNAPSHOTS:
         if not ordered:
-            held = "none are stored yet"
+            held: Text = T("none are stored yet")
         else:
             only = ordered[0]
-            held = f"only 1 is stored ({only.source} {only.period}, {only.as_of.isoformat()})"
+            held = T(
+                "only 1 is stored (%(stream)s, %(date)s)",
+                stream=" ".join((only.source, only.period)),
+                date=only.as_of.isoformat(),
+            )
         raise NotEnoughHistory(
-            f"not enough history for a {kind} chart: it needs at least {MIN_SNAPSHOTS} "
-            f"snapshots and {held}. Charts fill in as the poller stores new readings; "
-            "`rankbot replay FILE --db PATH` loads a saved history."
+            T(
+                "not enough history for a %(kind)s chart: it needs at least %(min)s "
+                "snapshots and %(held)s. Charts fill in as the poller stores new readings; "
+                "`rankbot replay FILE --db PATH` loads a saved history.",
+                kind=kind,
+                min=MIN_SNAPSHOTS,
+                held=held,
+            )
         )
     return ordered
 
@@ -228,7 +261,7 @@ def _window(kind: ChartKind, snapshots: Sequence[Snapshot], weeks: int) -> list[
 # --- the three kinds ------------------------------------------------------------------------
 
 
-def _trend(ax: Axes, window: list[Snapshot], n: int) -> tuple[int, str]:
+def _trend(ax: Axes, window: list[Snapshot], n: int, lang: str) -> tuple[int, str]:
     latest = window[-1]
     top = latest.top(n)
     styles = style_for([e.model for e in top])
@@ -239,8 +272,8 @@ def _trend(ax: Axes, window: list[Snapshot], n: int) -> tuple[int, str]:
         style = styles[entry.model]
         values = [_tokens(s, entry.model) for s in window]
         highest = max([highest, *(v for v in values if not math.isnan(v))])
-        figure = ("≥" if entry.lower_bound else "") + human_tokens(entry.tokens)
-        new = " (new)" if all(math.isnan(v) for v in values[:-1]) else ""
+        figure = ("≥" if entry.lower_bound else "") + human_tokens(entry.tokens, lang)
+        new = say(T(" (new)"), lang) if all(math.isnan(v) for v in values[:-1]) else ""
         ax.plot(
             dates,
             values,
@@ -249,23 +282,29 @@ def _trend(ax: Axes, window: list[Snapshot], n: int) -> tuple[int, str]:
             marker=style.marker,
             markersize=marker_size,
             linewidth=1.8,
-            label=f"{entry.rank}. {_short(entry.name)}  {figure}{new}",
+            label=f"{entry.rank}. {_short(_name(entry))}  {figure}{new}",
         )
         # the latest figure always gets a dot, even where the line has no markers
         ax.plot(dates[-1:], values[-1:], color=style.color, marker=style.marker, markersize=4.5)
     ax.set_ylim(0, highest * 1.08 if highest else 1)  # headroom: the top line never hugs the edge
-    ax.yaxis.set_major_formatter(lambda value, _pos: human_tokens(value))
-    ax.set_ylabel(f"tokens per {latest.period}", fontsize=8.5, color=_MUTED)
-    _legend(ax, title=f"Rank and tokens, {latest.as_of.isoformat()}")
-    return len(top), _span(window)
+    ax.yaxis.set_major_formatter(lambda value, _pos: human_tokens(value, lang))
+    ylabel = T("tokens per %(period)s", period=period_word(latest.period, lang))
+    ax.set_ylabel(say(ylabel, lang), fontsize=8.5, color=_MUTED)
+    legend = T("Rank and tokens, %(date)s", date=_day(latest.as_of, lang))
+    _legend(ax, title=say(legend, lang))
+    return len(top), _span(window, lang)
 
 
-def _countries(ax: Axes, window: list[Snapshot], n: int, table: CountryTable) -> tuple[int, str]:
+def _countries(
+    ax: Axes, window: list[Snapshot], n: int, table: CountryTable, lang: str
+) -> tuple[int, str]:
     balances = [balance(s.entries, table) for s in window]
     if not any(b.known_total for b in balances):
         raise ChartError(
-            "no tokens with a known developer country in these snapshots: "
-            "add the authors to [countries] in the config"
+            T(
+                "no tokens with a known developer country in these snapshots: "
+                "add the authors to [countries] in the config"
+            )
         )
     weight: dict[str, float] = {}
     for bal in balances:
@@ -280,7 +319,7 @@ def _countries(ax: Axes, window: list[Snapshot], n: int, table: CountryTable) ->
         rows["Other"] = [sum(b.shares.get(code, 0.0) for code in rest) for b in balances]
     styles = style_for(list(rows), {**_COUNTRY_COLOURS, "Other": _OTHER_COLOUR})
     dates: AxisDates = [s.as_of for s in window]
-    labels = [f"{_country(code)}  {rows[code][-1] * 100:.1f}%" for code in rows]
+    labels = [f"{_country(code, lang)}  {rows[code][-1] * 100:.1f}%" for code in rows]
     ax.stackplot(
         dates,
         *rows.values(),
@@ -292,26 +331,28 @@ def _countries(ax: Axes, window: list[Snapshot], n: int, table: CountryTable) ->
     ax.axhline(0.5, color="white", linewidth=0.8, linestyle=(0, (4, 3)), alpha=0.9)
     ax.set_ylim(0, 1)
     ax.yaxis.set_major_formatter(lambda value, _pos: f"{value * 100:.0f}%")
-    ax.set_ylabel("share of tokens with a known country", fontsize=8.5, color=_MUTED)
+    ylabel = say(T("share of tokens with a known country"), lang)
+    ax.set_ylabel(ylabel, fontsize=8.5, color=_MUTED)
     ax.grid(False)
-    _mark_flips(ax, dates, balances)
+    _mark_flips(ax, dates, balances, lang)
     # reversed: the legend lists the areas in the order they are stacked, top to bottom
-    _legend(ax, title=f"Share, {window[-1].as_of.isoformat()}", reverse=True)
+    legend = T("Share, %(date)s", date=_day(window[-1].as_of, lang))
+    _legend(ax, title=say(legend, lang), reverse=True)
     # below the legend, in the strip right of the data (the legend has at most 8 rows)
     ax.text(
         _LEGEND_X,
         0.0,
-        _unknown_note(window, balances),
+        _unknown_note(window, balances, lang),
         transform=ax.transAxes,
         fontsize=7.5,
         color=_MUTED,
         va="bottom",
         linespacing=1.35,
     )
-    return len(rows), _span(window)
+    return len(rows), _span(window, lang)
 
 
-def _ranks(ax: Axes, window: list[Snapshot], n: int) -> tuple[int, str]:
+def _ranks(ax: Axes, window: list[Snapshot], n: int, lang: str) -> tuple[int, str]:
     latest = window[-1]
     top = latest.top(n)
     styles = style_for([e.model for e in top])
@@ -331,9 +372,9 @@ def _ranks(ax: Axes, window: list[Snapshot], n: int) -> tuple[int, str]:
             linewidth=2.2,
             solid_capstyle="round",
         )
-        new = " (new)" if all(math.isnan(r) for r in ranks[:-1]) else ""
+        new = say(T(" (new)"), lang) if all(math.isnan(r) for r in ranks[:-1]) else ""
         ax.annotate(
-            f"{entry.rank}. {_short(entry.name)}{new}",
+            f"{entry.rank}. {_short(_name(entry))}{new}",
             xy=(dates[-1], entry.rank),
             xytext=(9, 0),
             textcoords="offset points",
@@ -347,7 +388,7 @@ def _ranks(ax: Axes, window: list[Snapshot], n: int) -> tuple[int, str]:
         ax.axhspan(len(top) + 0.5, deepest + 0.5, color="#F4F4F4", zorder=0, linewidth=0)
         # named in the label strip, where no line can run under it
         ax.annotate(
-            f"(shaded: outside\nthe top {len(top)})",
+            say(T("(shaded: outside\nthe top %(n)s)", n=len(top)), lang),
             xy=(1.0, len(top) + 1),
             xycoords=ax.get_yaxis_transform(),
             xytext=(9, 0),
@@ -361,9 +402,10 @@ def _ranks(ax: Axes, window: list[Snapshot], n: int) -> tuple[int, str]:
     step = 1 if deepest <= 20 else 5
     ticks = [1, *range(step, deepest + 1, step)] if step > 1 else list(range(1, deepest + 1))
     ax.set_yticks(ticks, [f"#{t}" for t in ticks])
-    ax.set_ylabel("rank", fontsize=8.5, color=_MUTED)
+    ax.set_ylabel(say(T("rank"), lang), fontsize=8.5, color=_MUTED)
     ax.grid(axis="x", visible=False)
-    return len(top), f"{_span(window)} · current rank at right"
+    subtitle = T("%(span)s · current rank at right", span=_span(window, lang))
+    return len(top), say(subtitle, lang)
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -392,18 +434,66 @@ def _short(name: str, limit: int = 24) -> str:
     return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
 
 
-def _country(code: str) -> str:
+def _name(entry: Entry) -> str:
+    """The model's name as the source spells it, or its id when no installed font has the
+    name's glyphs: an id is better than a row of empty boxes."""
+    return entry.name if renders(entry.name) else entry.model
+
+
+def _country(code: str, lang: str) -> str:
     # names, not emoji flags: matplotlib's bundled fonts have no flag glyphs
-    return code if code == "Other" else country_name(code)
+    return say(T("Other"), lang) if code == "Other" else country_name(code, lang)
 
 
-def _span(window: list[Snapshot]) -> str:
+def _day(moment: date, lang: str) -> str:
+    if lang == DEFAULT:
+        return moment.isoformat()
+    from babel.dates import format_date
+
+    return format_date(moment, "long", locale=babel_locale(lang))
+
+
+_PERIOD_COUNT: Mapping[str, Callable[[int], Text]] = {
+    "day": lambda n: TN("%(n)s day", "%(n)s days", n),
+    "week": lambda n: TN("%(n)s week", "%(n)s weeks", n),
+    "month": lambda n: TN("%(n)s month", "%(n)s months", n),
+}
+
+
+def _periods(period: str, n: int) -> Text:
+    count = _PERIOD_COUNT.get(period)
+    return count(n) if count is not None else T("%(n)s %(period)s", n=n, period=period)
+
+
+def _span(window: list[Snapshot], lang: str) -> str:
     first, last = window[0], window[-1]
-    count = f"{len(window)} {first.period}s" if first.period != "day" else f"{len(window)} days"
-    return f"{last.source} · {count}, {first.as_of.isoformat()} to {last.as_of.isoformat()}"
+    span = T(
+        "%(source)s · %(count)s, %(first)s to %(last)s",
+        source=last.source,
+        count=_periods(first.period, len(window)),
+        first=_day(first.as_of, lang),
+        last=_day(last.as_of, lang),
+    )
+    return say(span, lang)
 
 
-def _unknown_note(window: list[Snapshot], balances: list[CountryBalance]) -> str:
+def _wrap(text: str, width: int = 36) -> str:
+    """Lines of about `width` Latin characters. Text in a script written without spaces
+    (Chinese) is broken between any two characters, each wide one counting twice."""
+    if text.isascii():
+        return textwrap.fill(text, width)
+    lines, line, used = [], "", 0
+    for ch in text:
+        size = 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        if used + size > width and line.strip():
+            lines.append(line.rstrip())
+            line, used = "", 0
+        if line or not ch.isspace():
+            line, used = line + ch, used + size
+    return "\n".join([*lines, line.rstrip()])
+
+
+def _unknown_note(window: list[Snapshot], balances: list[CountryBalance], lang: str) -> str:
     """Where the unattributed volume went: it is excluded from the shares, never hidden."""
     missing = [
         (bal.unknown, bal.unknown / (bal.unknown + bal.known_total), snap.as_of)
@@ -411,18 +501,26 @@ def _unknown_note(window: list[Snapshot], balances: list[CountryBalance]) -> str
         if bal.unknown
     ]
     if not missing:
-        return textwrap.fill("Every listed model has a known developer country here.", 36)
+        return _wrap(say(T("Every listed model has a known developer country here."), lang))
     tokens, share, when = max(missing, key=lambda m: (m[0], m[2]))
-    where = f"in {len(missing)} of {len(window)} {window[0].period}s, " if len(missing) > 1 else ""
-    note = (
-        f"Left out of the shares: models with an {UNKNOWN} country (cloaked or unmapped "
-        f"authors), {where}at most {human_tokens(tokens)} ({share * 100:.1f}% of the listed "
-        f"tokens) on {when.isoformat()}."
+    where: Text | str = ""
+    if len(missing) > 1:
+        where = T(
+            "in %(k)s of %(count)s, ", k=len(missing), count=_periods(window[0].period, len(window))
+        )
+    note = T(
+        "Left out of the shares: models with an %(unknown)s country (cloaked or unmapped "
+        "authors), %(where)sat most %(tokens)s (%(share)s of the listed tokens) on %(date)s.",
+        unknown=T("unknown"),
+        where=where,
+        tokens=human_tokens(tokens, lang),
+        share=format(share, ".1%"),
+        date=_day(when, lang),
     )
-    return textwrap.fill(note, 36)
+    return _wrap(say(note, lang))
 
 
-def _mark_flips(ax: Axes, dates: AxisDates, balances: list[CountryBalance]) -> None:
+def _mark_flips(ax: Axes, dates: AxisDates, balances: list[CountryBalance], lang: str) -> None:
     """A dashed line where the leading country changed, labelled with who overtook whom."""
     flips: list[tuple[int, str, str]] = []
     for i in range(1, len(balances)):
@@ -434,9 +532,15 @@ def _mark_flips(ax: Axes, dates: AxisDates, balances: list[CountryBalance]) -> N
     for number, (i, new, old) in enumerate(reversed(flips)):
         ax.axvline(dates[i], color=_INK, linewidth=1.0, linestyle=(0, (3, 2)))
         # the latest flip says who overtook whom; earlier ones only who led, where room allows
-        text = (
-            f"{country_name(new)} overtakes\n{country_name(old)}" if number == 0 else f"{new} leads"
-        )
+        if number == 0:
+            flip = T(
+                "%(new)s overtakes\n%(old)s",
+                new=country_name(new, lang),
+                old=country_name(old, lang),
+            )
+        else:
+            flip = T("%(code)s leads", code=new)
+        text = say(flip, lang)
         at = i / (len(dates) - 1)
         width = max(len(line) for line in text.splitlines()) * _LABEL_CHAR
         ha = ("right" if at > 0.5 else "left") if number == 0 else "center"
@@ -470,7 +574,7 @@ def _style_axes(ax: Axes) -> None:
     ax.set_axisbelow(True)
 
 
-def _date_axis(ax: Axes, dates: AxisDates, *, fill: bool) -> None:
+def _date_axis(ax: Axes, dates: AxisDates, *, fill: bool, lang: str = DEFAULT) -> None:
     """At most eight date ticks, counted back from the latest so it is always labelled;
     the year is shown on the first tick and wherever it changes. Areas (`fill`) run edge to
     edge; lines get a little room at both ends."""
@@ -478,7 +582,7 @@ def _date_axis(ax: Axes, dates: AxisDates, *, fill: bool) -> None:
     ticks = dates[::-1][::step][::-1]
     labels, year = [], None
     for day in ticks:
-        text = day.strftime("%b %d")
+        text = day.strftime("%b %d") if lang == DEFAULT else _month_day(day, lang)
         if day.year != year:
             text += f"\n{day.year}"
             year = day.year
@@ -488,6 +592,12 @@ def _date_axis(ax: Axes, dates: AxisDates, *, fill: bool) -> None:
     first, last = to_x(dates[0]), to_x(dates[-1])
     pad = 0 if fill else (last - first) * 0.015  # else the axes edge cuts end markers in half
     ax.set_xlim(first - pad, last + pad)
+
+
+def _month_day(day: date, lang: str) -> str:
+    from babel.dates import format_skeleton
+
+    return format_skeleton("MMMd", day, locale=babel_locale(lang))
 
 
 def _legend(ax: Axes, *, title: str, reverse: bool = False) -> None:
@@ -518,3 +628,57 @@ def _frame(fig: Figure, title: str, subtitle: str, window: list[Snapshot]) -> No
     )
     fig.text(left, 0.03, attribution, fontsize=7, color=_MUTED, va="baseline")
     fig.text(0.985, 0.03, "rankbot", fontsize=7, color=_MUTED, va="baseline", ha="right")
+
+
+def chart_alt(
+    kind: ChartKind,
+    snapshots: Sequence[Snapshot],
+    *,
+    n: int | None = None,
+    countries: CountryTable,
+    lang: str = DEFAULT,
+) -> str:
+    """What the chart shows, as a sentence for people who cannot see it (Slack `alt_txt`,
+    Discord's attachment description): the kind, the window, and its news: the leader and
+    its tokens, or the countries' shares."""
+    window = sorted(snapshots, key=lambda s: s.as_of)
+    latest = window[-1]
+    shown = min(DEFAULT_N[kind] if n is None else n, len(latest.entries))
+    title = chart_title(kind, shown, latest.period, lang)
+    span = _periods(latest.period, len(window))
+    date_text = _day(latest.as_of, lang)
+    leader = latest.top(1)[0] if latest.entries else None
+    if kind == "countries":
+        bal = balance(latest.entries, countries)
+        ranked = sorted(bal.shares.items(), key=lambda kv: -kv[1])[: min(shown, MAX_COUNTRIES)]
+        shares = ", ".join(
+            f"{country_name(code, lang)} {share * 100:.1f}%" for code, share in ranked
+        )
+        text = T(
+            "Stacked area chart: %(title)s, %(span)s to %(date)s. Shares of the tokens with a "
+            "known country: %(shares)s.",
+            title=title,
+            span=span,
+            date=date_text,
+            shares=shares,
+        )
+    elif leader is None:
+        text = T("Chart: %(title)s, %(span)s to %(date)s.", title=title, span=span, date=date_text)
+    elif kind == "trend":
+        text = T(
+            "Line chart: %(title)s, %(span)s to %(date)s. %(leader)s leads with %(tokens)s tokens.",
+            title=title,
+            span=span,
+            date=date_text,
+            leader=leader.name,
+            tokens=("≥" if leader.lower_bound else "") + human_tokens(leader.tokens, lang),
+        )
+    else:
+        text = T(
+            "Bump chart: %(title)s, %(span)s to %(date)s. %(leader)s is #1.",
+            title=title,
+            span=span,
+            date=date_text,
+            leader=leader.name,
+        )
+    return say(text, lang)

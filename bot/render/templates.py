@@ -3,21 +3,34 @@
 Templates are looked up first in the operator's override directory, then in the shipped
 `templates/` tree, one sub-directory per flavour (`text`, `slack`, `discord`). All of them run
 in Jinja2's sandbox, because an override directory is code written by someone else.
+
+Every render is in one language (`lang`, English by default): Jinja2's i18n extension gives
+the templates `{% trans %}` and `_()`, whose `gettext` comes from that language's catalogue
+(`language_context`), and the filters (`tokens`, `country`, `date`, `when`, …) format in it.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
-from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined
+from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
-from bot.core.countries import country_name, flag
+from bot.core import grouping
+from bot.core.countries import UNKNOWN, flag
+from bot.core.countries import country_name as core_country_name
 from bot.core.events import Event
+from bot.core.text import T
+from bot.i18n import DEFAULT, gettext_for, say
+from bot.i18n.formats import compact_tokens, dates, day_label, moment, window
+from bot.i18n.formats import country_name as localized_country
+from bot.i18n.formats import day as iso_day
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]
 """`bot/`: the templates sit in `bot/templates` (wheel) or beside the package (checkout)."""
@@ -32,28 +45,9 @@ def shipped_templates_dir() -> Path:
     raise FileNotFoundError("rankbot's templates directory is missing from this installation")
 
 
-def human_tokens(value: int | float | None) -> str:
-    """`1.7T`, `997B`, `84.3M`: three significant digits, trailing zeros dropped."""
-    if value is None:
-        return "–"
-    n = float(value)
-    sign = "-" if n < 0 else ""
-    n = abs(n)
-    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        text = _three_significant(n / size)
-        if float(text) >= 1:  # 999.96B rounds to 1T: the larger unit is tried first
-            return f"{sign}{text}{unit}"
-    return f"{sign}{int(n)}"
-
-
-def _digits(x: float) -> int:
-    return math.floor(math.log10(x)) + 1 if x > 0 else 1
-
-
-def _three_significant(x: float) -> str:
-    decimals = max(0, 3 - _digits(x))
-    text = f"{x:.{decimals}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+def human_tokens(value: int | float | None, lang: str = DEFAULT) -> str:
+    """`1.7T`, `997B`, `84.3M` (`1.7万亿`, `9970亿` in Chinese): three significant digits."""
+    return compact_tokens(value, lang)
 
 
 def percent(value: float | None, digits: int = 1) -> str:
@@ -70,10 +64,10 @@ def signed_percent(value: float | None, digits: int = 0) -> str:
     return f"{value:+.{digits}f}%"
 
 
-def rank_arrow(move: int | None) -> str:
+def rank_arrow(move: int | None, lang: str = DEFAULT) -> str:
     """▲3 for three places up, ▼2 for two down, `new` for no earlier rank, `=` for none."""
     if move is None:
-        return "new"
+        return say(T("new"), lang)
     if move > 0:
         return f"▲{move}"
     if move < 0:
@@ -81,26 +75,111 @@ def rank_arrow(move: int | None) -> str:
     return "="
 
 
-def cadence(period: str) -> str:
-    return {"day": "daily", "week": "weekly", "month": "monthly"}.get(period, period)
+CADENCES = {"day": T("daily"), "week": T("weekly"), "month": T("monthly")}
+PERIOD_WORDS = {"day": T("day"), "week": T("week"), "month": T("month")}
 
 
-def country_label(code: str | None) -> str:
+def period_word(period: str, lang: str = DEFAULT) -> str:
+    known = PERIOD_WORDS.get(period)
+    return say(known, lang) if known is not None else period
+
+
+def cadence(period: str, lang: str = DEFAULT) -> str:
+    known = CADENCES.get(period)
+    return say(known, lang) if known is not None else period
+
+
+def country_name(code: str, lang: str = DEFAULT) -> str:
+    if code == UNKNOWN:
+        return say(T("Unknown"), lang)
+    return localized_country(code, lang, english=core_country_name(code))
+
+
+def country_label(code: str | None, lang: str = DEFAULT) -> str:
     if not code:
-        return "🌐 Unknown"
-    return f"{flag(code)} {country_name(code)}"
+        return "🌐 " + say(T("Unknown"), lang)
+    return f"{flag(code)} {country_name(code, lang)}"
+
+
+def _in_lang(function: Callable[..., str]) -> Callable[..., str]:
+    """A filter that reads the render's language (`lang` in the context)."""
+
+    @pass_context
+    def filtered(context: Context, value: Any, *args: Any) -> str:
+        return function(value, *args, lang=context.get("lang", DEFAULT))
+
+    return filtered
+
+
+@pass_context
+def _moment(context: Context, value: Any) -> str:
+    return moment(value, context.get("lang", DEFAULT), context.get("tz"))
+
+
+@pass_context
+def _aside(context: Context, e: Mapping[str, Any], style: str = "(") -> str:
+    """The window an event names, unless a heading above it already does (a grouped post
+    sets `under_heading`): ` (7 days to 16 Feb 2026)`, or with `style` "," the form that
+    goes inside parentheses, `, 7 days to 16 Feb 2026`; in the render's language."""
+    if context.get("under_heading"):
+        return ""
+    lang = context.get("lang", DEFAULT)
+    shown = window(e["as_of"], e["period"], lang=lang)
+    aside = T(", %(window)s", window=shown) if style == "," else T(" (%(window)s)", window=shown)
+    return say(aside, lang)
+
+
+def _verbatim(value: object) -> str:
+    """Data shown as it is (plain text); chat flavours replace it with their escaping."""
+    return str(value)
+
+
+_AS_OF = re.compile(
+    r"(as of )(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)"
+)
+
+
+def cite(attribution: str | None) -> str:
+    """An attribution line with its `meta.as_of` readable: `as of 2026-05-11T02:00:00Z` reads
+    `as of 2026-05-11 02:00 UTC`. Formatted here, at render time: the stored attribution (and
+    the snapshot's content hash) keep the source's own text."""
+
+    def readable(match: re.Match[str]) -> str:
+        moment = datetime.fromisoformat(match[2])
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return f"{match[1]}{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+    return _AS_OF.sub(readable, attribution) if attribution else ""
 
 
 FILTERS: Mapping[str, Any] = {
-    "tokens": human_tokens,
+    "tokens": _in_lang(human_tokens),
     "pct": percent,
     "signed_pct": signed_percent,
-    "arrow": rank_arrow,
+    "arrow": _in_lang(rank_arrow),
     "flag": flag,
-    "country": country_label,
-    "country_name": country_name,
-    "cadence": cadence,
+    "country": _in_lang(country_label),
+    "country_name": _in_lang(country_name),
+    "cadence": _in_lang(cadence),
+    "period_word": _in_lang(period_word),
+    "date": _in_lang(iso_day),
+    "when": _moment,
+    "md": _verbatim,
+    "window": _in_lang(window),
+    "day": _in_lang(day_label),
+    "dates": _in_lang(dates),
+    "cite": cite,
+    "aside": _aside,
 }
+
+
+class _WithGettext(Protocol):
+    """What `jinja2.ext.i18n` adds to an environment (mypy cannot see it)."""
+
+    def install_gettext_callables(
+        self, gettext: Callable[..., str], ngettext: Callable[..., str], *, newstyle: bool
+    ) -> None: ...
 
 
 class Renderer:
@@ -123,24 +202,84 @@ class Renderer:
             lstrip_blocks=True,
             keep_trailing_newline=False,
             autoescape=False,
+            extensions=["jinja2.ext.i18n"],
         )
+        # New style: `{% trans %}` hands its values to the callables, which apply them after
+        # translating; each render passes its language's callables in the context.
+        cast(_WithGettext, self.env).install_gettext_callables(*gettext_for(DEFAULT), newstyle=True)
         self.env.filters.update(FILTERS)
+        self.env.globals["under_heading"] = False
+        """An event template leaves out its window when a grouped post's headline or section
+        heading already names it (`grouped.j2` sets this to true around its events)."""
         if extra_filters:
             self.env.filters.update(extra_filters)
 
-    def render(self, name: str, **context: Any) -> str:
-        return self.env.get_template(name).render(**context).strip()
+    def render(
+        self, name: str, *, lang: str = DEFAULT, tz: str | None = None, **context: Any
+    ) -> str:
+        """Template `name` in language `lang` (times in zone `tz`)."""
+        return self.env.get_template(name).render(**language_context(lang, tz), **context).strip()
 
-    def event(self, event: Event, flavour: str = "text") -> str:
-        return self.render(f"{flavour}/{event.kind}.j2", e=_view(event), with_attribution=True)
-
-    def group(self, events: Sequence[Event], flavour: str = "text", *, more: int = 0) -> str:
-        """One message for several events of a snapshot; `more` counts events left out."""
-        views = [_view(e) for e in events]
-        attributions = sorted({e.attribution for e in events if e.attribution})
+    def event(self, event: Event, flavour: str = "text", *, lang: str = DEFAULT) -> str:
         return self.render(
-            f"{flavour}/grouped.j2", events=views, more=more, attributions=attributions
+            f"{flavour}/{event.kind}.j2", lang=lang, e=_view(event), with_attribution=True
         )
+
+    def group(
+        self,
+        events: Sequence[Event],
+        flavour: str = "text",
+        *,
+        shown: int | None = None,
+        note: str | None = None,
+        lang: str = DEFAULT,
+    ) -> str:
+        """One post for a group of events, in sections (`bot.core.grouping`): only the first
+        `shown` are rendered and the rest counted ("…and N more"), while the headline and the
+        one citation line describe them all; in `lang`."""
+        return self.render(f"{flavour}/grouped.j2", lang=lang, **group_context(events, shown, note))
+
+
+def group_context(
+    events: Sequence[Event], shown: int | None = None, note: str | None = None
+) -> dict[str, Any]:
+    """What a `grouped.j2` template sees: `sections` (each with `period`, `as_of` and its
+    `events`) of the first `shown` events, `events` (the same, flat), `more` (left out),
+    `span` (the whole post: `events`, `snapshots`, `first`, `last`, `period` when it is one
+    snapshot), `citation` (the newest snapshot's attribution line) and `note`."""
+    ordered = grouping.ordered(events)
+    visible = ordered if shown is None else ordered[:shown]
+    whole = grouping.span(ordered)
+    return {
+        "sections": [
+            {
+                "source": s.source,
+                "period": s.period,
+                "as_of": s.as_of.isoformat(),
+                "events": [_view(e) for e in s.events],
+            }
+            for s in grouping.sections(visible)
+        ],
+        "events": [_view(e) for e in visible],
+        "more": len(ordered) - len(visible),
+        "span": {
+            "events": whole.events,
+            "snapshots": whole.snapshots,
+            "first": whole.first.isoformat(),
+            "last": whole.last.isoformat(),
+            "period": whole.period,
+        },
+        "citation": grouping.citation(ordered) or "",
+        "note": note or "",
+    }
+
+
+def language_context(lang: str, tz: str | None = None) -> dict[str, Any]:
+    """What a template's context needs to speak `lang`: the catalogue's `gettext` and
+    `ngettext` (which `{% trans %}` and `_()` call, ahead of the English ones installed on
+    the environment), and `lang` / `tz` for the filters."""
+    gettext, ngettext = gettext_for(lang)
+    return {"lang": lang, "tz": tz, "gettext": gettext, "_": gettext, "ngettext": ngettext}
 
 
 def _view(event: Event) -> dict[str, Any]:

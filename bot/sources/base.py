@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.core.model import Snapshot
+from bot.core.planning import CatchUp
 from bot.core.source_health import Notice
 from bot.store.protocols import Store
 
@@ -24,9 +25,11 @@ class Fetched:
     - `news`: snapshots to ingest as news (store → detect → plan), oldest first;
     - `baseline`: history to store silently (a backfill): stored, never announced, and the
       detector state rebuilt from it, so the first news after it compares against real data;
-    - `on_stored`: what the source records once the engine has stored `baseline`, in the same
-      atomic write (a backfill marks itself complete only then, so a crash in between repeats
-      the harmless baseline instead of losing it).
+    - `on_stored`: what the source records once the engine has stored `baseline` and
+      `news`, in the same atomic write (a backfill or a catch-up marks itself complete only
+      then, so a crash in between repeats the harmless work instead of losing it);
+    - `caught_up`: set when this poll filled a gap after an outage and put its older
+      snapshots into `baseline`: every post planned from `news` then says so in one line.
 
     The source never calls the engine itself: sources sit below the engine.
     """
@@ -34,6 +37,7 @@ class Fetched:
     news: list[Snapshot] = field(default_factory=list)
     baseline: list[Snapshot] = field(default_factory=list)
     on_stored: Callable[[Store], Awaitable[None]] | None = None
+    caught_up: CatchUp | None = None
 
 
 class Source(Protocol):

@@ -1,12 +1,14 @@
 """The replay source: recorded snapshots (a JSON Lines history file) played back as polls.
 
 For dry runs, the demo and tests: the same poller, store and planner as live data, no network.
+`ReplaySource` hands the snapshots over poll by poll; `TimedReplay` releases them as a
+(virtual) clock passes their publication, for `rankbot backtest`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,52 @@ class ReplaySource:
 
     def next_poll(self, now: datetime) -> datetime:
         return now + self._interval
+
+    def confirm_for(self, period: str) -> int | None:
+        return None
+
+    async def health_notice(self, store: Store, now: datetime) -> Notice | None:
+        return None
+
+
+class TimedReplay:
+    """A `Source` over recorded snapshots released as a (virtual) clock passes their dates.
+
+    For `rankbot backtest`: a snapshot covering up to day D is published the next day at
+    `published_at` UTC, as the live Data API publishes a day the next morning, so the real
+    poller on a virtual clock sees the history arrive day by day. What was published before
+    `start` comes back from the first poll as `Fetched.baseline` (stored silently: the
+    backtest compares against real history from its first day). It keeps no health and uses
+    `[detect] confirm` for every period, like `ReplaySource`.
+    """
+
+    name = "replay"
+    outage_hours = 24.0
+
+    def __init__(
+        self, snapshots: Sequence[Snapshot], *, start: datetime, published_at: time = time(2, 10)
+    ) -> None:
+        self._published_at = published_at
+        self._left = sorted(snapshots, key=self.published)
+        self._start = start
+        self._first = True
+
+    def published(self, snapshot: Snapshot) -> datetime:
+        return datetime.combine(snapshot.as_of + timedelta(days=1), self._published_at, tzinfo=UTC)
+
+    async def fetch_new(self, store: Store, now: datetime) -> Fetched:
+        out = [s for s in self._left if self.published(s) <= now]
+        self._left = self._left[len(out) :]
+        if not self._first:
+            return Fetched(news=out)
+        self._first = False
+        old = [s for s in out if self.published(s) < self._start]
+        return Fetched(news=out[len(old) :], baseline=old)
+
+    def next_poll(self, now: datetime) -> datetime:
+        """The next publication, or a day later when the history is used up."""
+        upcoming = (self.published(s) for s in self._left)
+        return next((t for t in upcoming if t > now), now + timedelta(days=1))
 
     def confirm_for(self, period: str) -> int | None:
         return None

@@ -11,6 +11,7 @@ a reader of the database file finds every key it may hold in one place:
 | `known_models:<source>`          | `bot.store.protocols.History`           | sorted model ids|
 | `health:<source>`                | `bot.store.source_health`               | Health record   |
 | `backfill:<source>`              | `bot.sources.openrouter.backfill`       | progress mark   |
+| `catch_up:<source>`              | `bot.sources.openrouter.source`         | progress mark   |
 | `catalogue:<source>`             | `bot.sources.openrouter.catalogue`      | cached names    |
 | `discord:commands:<guild|global>`| `bot.platforms.discord.sync`            | schema hash     |
 """
@@ -36,6 +37,11 @@ def health(source: str) -> str:
 def backfill(source: str) -> str:
     """How far a resumable backfill of `source` got."""
     return f"backfill:{source}"
+
+
+def catch_up(source: str) -> str:
+    """How far the resumable catch-up of `source` after an outage got."""
+    return f"catch_up:{source}"
 
 
 def catalogue(source: str) -> str:

@@ -239,10 +239,13 @@ class ChartSpec:
     source: str
     period: str
     as_of: date
+    lang: str = "en"
+    """The language of its title, legend and alt text (the channel's)."""
 
     @property
     def key(self) -> str:
-        return f"{self.kind}:{self.source}:{self.period}:{self.as_of.isoformat()}"
+        key = f"{self.kind}:{self.source}:{self.period}:{self.as_of.isoformat()}"
+        return key if self.lang == "en" else f"{key}:{self.lang}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,7 +102,8 @@ def test_replay_text_and_persistent_db_then_top(tmp_path: Path) -> None:
     result = rankbot("replay", str(history(tmp_path)), "--db", str(db))
     assert result.returncode == 0, result.stderr
     assert "(no alerts)" in result.stdout  # the baseline
-    assert "New #1 (weekly, 2026-02-09): MiniMax M2.5 leads with 1.7T tokens" in result.stdout
+    assert "rankbot: 4 changes · 7 days to 9 Feb 2026\n" in result.stdout
+    assert "• 🏆 New #1: MiniMax M2.5 leads with 1.7T tokens" in result.stdout
     top = rankbot("top", "2", "--db", str(db))
     assert top.returncode == 0, top.stderr
     assert "1. 🇨🇳 MiniMax M2.5 — 1.7T" in top.stdout
@@ -135,8 +136,10 @@ def test_demo_tells_the_story_through_the_real_pipeline(tmp_path: Path) -> None:
     result = rankbot("demo", "--charts-dir", str(tmp_path / "charts"))
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "Country flip (weekly, 2026-02-09): models from China now lead" in out
-    assert "New #1 (weekly, 2026-02-16): MiniMax M2.5 leads with 1.7T tokens" in out
+    assert "rankbot: 4 changes · 7 days to 9 Feb 2026\n" in out
+    assert "• 🇨🇳 Country flip: models from China now lead" in out
+    assert "rankbot: 8 changes · 7 days to 16 Feb 2026\n" in out
+    assert "• 🏆 New #1: MiniMax M2.5 leads with 1.7T tokens" in out
     assert "> /top 5" in out
     assert "2. 🇺🇸 Gemini 3 Flash Preview — 997B" in out
     assert "3. 🇨🇳 DeepSeek V3.2 — 798B" in out

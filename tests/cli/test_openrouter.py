@@ -48,6 +48,7 @@ contact = "ops@example.org"
 timeout = 10
 outage_hours = 36
 backfill_since = "2024-06-01"
+announce_within_days = 5
 [source.schedule]
 every_hours = 6
 after_utc = "02:30"
@@ -59,6 +60,7 @@ week = 3
     assert settings.periods == ("day", "week", "month")
     assert settings.contact == "ops@example.org" and settings.timeout == 10
     assert settings.outage_hours == 36 and settings.backfill_since == date(2025, 1, 1)
+    assert settings.announce_within_days == 5
     assert (settings.every_hours, settings.after_utc) == (6, time(2, 30))
     assert settings.confirm_for("week") == 3 and settings.confirm_for("month") == 2
 
@@ -72,6 +74,7 @@ week = 3
         ('[source.schedule]\nafter_utc = "2am"', "[source.schedule] after_utc: expected a time"),
         ("[source.confirm]\nweek = 0", "[source.confirm] week: expected an integer from 1 to 10"),
         ('backfill_since = "2025"', "[source] backfill_since: expected a date"),
+        ("announce_within_days = 0", "[source] announce_within_days: expected an integer from 1"),
         ('api_key = "sk-or"', "[source] api_key: unknown key"),
     ],
 )
@@ -108,9 +111,10 @@ def test_check_explains_a_wrong_key(
     monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-wrong-key-77")
     assert main(["check"]) == ExitCode.CREDENTIALS == 7
     out = capsys.readouterr().out
-    assert out == (
-        "OPENROUTER_API_KEY is missing or wrong: create a key at openrouter.ai/keys and export it\n"
+    assert out.splitlines()[0] == (
+        "OPENROUTER_API_KEY is missing or wrong: create a key at openrouter.ai/keys and export it"
     )
+    assert "chart font: DejaVu Sans" in out  # what the installation can do, whatever the key
     assert "sk-or-v1-wrong-key-77" not in out
 
 

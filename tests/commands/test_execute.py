@@ -285,7 +285,7 @@ def test_status_shows_health_pause_and_pending(services: Services) -> None:
     assert reply.data["pending_here"] == 1 and reply.data["paused"]
     for text in (
         "2026-02-16T11:00:00+00:00",
-        "2 failed poll(s)",
+        "2 failed polls in a row",
         "HTTP 503",
         "paused (not_in_channel)",
         "1 here",
@@ -298,6 +298,24 @@ def test_status_without_health_or_subscription(services: Services) -> None:
     reply = run(services, "status")
     assert reply.ok and "last successful poll: never" in reply.text
     assert "not subscribed" in reply.text
+
+
+def test_status_of_a_recorded_history_describes_the_store(services: Services) -> None:
+    # `rankbot run --history FILE`: the replay keeps no poll record, /top shows data, and
+    # status says what is stored instead of "last successful poll: never"
+    from types import SimpleNamespace
+
+    from bot.app import chat_services
+    from bot.sources.replay import ReplaySource
+
+    # what chat_services reads of the running bot: its store and its poller's source
+    running = SimpleNamespace(store=services.store, poller=SimpleNamespace(source=ReplaySource([])))
+    wired = chat_services(services.config, running)  # type: ignore[arg-type]
+    assert wired.source == "replay" and not wired.keeps_health
+    reply = run(wired, "status")
+    assert "never" not in reply.text
+    assert "source: replay keeps no poll record" in reply.text
+    assert "newest data stored: 2026-02-16" in reply.text
 
 
 def test_every_command_in_a_paused_channel_mentions_the_pause(services: Services) -> None:

@@ -350,3 +350,32 @@ def test_a_threshold_of_a_single_token_is_reached_from_zero() -> None:
 def test_a_baseline_remembers_a_threshold_of_a_single_token() -> None:
     history = [snap("2026-01-05", {"openai/a": 1, "openai/z": 0})]
     assert milestones_reached(history, (1,)) == {"openai/a": 1}
+
+
+def test_a_move_that_enters_a_smaller_top_n_is_still_a_move_inside_the_larger_one() -> None:
+    """Tops 5 and 10 watched: m7 (#8) climbs to #5 (165 B, between m3's 170 and m4's 160).
+
+    It enters the top 5 (an entry there) and moved 3 places inside the top 10 it was in
+    already: the move is emitted once, saying which top N it entered."""
+    params = DetectParams(top_n=10, extra_top_ns=(5,))
+    [_, events] = run(
+        [snap("2026-01-05", ladder(12)), snap("2026-01-12", ladder(12, m7=165))], params
+    )
+    assert [e.subject for e in of(events, "top_entry")] == ["openai/m7@top5"]
+    [move] = of(events, "rank_change")
+    assert (move.fields["model"], move.fields["move"], move.fields["entered_top"]) == (
+        "openai/m7",
+        3,
+        [5],
+    )
+    # with the top 10 alone nothing is entered and nothing says so
+    [_, alone] = run([snap("2026-01-05", ladder(12)), snap("2026-01-12", ladder(12, m7=165))])
+    [plain] = of(alone, "rank_change")
+    assert "entered_top" not in plain.fields
+
+
+def test_entering_the_only_watched_top_n_is_an_entry_and_no_move() -> None:
+    # m11 (#12) climbs to #6 (155 B): an entry into the top 10, not also a move
+    [_, events] = run([snap("2026-01-05", ladder(12)), snap("2026-01-12", ladder(12, m11=155))])
+    assert [e.subject for e in of(events, "top_entry")] == ["openai/m11@top10"]
+    assert [e for e in of(events, "rank_change") if e.subject == "openai/m11"] == []

@@ -59,6 +59,12 @@ def test_top_n_matches_the_event_stream_of_that_n() -> None:
     assert not wants(five, ev("rank_change", rank=6, move=3))
 
 
+def test_a_move_that_entered_a_channels_top_n_reaches_it_as_the_entry_only() -> None:
+    move = ev("rank_change", rank=5, move=3, entered_top=[5])
+    assert not wants(sub(top_n=5), move)
+    assert wants(sub(top_n=10), move)
+
+
 def test_model_include_and_exclude_globs_are_case_insensitive() -> None:
     assert wants(sub(models=("OpenAI/*",)), ev("new_leader"))
     assert not wants(sub(models=("google/*",)), ev("new_leader"))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.core.planning import grouped, ordered, plan_key
+from bot.core.grouping import ordered
+from bot.core.planning import grouped, plan_key
 from tests.engine.test_planner import CH, ENTRY, LEADER, OTHER, ev
 
 

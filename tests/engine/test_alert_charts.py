@@ -36,7 +36,7 @@ class Drawing:
         self.fail = fail
 
     async def __call__(
-        self, kind: str, history: Sequence[Snapshot], countries: CountryTable
+        self, kind: str, history: Sequence[Snapshot], countries: CountryTable, lang: str
     ) -> bytes:
         self.calls.append((kind, len(history)))
         if self.fail:

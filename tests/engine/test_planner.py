@@ -18,8 +18,8 @@ from bot.core.local_time import Digest, QuietHours
 from bot.core.messages import Caller, ChannelRef, CommandContext
 from bot.core.planning import Planned
 from bot.core.subscription import Subscription
-from bot.engine.planner import Planner
-from bot.store.protocols import Store
+from bot.engine.planner import Plan, Planner
+from bot.store.protocols import ChartSpec, Store
 from bot.store.tinydb import TinyStore
 
 NOW = datetime(2026, 2, 16, 12, 0, tzinfo=UTC)  # a Monday
@@ -199,3 +199,39 @@ async def test_held_events_of_a_removed_channel_are_dropped(store: Store) -> Non
     await store.subscriptions.remove(CH)
     assert await flush(store, NOW + timedelta(days=2)) == []
     assert await store.held.count() == 0
+
+
+async def plan_after(store: Store, events: list[Event], now: datetime) -> Plan:
+    async with store.transaction():
+        subscriptions = await store.subscriptions.all()
+        return await Planner(store).after_ingest(events, subscriptions, now)
+
+
+async def test_a_post_carries_the_chart_of_its_newest_snapshot_only(store: Store) -> None:
+    await subscribe(store, kinds=("new_leader", "rank_change"))
+    older_leader = replace(LEADER, as_of=date(2026, 2, 9))
+    newer_move = ev("rank_change", "c/three", rank=3, previous_rank=6, move=3)
+    plan = await plan_after(store, [older_leader, newer_move], NOW)
+    [post] = plan.posts
+    assert post.message.events == (newer_move, older_leader)  # newest snapshot first
+    assert plan.charts == {}  # the leader's picture belongs to an older week
+    plan = await plan_after(store, [older_leader, newer_move, LEADER], NOW)
+    [post] = plan.posts
+    assert plan.charts == {post.key: ChartSpec("trend", "openrouter", "week", LEADER.as_of)}
+
+
+async def test_a_chart_is_drawn_in_the_channel_language(store: Store) -> None:
+    await subscribe(store, kinds=("new_leader",), lang="zh-CN")
+    await subscribe(store, ChannelRef("slack", "T1", "C-en"), kinds=("new_leader",))
+    plan = await plan_after(store, [LEADER], NOW)
+    langs = {post.message.lang: plan.charts[post.key].lang for post in plan.posts}
+    assert langs == {"zh-CN": "zh-CN", "en": "en"}
+
+
+async def test_a_digest_spanning_weeks_lays_out_newest_first(store: Store) -> None:
+    await subscribe(store, digest=Digest("daily", time(9), "UTC"))
+    old_entry = replace(ENTRY, as_of=date(2026, 2, 9))
+    await planned_after(store, [old_entry], NOW)
+    await planned_after(store, [MILESTONE], NOW + timedelta(hours=1))
+    [digest] = await flush(store, datetime(2026, 2, 17, 9, tzinfo=UTC))
+    assert digest.message.events == (MILESTONE, old_entry)

@@ -31,6 +31,8 @@ CHANNEL_ID = "300000000000000001"
 OWNER_ID = "400000000000000001"
 MANAGE_CHANNELS = 1 << 4
 VIEW_AND_SEND = (1 << 10) | (1 << 11)
+BOT_PERMISSIONS = VIEW_AND_SEND | (1 << 14) | (1 << 15)
+"""What the invite grants the bot: View Channel, Send Messages, Embed Links, Attach Files."""
 TIMESTAMP = "2026-02-16T09:00:00.000000+00:00"
 
 
@@ -356,6 +358,8 @@ def command_interaction(
     options: list[dict[str, Any]] | None = None,
     *,
     permissions: int = VIEW_AND_SEND,
+    app_permissions: int = BOT_PERMISSIONS,
+    locale: str = "en-US",
     user_id: str = "600000000000000001",
     channel_id: str = CHANNEL_ID,
     guild_id: str | None = GUILD_ID,
@@ -364,7 +368,8 @@ def command_interaction(
     """An application-command interaction (type 2; 4 for autocomplete) as Discord sends it.
 
     `permissions` is the member's computed permissions in the channel: what
-    `interaction.permissions` reads, whatever a server did to the command's default.
+    `interaction.permissions` reads, whatever a server did to the command's default;
+    `app_permissions` the bot's own there; `locale` the user's client language.
     """
     payload: dict[str, Any] = {
         "id": fake.new_id(),
@@ -374,8 +379,8 @@ def command_interaction(
         "version": 1,
         "channel_id": channel_id,
         "data": {"id": fake.new_id(), "name": name, "type": 1, "options": options or []},
-        "locale": "en-US",
-        "app_permissions": str(VIEW_AND_SEND),
+        "locale": locale,
+        "app_permissions": str(app_permissions),
         "attachment_size_limit": 8 * 1024 * 1024,
         "entitlements": [],
         "authorizing_integration_owners": {"0": guild_id or user_id},

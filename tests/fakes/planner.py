@@ -9,7 +9,9 @@ from bot.core.events import Event
 from bot.core.messages import ChannelRef, Message
 from bot.core.planning import Planned
 from bot.core.subscription import Subscription
+from bot.core.text import Text
 from bot.engine.planner import Plan
+from bot.i18n import say
 
 
 @dataclass(frozen=True)
@@ -30,12 +32,17 @@ class TwoChannelPlanner:
     held: list[Post] = field(default_factory=list)
 
     async def after_ingest(
-        self, events: list[Event], subscriptions: list[Subscription], now: datetime
+        self,
+        events: list[Event],
+        subscriptions: list[Subscription],
+        now: datetime,
+        *,
+        note: Text | None = None,
     ) -> Plan:
         if not events:
             return Plan()
         keys = "+".join(e.key for e in events)
-        message = Message(events=tuple(events))
+        message = Message(events=tuple(events), note=say(note) if note is not None else None)
         return Plan([Planned(c, message, f"{c.key}|{keys}") for c in self.channels])
 
     async def flush_due(self, now: datetime) -> list[Post]:

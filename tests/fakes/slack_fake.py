@@ -95,7 +95,9 @@ class SlackFake:
 
     # --- test controls -----------------------------------------------------------------------
 
-    def add_user(self, user_id: str, *, admin: bool = False, owner: bool = False) -> None:
+    def add_user(
+        self, user_id: str, *, admin: bool = False, owner: bool = False, locale: str = "en-US"
+    ) -> None:
         self.users[user_id] = {
             "id": user_id,
             "team_id": TEAM_ID,
@@ -104,6 +106,7 @@ class SlackFake:
             "is_admin": admin,
             "is_owner": owner,
             "is_primary_owner": False,
+            "locale": locale,
         }
 
     def fail(
@@ -146,6 +149,65 @@ class SlackFake:
                 "type": "slash_commands",
                 "payload": payload,
                 "accepts_response_payload": True,
+                "retry_attempt": 0,
+                "retry_reason": "",
+            }
+        )
+        return envelope_id
+
+    async def push_button(
+        self, action_id: str, *, user_id: str = "U0ADMIN", channel_id: str = "C0ALERTS"
+    ) -> str:
+        """A `block_actions` envelope: someone pressed one of the bot's buttons."""
+        envelope_id = f"env-{next(self._ids)}"
+        payload = {
+            "type": "block_actions",
+            "team": {"id": TEAM_ID, "domain": "fake"},
+            "user": {"id": user_id, "username": user_id.lower(), "team_id": TEAM_ID},
+            "api_app_id": "A0RANKBOT",
+            "token": "deprecated-verification-token",
+            "container": {"type": "message", "channel_id": channel_id, "is_ephemeral": False},
+            "trigger_id": f"trigger-{envelope_id}",
+            "channel": {"id": channel_id, "name": "llm-rankings"},
+            "response_url": self.response_url(),
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "block_id": "b1",
+                    "value": action_id,
+                    "action_ts": "1767000000.000001",
+                }
+            ],
+        }
+        await self.push(
+            {
+                "envelope_id": envelope_id,
+                "type": "interactive",
+                "payload": payload,
+                "accepts_response_payload": False,
+            }
+        )
+        return envelope_id
+
+    async def push_event(self, event: dict[str, Any]) -> str:
+        """An `events_api` envelope carrying `event` (e.g. `app_home_opened`)."""
+        envelope_id = f"env-{next(self._ids)}"
+        payload = {
+            "token": "deprecated-verification-token",
+            "team_id": TEAM_ID,
+            "api_app_id": "A0RANKBOT",
+            "event": event,
+            "type": "event_callback",
+            "event_id": f"Ev{next(self._ids)}",
+            "event_time": 1767000000,
+        }
+        await self.push(
+            {
+                "envelope_id": envelope_id,
+                "type": "events_api",
+                "payload": payload,
+                "accepts_response_payload": False,
                 "retry_attempt": 0,
                 "retry_reason": "",
             }
@@ -237,7 +299,13 @@ class SlackFake:
         user = self.users.get(params.get("user", ""))
         if user is None:
             return {"ok": False, "error": "user_not_found"}
+        if str(params.get("include_locale", "")).lower() not in ("1", "true"):
+            user = {k: v for k, v in user.items() if k != "locale"}  # as Slack: only on request
         return {"ok": True, "user": user}
+
+    def _m_views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        view = params.get("view")
+        return {"ok": True, "view": json.loads(view) if isinstance(view, str) else view}
 
     def _m_conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = params.get("channel", "")
@@ -264,7 +332,11 @@ class SlackFake:
         return web.Response(text="OK", content_type="text/plain")
 
     async def _response(self, request: web.Request) -> web.StreamResponse:
-        self.responses.append(await request.json())
+        """A `response_url` answer; recorded as method `response` too, so tests can assert
+        the order of what the bot sent."""
+        body = await request.json()
+        self.responses.append(body)
+        self.calls.append(Call("response", body, asyncio.get_running_loop().time()))
         return web.Response(text="ok", content_type="text/plain")
 
     async def _link(self, request: web.Request) -> web.StreamResponse:

@@ -76,18 +76,23 @@ def test_every_kind_renders_and_ends_with_the_attribution(tmp_path: Path) -> Non
     for event in events:
         text = renderer.event(event)
         assert event.fields["name"] in text if "name" in event.fields else True
-        assert text.endswith("as of 2026-01-13T02:00:00Z."), text
+        assert text.endswith("as of 2026-01-13 02:00 UTC."), text
+        assert "(7 days to 12 Jan 2026" in text or "7 days to 12 Jan 2026)" in text, text
     grouped = renderer.group(events)
     assert grouped.count("Source: OpenRouter") == 1
-    assert grouped.startswith(f"rankbot: {len(events)} changes")
-    assert "New #1 (weekly, 2026-01-12): minimax/m leads with 1.5T tokens" in grouped
+    assert grouped.startswith(f"rankbot: {len(events)} changes · 7 days to 12 Jan 2026\n")
+    # the headline names the window: the events under it do not repeat it
+    assert "New #1: minimax/m leads with 1.5T tokens" in grouped
+    assert "12 Jan" not in grouped.split("\n", 1)[1]
     assert "Unattributed: 50B" in grouped
 
 
 def test_grouped_message_reports_what_was_left_out(tmp_path: Path) -> None:
     events = _sample_events(tmp_path)
-    text = Renderer().group(events[:2], more=len(events) - 2)
+    text = Renderer().group(events, shown=2)
     assert f"…and {len(events) - 2} more." in text
+    assert text.startswith(f"rankbot: {len(events)} changes")  # the headline counts them all
+    assert text.count("• ") == 2
 
 
 def test_override_directory_wins_and_runs_sandboxed(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ and the `Reply` becomes an embed. The adapter's only decisions are Discord's own
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
@@ -28,12 +28,16 @@ from discord import app_commands
 
 from bot.clock import Clock, utcnow
 from bot.commands import parse as command_parse
-from bot.commands.execute import Services, execute
+from bot.commands.execute import Services, error_reply, execute, reply_language
 from bot.core.local_time import WEEKDAYS
 from bot.core.messages import Caller, ChannelRef, CommandContext, Reply
 from bot.core.model import PERIODS
 from bot.core.subscription import SUBSCRIBABLE_KINDS
+from bot.core.text import T
+from bot.i18n import DEFAULT, languages, supported
 from bot.platforms.discord.embeds import files_of, reply_parts
+from bot.platforms.discord.localizations import N_
+from bot.platforms.discord.syntax import SlashSyntax
 from bot.render.charts import default_n
 from bot.render.templates import Renderer
 
@@ -58,6 +62,23 @@ KIND_CHOICES = [app_commands.Choice(name="all", value="all")] + [
 PERIOD_CHOICES = [app_commands.Choice(name=p, value=p) for p in PERIODS]
 
 
+BOT_PERMISSIONS = ("view_channel", "send_messages", "embed_links", "attach_files")
+"""What rankbot needs in a channel to post alerts (the invite asks for exactly these)."""
+PERMISSION_NAMES = {
+    "view_channel": "View Channel",
+    "send_messages": "Send Messages",
+    "embed_links": "Embed Links",
+    "attach_files": "Attach Files",
+}
+
+
+def missing_bot_permissions(interaction: discord.Interaction) -> list[str]:
+    """Discord's names of the permissions the bot lacks in the interaction's channel
+    (`app_permissions`, computed by Discord for this channel)."""
+    granted = interaction.app_permissions
+    return [PERMISSION_NAMES[p] for p in BOT_PERMISSIONS if not getattr(granted, p)]
+
+
 def word(value: object) -> str:
     """One argument of the core's line: whitespace removed so it stays one word."""
     return "".join(str(value).split())
@@ -77,12 +98,14 @@ class CommandRunner:
         renderer: Renderer,
         *,
         clock: Clock = utcnow,
-        on_command: Callable[[], None] | None = None,
+        on_command: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.services = services
         self.renderer = renderer
         self._clock = clock
         self._on_command = on_command
+        self.syntax: SlashSyntax | None = None
+        """Set by `build_tree` once the commands exist: help shows their options."""
 
     def context(self, interaction: discord.Interaction) -> CommandContext:
         guild = str(interaction.guild_id) if interaction.guild_id else DM_WORKSPACE
@@ -94,9 +117,14 @@ class CommandRunner:
             can_manage=can_manage,
             manage_rule=MANAGE_RULE,
         )
-        return CommandContext(channel, caller, self._clock())
+        lang = supported(interaction.locale.value)
+        # help shows the command and option names the caller's client shows
+        syntax = self.syntax.in_language(lang or DEFAULT) if self.syntax is not None else None
+        return CommandContext(channel, caller, self._clock(), lang=lang, syntax=syntax)
 
-    async def run(self, interaction: discord.Interaction, line: str) -> None:
+    async def run(
+        self, interaction: discord.Interaction, line: str, *, public: bool = False
+    ) -> None:
         name = command_parse.split(line).name
         manage = command_parse.USAGE[name].manage or name == "subscriptions"
         deferred = name in DEFERRED
@@ -104,10 +132,21 @@ class CommandRunner:
             await interaction.response.defer(ephemeral=name not in PUBLIC, thinking=True)
         reply = await execute(line, self.context(interaction), self.services)
         if command_parse.USAGE[name].manage and reply.ok and self._on_command is not None:
-            self._on_command()
-        await self.answer(
-            interaction, reply, ephemeral=manage or reply.ephemeral, deferred=deferred
+            await self._on_command()
+        ephemeral = manage or (reply.ephemeral and not (public and reply.ok))
+        await self.answer(interaction, reply, ephemeral=ephemeral, deferred=deferred)
+
+    async def refuse_missing(self, interaction: discord.Interaction, missing: list[str]) -> None:
+        """`/subscribe` in a channel the bot cannot post to: say which permissions to grant
+        instead of subscribing a channel whose every alert would fail."""
+        ctx = await reply_language(self.context(interaction), self.services)
+        problem = T(
+            "rankbot cannot post in this channel: it lacks %(missing)s here. Grant them to "
+            "rankbot's role in the channel settings (Permissions), then subscribe again.",
+            missing=", ".join(missing),
         )
+        reply = error_reply(self.services, ctx, problem, "subscribe")
+        await self.answer(interaction, reply, ephemeral=True, deferred=False)
 
     async def answer(
         self, interaction: discord.Interaction, reply: Reply, *, ephemeral: bool, deferred: bool
@@ -172,8 +211,10 @@ class RankbotTree(app_commands.CommandTree):
 def build_tree(client: discord.Client, runner: CommandRunner) -> app_commands.CommandTree:
     """The command tree rankbot registers; the schema (and its hash) comes from here alone."""
     tree = RankbotTree(client, runner)
-    for command in _commands(runner):
+    commands = _commands(runner)
+    for command in commands:
         tree.add_command(command)
+    runner.syntax = SlashSyntax({c.name: c for c in commands})
     return tree
 
 
@@ -187,21 +228,26 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
     usage = command_parse.USAGE
 
     def summary(name: str) -> str:
-        text = usage[name].summary
+        text = usage[name].summary.english()
         return text if len(text) <= 100 else text[:99] + "…"
 
     @app_commands.command(name="top", description=summary("top"))
-    @app_commands.describe(n="how many models, 1 to 25 (default 10)", period="default: week")
+    @app_commands.describe(
+        n=N_("how many models, 1 to 25 (default 10)"),
+        period=N_("default: week"),
+        public=N_("post the answer for everyone in the channel (default: only you see it)"),
+    )
     @app_commands.choices(period=PERIOD_CHOICES)
     async def top(
         interaction: discord.Interaction,
         n: app_commands.Range[int, 1, 25] = 10,
         period: str = "week",
+        public: bool = False,
     ) -> None:
-        await runner.run(interaction, f"top {n} {word(period)}")
+        await runner.run(interaction, f"top {n} {word(period)}", public=public)
 
     @app_commands.command(name="model", description=summary("model"))
-    @app_commands.describe(query="a model id or name, or part of one")
+    @app_commands.describe(query=N_("a model id or name, or part of one"))
     async def model(interaction: discord.Interaction, query: str) -> None:
         await runner.run(interaction, f"model {query}")
 
@@ -217,9 +263,9 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
 
     @app_commands.command(name="chart", description=summary("chart"))
     @app_commands.describe(
-        kind="trend (tokens), countries (shares) or ranks (default trend)",
-        n="how many models or countries (default: 5, or 10 for ranks)",
-        weeks="how many snapshots back, 2 to 104 (default 12)",
+        kind=N_("trend (tokens), countries (shares) or ranks (default trend)"),
+        n=N_("how many models or countries (default: 5, or 10 for ranks)"),
+        weeks=N_("how many snapshots back, 2 to 104 (default 12)"),
     )
     @app_commands.choices(kind=CHART_CHOICES)
     async def chart(
@@ -233,24 +279,28 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
 
     @app_commands.command(name="subscribe", description=summary("subscribe"))
     @app_commands.describe(
-        kind="an alert kind to add (run again to add more; default for a new channel: the "
-        "five main kinds)",
-        top="top N for entries, exits and rank moves, 1 to 50 (default 10)",
-        models="model id globs, comma-separated (openai/*, *-preview*)",
-        exclude_models="model id globs to leave out, comma-separated",
-        authors="author slugs or globs, comma-separated",
-        exclude_authors="author slugs or globs to leave out, comma-separated",
-        countries="ISO country codes like US, CN, comma-separated",
-        exclude_countries="ISO country codes to leave out, comma-separated",
-        min_move="places a rank_change must move",
-        min_change="percent a surge or drop must reach",
-        period="which rankings (default week)",
-        charts="attach charts (default on)",
-        reset="back to the defaults before applying the rest",
+        kind=N_(
+            "an alert kind to add (run again to add more; default for a new channel: the "
+            "five main kinds)"
+        ),
+        top=N_("top N for entries, exits and rank moves, 1 to 50 (default 10)"),
+        models=N_("model id globs, comma-separated (openai/*, *-preview*)"),
+        exclude_models=N_("model id globs to leave out, comma-separated"),
+        authors=N_("author slugs or globs, comma-separated"),
+        exclude_authors=N_("author slugs or globs to leave out, comma-separated"),
+        countries=N_("ISO country codes like US, CN, comma-separated"),
+        exclude_countries=N_("ISO country codes to leave out, comma-separated"),
+        min_move=N_("places a rank_change must move"),
+        min_change=N_("percent a surge or drop must reach"),
+        period=N_("which rankings (default week)"),
+        charts=N_("attach charts (default on)"),
+        lang=N_("the language of this channel's alerts (default English)"),
+        reset=N_("back to the defaults before applying the rest"),
     )
     @app_commands.choices(
         kind=KIND_CHOICES,
         period=[*PERIOD_CHOICES, app_commands.Choice(name="all", value="week,day,month")],
+        lang=[app_commands.Choice(name=lang, value=lang) for lang in languages()],
     )
     async def subscribe(
         interaction: discord.Interaction,
@@ -266,8 +316,16 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
         min_change: app_commands.Range[float, 0.1, 10000.0] | None = None,
         period: str | None = None,
         charts: bool | None = None,
+        lang: str | None = None,
         reset: bool = False,
     ) -> None:
+        # asked only of someone who may subscribe: the others are refused by the core
+        missing = (
+            missing_bot_permissions(interaction) if interaction.permissions.manage_channels else []
+        )
+        if missing:
+            await runner.refuse_missing(interaction, missing)
+            return
         parts = ["subscribe"]
         if reset:
             parts.append("reset")
@@ -292,10 +350,14 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
             parts.append(f"period={word(period)}")
         if charts is not None:
             parts.append(f"charts={'on' if charts else 'off'}")
+        if lang:
+            parts.append(f"lang={word(lang)}")
         await runner.run(interaction, " ".join(parts))
 
     @app_commands.command(name="unsubscribe", description=summary("unsubscribe"))
-    @app_commands.describe(kind="the alert kind to stop (default: all, forgetting the settings)")
+    @app_commands.describe(
+        kind=N_("the alert kind to stop (default: all, forgetting the settings)")
+    )
     @app_commands.choices(kind=KIND_CHOICES)
     async def unsubscribe(interaction: discord.Interaction, kind: str = "all") -> None:
         await runner.run(interaction, f"unsubscribe {word(kind)}")
@@ -305,7 +367,7 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
         await runner.run(interaction, "subscriptions")
 
     @app_commands.command(name="mute", description=summary("mute"))
-    @app_commands.describe(duration="30m, 2h, 1h30m, 3d or 1w (at most 90 days)")
+    @app_commands.describe(duration=N_("30m, 2h, 1h30m, 3d or 1w (at most 90 days)"))
     async def mute(interaction: discord.Interaction, duration: str) -> None:
         await runner.run(interaction, f"mute {word(duration)}")
 
@@ -315,10 +377,10 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
 
     @app_commands.command(name="digest", description=summary("digest"))
     @app_commands.describe(
-        mode="daily, weekly, or off for immediate alerts",
-        day="weekly digests: the day (default mon)",
-        at="local time HH:MM (default 09:00)",
-        timezone="IANA time zone like Europe/Berlin (default: the one set before, else UTC)",
+        mode=N_("daily, weekly, or off for immediate alerts"),
+        day=N_("weekly digests: the day (default mon)"),
+        at=N_("local time HH:MM (default 09:00)"),
+        timezone=N_("IANA time zone like Europe/Berlin (default: the one set before, else UTC)"),
     )
     @app_commands.choices(
         mode=[app_commands.Choice(name=m, value=m) for m in ("daily", "weekly", "off")],
@@ -336,8 +398,8 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
 
     @app_commands.command(name="quiet", description=summary("quiet"))
     @app_commands.describe(
-        hours="a local range like 22:00-07:00, or off",
-        timezone="IANA time zone like Europe/Berlin (default UTC)",
+        hours=N_("a local range like 22:00-07:00, or off"),
+        timezone=N_("IANA time zone like Europe/Berlin (default UTC)"),
     )
     async def quiet(
         interaction: discord.Interaction, hours: str, timezone: str | None = None
@@ -354,7 +416,7 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
         await runner.run(interaction, "resume")
 
     @app_commands.command(name="help", description=summary("help"))
-    @app_commands.describe(command="one command to explain in detail")
+    @app_commands.describe(command=N_("one command to explain in detail"))
     @app_commands.choices(command=[app_commands.Choice(name=n, value=n) for n in usage])
     async def help_(interaction: discord.Interaction, command: str | None = None) -> None:
         await runner.run(interaction, f"help {word(command)}" if command else "help")

@@ -5,7 +5,8 @@ template variables: `title`, `color`, `footer` and, for lists such as `/top`, `f
 of `(name, value)` pairs). Reading them through `Template.make_module` keeps every word of a
 message in the template, where operators may override it, while the limits (title 256,
 description 4,096, 25 fields, footer 2,048, 6,000 characters over all embeds) are enforced
-here: a grouped alert drops its least important events first and says "+N more"; only a single
+here: a grouped alert drops its oldest snapshot's least important events first and says
+"+N more"; only a single
 event or reply that is too long on its own is cut, with an ellipsis.
 
 Data never formats or pings: names go through the `md` filter (Discord markdown escaped) and
@@ -25,7 +26,9 @@ from discord.utils import escape_markdown
 
 from bot.core.events import Event
 from bot.core.messages import Attachment, Message, Reply
-from bot.render.templates import Renderer
+from bot.core.text import T, Text
+from bot.i18n import DEFAULT, say
+from bot.render.templates import Renderer, group_context, language_context
 
 TITLE_MAX = 256
 DESCRIPTION_MAX = 4096
@@ -36,13 +39,13 @@ FOOTER_MAX = 2048
 TOTAL_MAX = 6000
 DEFAULT_COLOR = 0x5865F2
 
-REPLY_TITLES: Mapping[str, str] = {
-    "model": "Model",
-    "countries": "Countries",
-    "subscription": "Subscription",
-    "status": "Status",
-    "help": "rankbot commands",
-    "error": "Sorry",
+REPLY_TITLES: Mapping[str, Text] = {
+    "model": T("Model"),
+    "countries": T("Countries"),
+    "subscription": T("Subscription"),
+    "status": T("Status"),
+    "help": T("rankbot commands"),
+    "error": T("Sorry"),
 }
 
 
@@ -117,9 +120,13 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def render_parts(renderer: Renderer, name: str, **context: Any) -> EmbedParts:
-    """Render `discord/<name>` and read the embed parts it set."""
-    module = renderer.env.get_template(f"discord/{name}").make_module(context)
+def render_parts(
+    renderer: Renderer, name: str, *, lang: str = DEFAULT, tz: str | None = None, **context: Any
+) -> EmbedParts:
+    """Render `discord/<name>` in `lang` and read the embed parts it set."""
+    module = renderer.env.get_template(f"discord/{name}").make_module(
+        {**language_context(lang, tz), **context}
+    )
     fields = getattr(module, "fields", None) or []
     return EmbedParts(
         title=str(getattr(module, "title", "") or "").strip(),
@@ -130,26 +137,34 @@ def render_parts(renderer: Renderer, name: str, **context: Any) -> EmbedParts:
     )
 
 
-def event_parts(renderer: Renderer, event: Event) -> EmbedParts:
-    return render_parts(renderer, f"{event.kind}.j2", e=event.to_dict())
+def event_parts(
+    renderer: Renderer, event: Event, *, under_heading: bool = False, lang: str = DEFAULT
+) -> EmbedParts:
+    """One event's embed in `lang`; `under_heading`: shown in a grouped post whose headline
+    or section heading already names the event's window, so the event does not repeat it."""
+    return render_parts(
+        renderer, f"{event.kind}.j2", lang=lang, e=event.to_dict(), under_heading=under_heading
+    )
 
 
 def message_parts(renderer: Renderer, message: Message) -> EmbedParts:
-    """One embed for a planned post, within every limit (see the module docstring)."""
-    items = [
-        {**event.to_dict(), **_as_item(event_parts(renderer, event))} for event in message.events
-    ]
-    attributions = sorted({e.attribution for e in message.events if e.attribution})
-    shown = len(items)
+    """One embed for a planned post, within every limit (see the module docstring): the
+    events in sections (`bot.core.grouping`), each shown as its own embed's title and body."""
+    grouped = len(message.events) > 1
+    items = {
+        e.key: _as_item(event_parts(renderer, e, under_heading=grouped, lang=message.lang))
+        for e in message.events
+    }
+    shown = len(message.events)
     while True:
         parts = render_parts(
             renderer,
             "grouped.j2",
-            items=items[:shown],
-            more=len(items) - shown,
+            lang=message.lang,
+            tz=message.tz,
+            **_group_context(message, shown, items),
             notice=message.notice or "",
             heading=message.title or "",
-            attributions=attributions,
         )
         if shown <= 1 or (parts.size() <= TOTAL_MAX and len(parts.description) <= DESCRIPTION_MAX):
             break
@@ -159,6 +174,19 @@ def message_parts(renderer: Renderer, message: Message) -> EmbedParts:
     return parts.fitted()
 
 
+def _group_context(
+    message: Message, shown: int, items: Mapping[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """`Renderer.group`'s context, each event view joined with its own embed's parts."""
+    if not message.events:
+        return {"sections": [], "items": [], "span": None, "citation": "", "note": "", "more": 0}
+    context = group_context(message.events, shown, message.note)
+    for section in context["sections"]:
+        section["embeds"] = [{**view, **items[view["key"]]} for view in section["events"]]
+    context["items"] = [item for section in context["sections"] for item in section["embeds"]]
+    return context
+
+
 def _as_item(parts: EmbedParts) -> dict[str, Any]:
     return {"title": parts.title, "body": parts.description, "color": parts.color}
 
@@ -166,13 +194,17 @@ def _as_item(parts: EmbedParts) -> dict[str, Any]:
 def reply_parts(renderer: Renderer, reply: Reply) -> EmbedParts:
     """An embed for a command's reply: a template of its own for `top`, the text otherwise."""
     if reply.view == "top":
-        parts = render_parts(renderer, "top.j2", view=reply.data)
+        parts = render_parts(renderer, "top.j2", lang=reply.lang, view=reply.data)
+        note = reply.data.get("paused")
+        if isinstance(note, str):  # the template shows the data; the pause note comes first
+            parts.description = f"{note}\n\n{parts.description}".strip()
     else:
         parts = render_parts(
             renderer,
             "reply.j2",
+            lang=reply.lang,
             text=reply.text,
-            title=REPLY_TITLES.get(reply.view, ""),
+            title=say(REPLY_TITLES.get(reply.view, ""), reply.lang),
             ok=reply.ok,
         )
     if reply.attachments:
@@ -183,6 +215,10 @@ def reply_parts(renderer: Renderer, reply: Reply) -> EmbedParts:
 def files_of(attachments: Sequence[Attachment]) -> list[discord.File]:
     """`discord.File`s for attachments, which the embed shows as `attachment://<filename>`."""
     return [
-        discord.File(io.BytesIO(a.content), filename=a.filename, description=a.title or None)
+        discord.File(
+            io.BytesIO(a.content),
+            filename=a.filename,
+            description=(a.alt or a.title)[:1024] or None,
+        )
         for a in attachments
     ]

@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +124,7 @@ async def start(
     *,
     token: str | None = None,
     settings: DiscordSettings | None = None,
-    on_command: Callable[[], None] | None = None,
+    on_command: Callable[[], Awaitable[None]] | None = None,
     clock: Clock | None = None,
     client_options: dict[str, Any] | None = None,
     webhook_env: UrlEnv = env_name,
@@ -142,6 +142,8 @@ async def start(
         raise DiscordUnavailable(f"set {TOKEN_ENV} to the bot token to use Discord")
     apply_endpoints(settings)
     renderer = discord_renderer(services.config.templates_dir)
+    # replies render with Discord's filters too: names from the data are markdown-escaped
+    services = replace(services, renderer=renderer)
     client = discord.Client(
         intents=discord.Intents.none(),
         max_ratelimit_timeout=settings.max_ratelimit_wait,

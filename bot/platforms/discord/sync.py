@@ -15,13 +15,27 @@ import json
 import discord
 from discord import app_commands
 
+from bot.platforms.discord.localizations import CatalogueTranslator
 from bot.store import keys
 from bot.store.protocols import Store
 
 
-def schema_hash(tree: app_commands.CommandTree) -> str:
-    """A digest of exactly what a sync would send for the tree's global commands."""
-    payload = [command.to_dict(tree) for command in tree.get_commands()]
+async def localized(tree: app_commands.CommandTree) -> app_commands.Translator:
+    """The tree's translator, set to the catalogues' (`CatalogueTranslator`) if it has none:
+    Discord then shows the commands in the user's client language."""
+    if tree.translator is None:
+        await tree.set_translator(CatalogueTranslator())
+    assert tree.translator is not None
+    return tree.translator
+
+
+async def schema_hash(tree: app_commands.CommandTree) -> str:
+    """A digest of exactly what a sync would send for the tree's global commands, their
+    localizations included (a changed translation is a changed schema)."""
+    translator = await localized(tree)
+    payload = [
+        await command.get_translated_payload(tree, translator) for command in tree.get_commands()
+    ]
     payload.sort(key=lambda c: c["name"])
     raw = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(raw).hexdigest()
@@ -36,11 +50,12 @@ async def sync(
     they were also synced globally, so use one scope per application.
     """
     guild = discord.Object(id=guild_id) if guild_id else None
+    await localized(tree)
     if guild is not None:
         tree.copy_global_to(guild=guild)
     synced = await tree.sync(guild=guild)
     if store is not None:
-        await store.state.set(keys.discord_commands(guild_id), schema_hash(tree))
+        await store.state.set(keys.discord_commands(guild_id), await schema_hash(tree))
     return synced
 
 
@@ -48,7 +63,7 @@ async def sync_if_changed(
     tree: app_commands.CommandTree, guild_id: int | None, store: Store
 ) -> bool:
     """Sync when the schema differs from the last one synced to this scope; True if it did."""
-    if await store.state.get(keys.discord_commands(guild_id)) == schema_hash(tree):
+    if await store.state.get(keys.discord_commands(guild_id)) == await schema_hash(tree):
         return False
     await sync(tree, guild_id, store)
     return True

@@ -8,7 +8,8 @@ JSON, and everything that came from data goes through the `md` filter first (`mr
 Limits (platform-rules.md): 50 blocks, 3,000 characters per section text, 150 per header, 10
 context elements, and a budget of about 10k characters of blocks per message (Slack rejects
 around 13k with `msg_blocks_too_long` even under every documented limit). Events are dropped
-from the end (they come most important first) into the "+N more" line until a message fits;
+from the end (the oldest snapshot's least important first: they come in `bot.core.grouping`
+order) into the "+N more" line until a message fits;
 only one event too long on its own is cut, with an ellipsis.
 """
 
@@ -17,13 +18,17 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import TemplateError, TemplateNotFound
 
 from bot.core.messages import Message, Reply
+from bot.core.subscription import Subscription, summary
+from bot.core.text import T, Text
+from bot.i18n import DEFAULT, say
 from bot.render.templates import Renderer
 from bot.render.text import render_text
 
@@ -40,21 +45,19 @@ Block = dict[str, Any]
 log = logging.getLogger("rankbot.slack")
 
 _ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-_EMPHASIS = re.compile(r"([*_~`])")
-_ZWSP = "\u200b"
 _PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
 
 
 def mrkdwn_escape(value: object) -> str:
-    """Text from data, made inert in Slack mrkdwn.
+    """Text from data, made inert in Slack mrkdwn: the escaping Slack documents.
 
     `&`, `<` and `>` become entities, which Slack shows as the characters and never parses:
-    no `<!channel>`, `<@U…>` or link can come out of a model name. mrkdwn has no escape for
-    the emphasis characters, so `*`, `_`, `~` and backticks are fenced with zero-width spaces:
-    the marker then touches no word on either side and Slack shows it as it is.
+    no `<!channel>`, `<@U…>` or link can come out of a model name. Nothing else is added:
+    invisible characters (zero-width spaces around `*` or `_`) would travel with any text a
+    reader copies, and a command copied from a reply would no longer be the command. Command
+    text in replies sits in code spans, where Slack applies no formatting.
     """
-    text = str(value).translate(_ENTITIES)
-    return _EMPHASIS.sub(rf"{_ZWSP}\1{_ZWSP}", text)
+    return str(value).translate(_ENTITIES)
 
 
 def slack_renderer(templates_dir: Path | None = None) -> Renderer:
@@ -151,8 +154,41 @@ def _clip(blocks: list[Block]) -> list[Block]:
     return out
 
 
-def message_blocks(renderer: Renderer, message: Message) -> list[Block]:
-    """Title (header), notice (sections) and the grouped events, fitted into the limits.
+BUTTONS: Mapping[str, str] = {
+    "rankbot_top": "top 10",
+    "rankbot_mute": "mute 1d",
+    "rankbot_resume": "resume",
+}
+"""The buttons rankbot puts on messages (action id → the command line it runs). A press runs
+the line through the same core and permission checks as the typed command
+(`bot.platforms.slack.app.SlashCommands.button`)."""
+_BUTTON_LABELS: Mapping[str, Text] = {
+    "rankbot_top": T("Top 10"),
+    "rankbot_mute": T("Mute 1 day"),
+    "rankbot_resume": T("Resume"),
+}
+
+
+def buttons(action_ids: Sequence[str], lang: str = DEFAULT) -> Block:
+    """An actions block with rankbot's buttons, labelled in `lang`."""
+    return {
+        "type": "actions",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": action,
+                "value": BUTTONS[action],
+                "text": {"type": "plain_text", "text": say(_BUTTON_LABELS[action], lang)},
+            }
+            for action in action_ids
+        ],
+    }
+
+
+def message_blocks(renderer: Renderer, message: Message, *, actions: bool = True) -> list[Block]:
+    """Title (header), notice (sections) and the grouped events, fitted into the limits;
+    an alert ends with its buttons (Top 10, Mute 1 day) unless `actions` is off (incoming
+    webhooks: their messages do not reach the app's button handlers).
 
     `renderer` must carry the `md` filter (see `slack_renderer`).
     """
@@ -164,10 +200,13 @@ def message_blocks(renderer: Renderer, message: Message) -> list[Block]:
     events = message.events
     if not events:
         return _clip(head)
+    tail = [buttons(("rankbot_top", "rankbot_mute"), message.lang)] if actions else []
 
     def attempt(shown: int) -> list[Block]:
-        rendered = renderer.group(events[:shown], "slack", more=len(events) - shown)
-        return head + parse_fragment(rendered)
+        rendered = renderer.group(
+            events, "slack", shown=shown, note=message.note, lang=message.lang
+        )
+        return head + parse_fragment(rendered) + tail
 
     blocks = attempt(len(events))
     if not problems(blocks):
@@ -186,13 +225,63 @@ def message_blocks(renderer: Renderer, message: Message) -> list[Block]:
 def fallback_text(renderer: Renderer, message: Message) -> str:
     """The plain `text` next to the blocks (notifications, screen readers), escaped too:
     Slack parses mentions in it as well."""
-    return mrkdwn_escape(render_text(renderer, message, max_chars=MAX_FALLBACK))
+    return render_text(renderer, message, max_chars=MAX_FALLBACK, escape=mrkdwn_escape)
 
 
 def reply_blocks(renderer: Renderer, reply: Reply) -> list[Block]:
-    """A command's answer: `slack/<view>.j2` when there is one (e.g. `top`), else its text."""
+    """A command's answer: `slack/<view>.j2` when there is one (e.g. `top`), else its text;
+    in a paused channel the pause note comes first either way."""
     try:
-        rendered = renderer.render(f"slack/{reply.view}.j2", view=reply.data)
+        rendered = renderer.render(f"slack/{reply.view}.j2", lang=reply.lang, view=reply.data)
     except TemplateNotFound:
-        return _clip(sections(mrkdwn_escape(reply.text)))
+        text = reply.text
+        note = reply.data.get("paused")
+        if isinstance(note, str) and text.startswith(note):  # the note goes with its button
+            text = text[len(note) :].lstrip("\n")
+        return _clip(pause_blocks(reply) + sections(mrkdwn_escape(text)))
+    return _clip(pause_blocks(reply) + parse_fragment(rendered))
+
+
+def pause_blocks(reply: Reply) -> list[Block]:
+    """In a paused channel: the note, and a Resume button (which the core refuses to people
+    who may not manage alerts, as it refuses the typed `resume`)."""
+    note = reply.data.get("paused")
+    if not isinstance(note, str):
+        return []
+    return [*sections(mrkdwn_escape(note)), buttons(("rankbot_resume",), reply.lang)]
+
+
+HOME_CHANNELS = 22
+"""Channels listed on the App Home tab: two blocks each, within the 50 blocks rankbot keeps a
+message to (a home view allows 100) and its ~10k characters."""
+
+
+def home_blocks(
+    renderer: Renderer,
+    subscriptions: Sequence[Subscription],
+    now: datetime,
+    *,
+    command: str,
+    lang: str = DEFAULT,
+) -> list[Block]:
+    """The App Home view: each subscribed channel of the workspace with its settings (the
+    same lines `subscriptions` answers), in the reader's language."""
+    shown = sorted(subscriptions, key=lambda s: s.channel.channel)[:HOME_CHANNELS]
+    channels = [
+        {
+            "id": sub.channel.channel,
+            "lines": [say(line, lang) for line in summary(sub, now)],
+            "paused": sub.paused,
+            "pause_reason": sub.pause_reason,
+        }
+        for sub in shown
+    ]
+    rendered = renderer.render(
+        "slack/home.j2",
+        lang=lang,
+        channels=channels,
+        more=len(subscriptions) - len(shown),
+        subscribe=f"{command} subscribe",
+        help=f"{command} help subscribe",
+    )
     return _clip(parse_fragment(rendered))

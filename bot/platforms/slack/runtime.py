@@ -77,7 +77,7 @@ async def start_slack(
     *,
     secrets: SlackSecrets | None = None,
     services: Services | None = None,
-    on_command: Callable[[], None] | None = None,
+    on_command: Callable[[], Awaitable[None]] | None = None,
     webhook_env: UrlEnv = env_name,
     clock: Clock = utcnow,
 ) -> SlackRuntime:

@@ -54,10 +54,13 @@ ClientFor = Callable[[str], Awaitable[AsyncWebClient | None]]
 """The Web API client holding the bot token of a workspace (team id), None if not installed."""
 
 
-def rendered(renderer: Renderer, message: Message, where: str) -> tuple[str, list[Block] | None]:
-    """A message's plain-text fallback and its blocks (None: text only)."""
+def rendered(
+    renderer: Renderer, message: Message, where: str, *, actions: bool = True
+) -> tuple[str, list[Block] | None]:
+    """A message's plain-text fallback and its blocks (None: text only); `actions=False`
+    leaves out the buttons, which an incoming webhook cannot answer."""
     text = fallback_text(renderer, message)
-    return text, blocks_or_none(lambda: message_blocks(renderer, message), where)
+    return text, blocks_or_none(lambda: message_blocks(renderer, message, actions=actions), where)
 
 
 class SlackSender:
@@ -142,7 +145,12 @@ async def upload(
         channel=channel_id,
         thread_ts=thread_ts,
         file_uploads=[
-            {"content": a.content, "filename": a.filename, "title": a.title or a.filename}
+            {
+                "content": a.content,
+                "filename": a.filename,
+                "title": a.title or a.filename,
+                "alt_txt": a.alt or a.title or a.filename,
+            }
             for a in attachments
         ],
     )
@@ -200,7 +208,7 @@ class SlackWebhookSender:
             return found.unset()
         webhook = AsyncWebhookClient(url)
         text, blocks = self._rendered.get(
-            message, None, lambda: rendered(self._renderer, message, channel.key)
+            message, None, lambda: rendered(self._renderer, message, channel.key, actions=False)
         )
         try:
             response = await webhook.send(text=text, blocks=blocks)

@@ -52,6 +52,9 @@ class SlackSettings:
     install_path: str = "/slack/install"
     redirect_path: str = "/slack/oauth_redirect"
     app_name: str = "rankbot"
+    public_url: str | None = None
+    """HTTP mode: the bot's public https base URL; OAuth installs send it to Slack as the
+    `redirect_uri` (`public_url` + `redirect_path`)."""
 
     @property
     def oauth(self) -> bool:
@@ -116,6 +119,7 @@ def parse(section: Section, base: Path) -> SlackSettings:
         install_path=_path(section, "install_path", d.install_path),
         redirect_path=_path(section, "redirect_path", d.redirect_path),
         app_name=section.text("app_name", d.app_name) or d.app_name,
+        public_url=_public_url(section),
     )
     section.done()
     if settings.top_command == settings.command:
@@ -123,6 +127,15 @@ def parse(section: Section, base: Path) -> SlackSettings:
     if settings.oauth and settings.mode != "http":
         raise ConfigError('[slack] client_id: OAuth installs need mode = "http"')
     return settings
+
+
+def _public_url(section: Section) -> str | None:
+    value = section.text("public_url", None) or None
+    if value is not None and not value.startswith("https://"):
+        raise ConfigError(
+            f'[slack] public_url: expected the bot\'s public https:// URL, got "{value}"'
+        )
+    return value.rstrip("/") if value else None
 
 
 def _command(section: Section, key: str, default: str) -> str:

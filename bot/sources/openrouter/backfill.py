@@ -2,9 +2,10 @@
 
 The dataset starts on 2025-01-01; one request returns up to 30 days (51 rows each), so 18
 months take 19 requests, far inside 30/min and 500/day (every request still passes the
-limiter). Each range's days are stored together with a progress mark in one atomic write, so
-an interrupted backfill (Ctrl-C, a 500 that outlasted the retries, the day's budget spent)
-resumes after the last range it completed. Only when every range is in are the day, week and
+limiter). Each range's days are stored together with a progress mark in one atomic write
+(`fetch_ranges`, which the poll catching up after an outage uses too), so an interrupted
+backfill (Ctrl-C, a 500 that outlasted the retries, the day's budget spent) resumes after the
+last range it completed. Only when every range is in are the day, week and
 month snapshots derived and handed to the engine as a `Fetched.baseline`, which it stores
 through `bot.engine.ingest.store_baseline`: history, not news, so `/top` and charts have data
 at once and the first live alert compares against real figures. The backfill is marked
@@ -25,7 +26,7 @@ from bot.net.slices import Slices
 from bot.sources.base import Fetched
 from bot.sources.openrouter.api import OpenRouterApi
 from bot.sources.openrouter.daystore import load_days, upsert_days
-from bot.sources.openrouter.rows import parse_payload, screen
+from bot.sources.openrouter.rows import Day, parse_payload, screen
 from bot.sources.openrouter.windows import in_order, window_snapshots
 from bot.store import keys
 from bot.store.protocols import Store
@@ -100,6 +101,52 @@ class ProgressBar:
         self.stream.flush()
 
 
+@dataclass(frozen=True, slots=True)
+class RangesFetched:
+    stored: list[date]
+    """Days new or restated, oldest first."""
+    rejected: list[str]
+    requests: int
+
+
+async def fetch_ranges(
+    store: Store,
+    api: OpenRouterApi,
+    ranges: Iterable[tuple[date, date]],
+    held: dict[date, Day],
+    *,
+    today: date,
+    progress_key: str | None = None,
+    progress: Callable[[date], Any] | None = None,
+    on_range: Callable[[date], None] | None = None,
+) -> RangesFetched:
+    """Fetch `ranges` in order; each range's days are stored together with its progress
+    mark (`store.state.set(progress_key, progress(end))`, when given) in one transaction, so
+    a run that stops (budget spent, an outage outlasting the retries) resumes after its last
+    whole range.
+
+    The backfill and the poll that catches up after an outage both fetch this way. `held`
+    is updated in place. Raises what the API raises (or `SuspectPayload`).
+    """
+    first_request = api.requests
+    stored: list[date] = []
+    rejected: list[str] = []
+    for start, end in ranges:
+        payload = await api.rankings_daily(start, end)
+        parsed = parse_payload(payload, today=today)
+        accepted, jumps = screen(parsed.days, {d: day.total for d, day in held.items()})
+        for rejection in (*parsed.rejected, *jumps):
+            log.warning("OpenRouter day rejected as suspect: %s", rejection)
+            rejected.append(str(rejection))
+        async with store.transaction():
+            stored += await upsert_days(store.days, accepted, held)
+            if progress_key is not None and progress is not None:
+                await store.state.set(progress_key, progress(end))
+        if on_range is not None:
+            on_range(end)
+    return RangesFetched(stored, rejected, api.requests - first_request)
+
+
 async def backfill(
     store: Store,
     api: OpenRouterApi,
@@ -114,38 +161,39 @@ async def backfill(
     """Fetch every range not yet done up to yesterday, then derive the baseline snapshots
     (`BackfillReport.baseline`, for the engine to store: `as_fetched`).
 
-    Raises what the API raises (or `SuspectPayload`); what was completed stays stored. The
-    derivation runs in slices (`bot.net.slices`): a year of windows is seconds of CPU, which
-    the event loop must not spend blocked.
+    Raises what the API raises (or `SuspectPayload`); what was completed stays stored.
     """
     until = now.date() - timedelta(days=1)
     ranges = plan_ranges(since, until, chunk)
     todo = remaining(ranges, await store.state.get(keys.backfill(SOURCE)), since)
     held = await load_days(store.days)
-    first_request = api.requests
-    rejected: list[str] = []
-    stored = 0
     done = len(ranges) - len(todo)
     if progress is not None:
         progress.total = len(ranges)
         progress.show(done, "resuming" if done else "")
-    for start, end in todo:
-        payload = await api.rankings_daily(start, end)
-        parsed = parse_payload(payload, today=now.date())
-        accepted, jumps = screen(parsed.days, {d: day.total for d, day in held.items()})
-        for rejection in (*parsed.rejected, *jumps):
-            log.warning("OpenRouter day rejected as suspect: %s", rejection)
-            rejected.append(str(rejection))
-        async with store.transaction():
-            stored += len(await upsert_days(store.days, accepted, held))
-            await store.state.set(
-                keys.backfill(SOURCE),
-                {"since": since.isoformat(), "done_through": end.isoformat(), "complete": False},
-            )
+
+    def show(end: date) -> None:
+        nonlocal done
         done += 1
         if progress is not None:
             progress.show(done, f"through {end.isoformat()}")
+
+    fetched = await fetch_ranges(
+        store,
+        api,
+        todo,
+        held,
+        today=now.date(),
+        progress_key=keys.backfill(SOURCE),
+        progress=lambda end: {
+            "since": since.isoformat(),
+            "done_through": end.isoformat(),
+            "complete": False,
+        },
+        on_range=show,
+    )
     wanted = {d: day for d, day in held.items() if d >= since}
+    # a year of windows is seconds of CPU: derived in slices, the event loop gets turns
     slices = Slices()
     derived = []
     for snapshot in window_snapshots(wanted, held, periods, name, fetched_at=now):
@@ -153,7 +201,7 @@ async def backfill(
         await slices.pause()
     snapshots = in_order(derived)
     return BackfillReport(
-        len(todo), api.requests - first_request, stored, rejected, snapshots, since, until
+        len(todo), fetched.requests, len(fetched.stored), fetched.rejected, snapshots, since, until
     )
 
 

@@ -33,6 +33,8 @@ class SourceSettings:
     timeout: float = 30.0
     outage_hours: float = 24.0
     backfill_since: date = date(2025, 1, 1)
+    announce_within_days: int = 3
+    """After a gap, snapshots older than this many days before the poll go in silently."""
     confirm: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CONFIRM))
 
     def confirm_for(self, period: str) -> int:
@@ -86,6 +88,9 @@ def parse(section: Section, base: Path) -> SourceSettings:
         timeout=section.number("timeout", d.timeout, lo=1),
         outage_hours=section.number("outage_hours", d.outage_hours, lo=1),
         backfill_since=max(since, date(2025, 1, 1)),
+        announce_within_days=section.integer(
+            "announce_within_days", d.announce_within_days, lo=1, hi=366
+        ),
         confirm=confirm,
     )
     section.done()

@@ -1,11 +1,18 @@
 """`OpenRouterSource`: the live OpenRouter Data API as a `bot.sources.base.Source`.
 
-Each poll asks for the last 3 completed days (more after a gap, up to 30), validates them,
-upserts the raw rows, and returns the day/week/month snapshots those days change, oldest
-first, as the `Fetched.news` the poller ingests: a new day yields NEW snapshots (news), a
-restated day yields snapshots for dates already held, which the store records as RESTATED
-(history corrected, nothing re-announced). The first poll of a fresh store runs the backfill
-instead and returns its history as `Fetched.baseline`, which the engine stores silently.
+Each poll asks for the last 3 completed days, validates them, upserts the raw rows, and
+returns the day/week/month snapshots those days change, oldest first, as the `Fetched.news`
+the poller ingests: a new day yields NEW snapshots (news), a restated day yields snapshots for
+dates already held, which the store records as RESTATED (history corrected, nothing
+re-announced). The first poll of a fresh store runs the backfill instead and returns its
+history as `Fetched.baseline`, which the engine stores silently.
+
+After an outage (days missing before the last 3) a poll catches up: it fetches the whole gap
+in ≤30-day ranges like the backfill, each stored with a progress mark (`catch_up:<source>`)
+in one atomic write, so a catch-up stopped by the day's budget or a 500 resumes at the next
+poll without fetching again what it stored. Once the gap is filled, snapshots older than
+`[source] announce_within_days` go into `Fetched.baseline` (silently, milestones kept), the
+recent ones are news, and `Fetched.caught_up` lets every post say that rankbot caught up.
 Every attempt updates the health record (`bot.core.source_health`, outage rule in
 `bot.sources.openrouter.health`); a failure is recorded, then raised for the poller to log.
 """
@@ -15,22 +22,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from bot.config.file import Config
+from bot.core.model import Snapshot
+from bot.core.planning import CatchUp
 from bot.core.source_health import Health, Notice
 from bot.errors import SourceError
 from bot.sources.base import Fetched
 from bot.sources.openrouter import catalogue
 from bot.sources.openrouter.api import KEY_ENV, OpenRouterApi, OpenRouterError
-from bot.sources.openrouter.backfill import BackfillReport, ProgressBar, backfill, is_complete
-from bot.sources.openrouter.daystore import load_days, upsert_days
+from bot.sources.openrouter.backfill import (
+    BackfillReport,
+    ProgressBar,
+    backfill,
+    fetch_ranges,
+    is_complete,
+    plan_ranges,
+)
+from bot.sources.openrouter.daystore import load_days
 from bot.sources.openrouter.health import health_transition
 from bot.sources.openrouter.limiter import BudgetExhausted, RequestLimiter
 from bot.sources.openrouter.poll_schedule import next_poll
-from bot.sources.openrouter.rows import SuspectPayload, parse_payload, screen
+from bot.sources.openrouter.rows import SuspectPayload
 from bot.sources.openrouter.settings import SourceSettings
 from bot.sources.openrouter.windows import snapshots_for
 from bot.store import keys
@@ -40,7 +57,37 @@ from bot.store.source_health import read_health, write_health
 log = logging.getLogger("rankbot.openrouter")
 
 POLL_DAYS = 3
-MAX_CATCH_UP = 30
+
+
+@dataclass(frozen=True, slots=True)
+class CatchUpProgress:
+    """A catch-up after an outage: the gap's `first` day and the last day of the last range
+    stored (`done_through`, None before the first), kept in the store between polls."""
+
+    first: date
+    done_through: date | None = None
+
+    @property
+    def resume_from(self) -> date:
+        return self.done_through + timedelta(days=1) if self.done_through else self.first
+
+    def mark(self, end: date) -> dict[str, str]:
+        return {"first": self.first.isoformat(), "done_through": end.isoformat()}
+
+
+def catch_up_progress(state: Any, held: Mapping[date, Any], recent: date) -> CatchUpProgress | None:
+    """The catch-up to start or resume: one under way (its mark in the store), or a gap
+    (days missing before `recent`, the first day an ordinary poll asks for); None if neither."""
+    if isinstance(state, dict) and state.get("first"):
+        done = state.get("done_through")
+        return CatchUpProgress(
+            date.fromisoformat(state["first"]), date.fromisoformat(done) if done else None
+        )
+    if held:
+        first = max(held) + timedelta(days=1)
+        if first < recent:
+            return CatchUpProgress(first)
+    return None
 
 
 class OpenRouterSource:
@@ -53,11 +100,15 @@ class OpenRouterSource:
         api_key: str | None,
         limiter: RequestLimiter | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        api_class: Callable[..., OpenRouterApi] = OpenRouterApi,
     ) -> None:
+        """`api_class` builds the client of each poll from the settings (a backtest passes
+        one that answers from its cache: `range_cache.CachedApi`)."""
         self.settings = settings
         self._key = api_key
         self._sleep = sleep
         self.limiter = limiter or RequestLimiter(sleep=sleep)
+        self._api_class = api_class
         self._newest: date | None = None
 
     @classmethod
@@ -67,7 +118,7 @@ class OpenRouterSource:
 
     def api(self) -> OpenRouterApi:
         s = self.settings
-        return OpenRouterApi(
+        return self._api_class(
             base_url=s.base_url,
             api_key=self._key,
             contact=s.contact,
@@ -85,16 +136,22 @@ class OpenRouterSource:
             return report.as_fetched()
         held = await load_days(store.days)
         yesterday = now.date() - timedelta(days=1)
-        start = yesterday - timedelta(days=POLL_DAYS - 1)
-        if held:
-            start = min(start, max(held) + timedelta(days=1))
-        start = max(start, yesterday - timedelta(days=MAX_CATCH_UP - 1))
+        recent = yesterday - timedelta(days=POLL_DAYS - 1)
+        gap = catch_up_progress(await store.state.get(keys.catch_up(self.name)), held, recent)
+        ranges = [(recent, yesterday)] if gap is None else plan_ranges(gap.resume_from, yesterday)
         api = self.api()
         try:
             async with api:
                 names = await self.names(store, api, now)
-                payload = await api.rankings_daily(start, yesterday)
-            parsed = parse_payload(payload, today=now.date())
+                fetched = await fetch_ranges(
+                    store,
+                    api,
+                    ranges,
+                    held,
+                    today=now.date(),
+                    progress_key=None if gap is None else keys.catch_up(self.name),
+                    progress=None if gap is None else gap.mark,
+                )
         except (OpenRouterError, BudgetExhausted, SuspectPayload) as exc:
             reason = str(exc)
             health = health.failed(now, reason)
@@ -103,25 +160,47 @@ class OpenRouterSource:
                 health = health.rejected([f"payload: {reason}"])
             await self._save(store, health, now)
             raise SourceError(reason) from None
-        accepted, jumps = screen(parsed.days, {d: day.total for d, day in held.items()})
-        reasons = [str(r) for r in (*parsed.rejected, *jumps)]
-        for reason in reasons:
-            log.warning("OpenRouter day rejected as suspect: %s", reason)
+        changed = set(fetched.stored)
         async with store.transaction():
-            changed = set(await upsert_days(store.days, accepted, held))
             newest = max(held) if held else None
             health = health.succeeded(now, newest, held[newest].as_of if newest else None)
-            await self._save(store, health.rejected(reasons), now)
-        # days stored by a poll whose snapshots never reached the poller (a crash in between)
+            await self._save(store, health.rejected(fetched.rejected), now)
+        # days stored by a poll whose snapshots never reached the poller (a crash in between,
+        # or a catch-up interrupted before its last range)
         for period in self.settings.periods:
             latest = await store.history.latest_snapshot(self.name, period)
             if latest is not None:
                 changed.update(d for d in held if d > latest.as_of)
-        return Fetched(
-            news=snapshots_for(
-                sorted(changed), held, self.settings.periods, self._namer(names), fetched_at=now
-            )
+        snapshots = snapshots_for(
+            sorted(changed), held, self.settings.periods, self._namer(names), fetched_at=now
         )
+        if gap is None:
+            return Fetched(news=snapshots)
+        return self._caught_up(gap.first, newest, snapshots, now)
+
+    def _caught_up(
+        self, first: date, newest: date | None, snapshots: list[Snapshot], now: datetime
+    ) -> Fetched:
+        """A gap filled: what is older than `announce_within_days` goes in silently (as a
+        baseline, which keeps milestones), the rest is news, and the posts say why."""
+        within = self.settings.announce_within_days
+        cutoff = now.date() - timedelta(days=within)
+        days = (newest - first).days + 1 if newest is not None else 0
+        log.warning("OpenRouter caught up %d day(s) from %s after an outage", days, first)
+        return Fetched(
+            news=[s for s in snapshots if s.as_of >= cutoff],
+            baseline=[s for s in snapshots if s.as_of < cutoff],
+            on_stored=self._catch_up_done,
+            caught_up=(
+                CatchUp(days, first, newest, announced_days=within)
+                if newest is not None and days > 0
+                else None
+            ),
+        )
+
+    async def _catch_up_done(self, store: Store) -> None:
+        """Stored with the catch-up's snapshots: the next poll is an ordinary one."""
+        await store.state.set(keys.catch_up(self.name), None)
 
     def next_poll(self, now: datetime) -> datetime:
         s = self.settings

@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 
-from bot.core.model import Snapshot
+from bot.core.model import WINDOW_DAYS, Snapshot
 from bot.sources.openrouter.rows import Day
 
 SOURCE = "openrouter"
-LENGTH: Mapping[str, int] = {"day": 1, "week": 7, "month": 30}
+LENGTH: Mapping[str, int] = WINDOW_DAYS
 TOP = 50
 
 

@@ -67,7 +67,13 @@ def upgrade(old: Tables, version: int) -> Tables:
         if message is not None:
             keys = [log(e, doc["enqueued_at"]) for e in message.get("events", ())]
             body = body_document(
-                keys, message.get("notice"), message.get("title"), message.get("attachments", ())
+                keys,
+                message.get("notice"),
+                message.get("title"),
+                message.get("attachments", ()),
+                note=message.get("note"),
+                lang=message.get("lang", "en"),
+                tz=message.get("tz"),
             )
             bodies.setdefault(body["id"], body)
             item["body"] = body["id"]

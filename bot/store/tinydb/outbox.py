@@ -61,7 +61,13 @@ FINISHED = (SENT, DROPPED)
 
 
 def _chart_spec(raw: Mapping[str, Any]) -> ChartSpec:
-    return ChartSpec(raw["kind"], raw["source"], raw["period"], date.fromisoformat(raw["as_of"]))
+    return ChartSpec(
+        raw["kind"],
+        raw["source"],
+        raw["period"],
+        date.fromisoformat(raw["as_of"]),
+        raw.get("lang", "en"),
+    )
 
 
 def _pending_chart(doc: Mapping[str, Any]) -> str | None:
@@ -233,6 +239,7 @@ class TinyOutbox:
                 content=self._blob(a["blob"]),
                 title=a.get("title", ""),
                 mime=a.get("mime", "image/png"),
+                alt=a.get("alt", ""),
             )
             for a in body.get("attachments", ())
         )
@@ -241,6 +248,9 @@ class TinyOutbox:
             notice=body.get("notice"),
             title=body.get("title"),
             attachments=attachments,
+            note=body.get("note"),
+            lang=body.get("lang", "en"),
+            tz=body.get("tz"),
         )
         self._messages[body["id"]] = (body, message)
         return message
@@ -330,11 +340,24 @@ class TinyOutbox:
     def _store_body(self, message: Message, chart: ChartSpec | None, now: datetime) -> str:
         self._history.remember(message.events, now)
         attachments = [
-            {"filename": a.filename, "title": a.title, "mime": a.mime, "blob": self._put_blob(a)}
+            {
+                "filename": a.filename,
+                "title": a.title,
+                "mime": a.mime,
+                "alt": a.alt,
+                "blob": self._put_blob(a),
+            }
             for a in message.attachments
         ]
         body = body_document(
-            [e.key for e in message.events], message.notice, message.title, attachments, chart
+            [e.key for e in message.events],
+            message.notice,
+            message.title,
+            attachments,
+            chart,
+            note=message.note,
+            lang=message.lang,
+            tz=message.tz,
         )
         if self._body_by_id.get(body["id"]) is None:
             self.bodies.add(body)
@@ -465,6 +488,7 @@ class TinyOutbox:
                         "filename": attachment.filename,
                         "title": attachment.title,
                         "mime": attachment.mime,
+                        "alt": attachment.alt,
                         "blob": self._put_blob(attachment),
                     }
                     new["attachments"] = [*body.get("attachments", ()), entry]
@@ -478,6 +502,10 @@ def body_document(
     title: str | None,
     attachments: Sequence[Mapping[str, Any]],
     chart: ChartSpec | None = None,
+    *,
+    note: str | None = None,
+    lang: str = "en",
+    tz: str | None = None,
 ) -> Doc:
     """A body's document; its `id` is a hash of what it says, so equal bodies are one."""
     doc: Doc = {"events": list(events)}
@@ -485,6 +513,12 @@ def body_document(
         doc["notice"] = notice
     if title is not None:
         doc["title"] = title
+    if note is not None:
+        doc["note"] = note
+    if lang != "en":
+        doc["lang"] = lang
+    if tz is not None:
+        doc["tz"] = tz
     if attachments:
         doc["attachments"] = [dict(a) for a in attachments]
     if chart is not None:
@@ -494,6 +528,8 @@ def body_document(
             "period": chart.period,
             "as_of": chart.as_of.isoformat(),
         }
+        if chart.lang != "en":
+            doc["chart"]["lang"] = chart.lang
         doc["chart_pending"] = True
     identity = json.dumps(doc, sort_keys=True, ensure_ascii=False).encode()
     return {"id": hashlib.sha256(identity).hexdigest()[:32], **doc}

@@ -152,9 +152,7 @@ class TinySubscriptions:
         return DetectionAsks(
             top_ns=tuple(sorted(cast(int, n) for n in self._top_ns.groups)),
             min_move=min((cast(int, m) for m in self._min_moves.groups), default=None),
-            min_change_pct=min(
-                (cast(float, c) for c in self._min_changes.groups), default=None
-            ),
+            min_change_pct=min((cast(float, c) for c in self._min_changes.groups), default=None),
         )
 
     async def sync_declared(self, declared: Iterable[Subscription], now: datetime) -> None:
@@ -177,6 +175,7 @@ class TinySubscriptions:
                     digest=new.digest,
                     quiet=new.quiet,
                     charts=new.charts,
+                    lang=new.lang,
                 )
                 if merged != old:
                     self._put(replace(merged, updated_by="config", updated_at=now))

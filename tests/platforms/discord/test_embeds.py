@@ -72,7 +72,7 @@ def test_a_big_group_drops_the_least_important_events_and_says_how_many() -> Non
     events = tuple(surge(i) for i in range(300))
     parts = message_parts(RENDERER, Message(events=events))
     assert_fits(parts)
-    assert parts.title == "300 changes in the weekly ranking of 2026-02-16"
+    assert parts.title == "300 changes · 7 days to 16 Feb 2026"
     shown = parts.description.count("surged")
     assert 10 < shown < 300
     assert parts.description.endswith(f"+{300 - shown} more")

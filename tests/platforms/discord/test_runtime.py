@@ -8,13 +8,8 @@ bot does, and asserts on what reached the fake.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import discord
-import discord.gateway
-import discord.http
 import pytest
 
 from bot.commands.execute import Services
@@ -34,7 +29,6 @@ from bot.platforms.discord.sender import nonce_for
 from bot.platforms.discord.settings import DiscordSettings
 from bot.sources.replay import ReplaySource
 from bot.store.protocols import Outbox, Store
-from bot.store.tinydb import TinyStore
 from tests.fakes.discord_fake import (
     APP_ID,
     CHANNEL_ID,
@@ -85,49 +79,6 @@ FLIP = week(  # China now leads the country balance; openai stays #1
         ("google/gemini-3", "Gemini 3", 200),
     ],
 )
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    server = FakeDiscord()
-    await server.start()
-    yield server
-    await server.close()
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[TinyStore]:
-    async with TinyStore.open(tmp_path / "db.json") as s:
-        yield s
-
-
-@pytest.fixture
-def settings(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> DiscordSettings:
-    # the runtime sets these process-wide class attributes; monkeypatch restores them after
-    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
-    gateway = discord.gateway.DiscordWebSocket
-    monkeypatch.setattr(gateway, "DEFAULT_GATEWAY", gateway.DEFAULT_GATEWAY)
-    return DiscordSettings(api_base=fake.api_base, gateway_url=fake.gateway_url)
-
-
-@pytest.fixture
-def config(store: TinyStore) -> Config:
-    return Config(db_path=store.path)
-
-
-@pytest.fixture
-async def discord_rt(
-    store: Store, config: Config, settings: DiscordSettings
-) -> AsyncIterator[runtime.DiscordRuntime]:
-    rt = await runtime.start(
-        Services(store, config),
-        token=TOKEN,
-        settings=settings,
-        client_options={"guild_ready_timeout": 0.01},
-    )
-    await rt.wait_ready(5)
-    yield rt
-    await rt.close()
 
 
 async def interact(fake: FakeDiscord, payload: dict[str, Any]) -> Call:
@@ -423,6 +374,10 @@ async def test_a_new_leader_alert_carries_the_trend_chart_as_a_multipart_attachm
     [png] = message.files.values()
     assert png.startswith(b"\x89PNG")
     assert message.json["attachments"][0]["filename"].startswith("rankbot-trend-")
+    # the description (alt text) says what the picture shows, not just its title
+    description = message.json["attachments"][0]["description"]
+    assert description.startswith("Line chart: Weekly tokens of the top 5 models")
+    assert "DeepSeek V3 leads with 1.2K tokens" in description
 
 
 async def test_429_is_waited_out_for_retry_after(

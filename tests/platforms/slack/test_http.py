@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import html
 import json
-import re
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -102,7 +100,9 @@ async def test_app_uninstalled_pauses_the_workspace(tmp_path: Path) -> None:
 
 @pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")  # slack_sdk's
 async def test_oauth_install_stores_the_token_and_alerts_use_it(tmp_path: Path) -> None:
-    async with running_bot(tmp_path, mode="http", client_id="111.222") as bot:
+    async with running_bot(
+        tmp_path, mode="http", client_id="111.222", public_url="https://bot.example.org"
+    ) as bot:
         bot.fake.installs["the-code"] = {
             "ok": True,
             "app_id": "A0RANKBOT",
@@ -117,11 +117,16 @@ async def test_oauth_install_stores_the_token_and_alerts_use_it(tmp_path: Path) 
         }
         base = f"http://127.0.0.1:{bot.runtime.port}"
         async with aiohttp.ClientSession() as session:
-            async with session.get(f"{base}/slack/install") as page:
-                link = re.search(r'href="(https://slack[^"]+)"', await page.text())
+            install = f"{base}/slack/install"
+            async with session.get(install, allow_redirects=False) as page:
+                # straight to Slack's authorize URL, with the redirect_uri
+                assert page.status == 302
+                location = page.headers["Location"]
                 cookie = page.cookies["slack-app-oauth-state"]  # Secure: sent by hand over http
-            location = html.unescape(link[1]) if link else ""
+            assert location.startswith("https://slack.com/oauth/v2/authorize?")
             assert "client_id=111.222" in location and "chat:write.public" in location
+            redirect_uri = parse_qs(urlsplit(location).query)["redirect_uri"][0]
+            assert redirect_uri == "https://bot.example.org/slack/oauth_redirect"
             state = parse_qs(urlsplit(location).query)["state"][0]
             redirect = f"{base}/slack/oauth_redirect?code=the-code&state={state}"
             headers = {"Cookie": f"{cookie.key}={cookie.value}"}

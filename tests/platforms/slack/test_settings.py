@@ -88,6 +88,7 @@ def test_manifest_for_socket_mode() -> None:
     ]
     assert data["settings"]["socket_mode_enabled"] is True
     assert data["settings"]["event_subscriptions"]["bot_events"] == [
+        "app_home_opened",
         "app_uninstalled",
         "tokens_revoked",
     ]

@@ -38,8 +38,17 @@ async def put(store: Store, channel: ChannelRef, key: str, text: str | None = No
 
 
 async def test_a_message_survives_a_restart_intact(store: Store, backend: Backend) -> None:
-    chart = Attachment("top.png", b"\x89PNG\x00binary", title="Top 10", mime="image/png")
-    message = Message(events=(leader_event(),), title="Weekly", attachments=(chart,))
+    chart = Attachment(
+        "top.png", b"\x89PNG\x00binary", title="前10名", mime="image/png", alt="MiniMax leads"
+    )
+    message = Message(
+        events=(leader_event(),),
+        title="Weekly",
+        attachments=(chart,),
+        note="↻ caught up",
+        lang="zh-CN",
+        tz="Asia/Shanghai",
+    )
     assert await store.outbox.enqueue([Planned(ALPHA, message, "k1")], now=NOW) == 1
     store = await backend.reopen(store)
     item = await store.outbox.head(ALPHA)
