@@ -16,6 +16,7 @@ with min-move, a daily digest and quiet hours, day and week periods, charts on. 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -39,7 +40,7 @@ from bot.engine.ingest import ingest
 from bot.sources.openrouter import range_cache
 from bot.sources.openrouter.rows import Day
 from bot.sources.openrouter.windows import snapshots_for
-from bot.store.database import Store
+from bot.store.tinydb import TinyStore
 from tests.fakes.openrouter_api import KEY, Rows
 from tests.fakes.openrouter_http import OpenRouterHttpFake
 from tests.fakes.threaded import threaded
@@ -149,16 +150,21 @@ def bare_detection(days: dict[date, Rows], workdir: Path) -> tuple[float, int, i
     since = [s for s in snapshots if s.as_of >= SINCE - timedelta(days=1)]
     before = [s for s in snapshots if s.as_of < SINCE - timedelta(days=1)]
     countries = shipped_table()
-    with Store.open(workdir / "bare.db.json") as store, store.batch():
-        for snapshot in before:
-            ingest(store, snapshot, params=DetectParams(), countries=countries)
-        t0 = time.perf_counter()
-        events = 0
-        for snapshot in since:
-            confirm = 2 if snapshot.period == "week" else 1
-            params = DetectParams(confirm=confirm, extra_top_ns=(5,), rank_move_floor=2)
-            events += len(ingest(store, snapshot, params=params, countries=countries).events)
-        elapsed = time.perf_counter() - t0
+
+    async def detect() -> tuple[float, int]:
+        async with TinyStore.open(workdir / "bare.db.json") as store:
+            for snapshot in before:
+                await ingest(store, snapshot, params=DetectParams(), countries=countries)
+            t0 = time.perf_counter()
+            events = 0
+            for snapshot in since:
+                confirm = 2 if snapshot.period == "week" else 1
+                params = DetectParams(confirm=confirm, extra_top_ns=(5,), rank_move_floor=2)
+                ingested = await ingest(store, snapshot, params=params, countries=countries)
+                events += len(ingested.events)
+            return time.perf_counter() - t0, events
+
+    elapsed, events = asyncio.run(detect())
     return elapsed, len(since), events
 
 

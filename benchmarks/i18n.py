@@ -54,6 +54,7 @@ def main() -> None:
     figures = [rng.randint(1, 2_000) * 10**9 for _ in range(100)]
     compact_tokens.cache_clear()  # the first sight of each figure: what a new alert costs
     base = median_us(lambda: [old_table(f) for f in figures], number=20) / len(figures)
+
     def first_sight(lang: str) -> Callable[[], object]:
         def work() -> object:
             compact_tokens.cache_clear()

@@ -8,6 +8,7 @@ ranking changing once a day, so most are identical to their predecessor and not 
 
 from __future__ import annotations
 
+import asyncio
 import random
 import statistics
 import tempfile
@@ -20,7 +21,7 @@ from bot.core.events import DetectParams, detect
 from bot.core.model import Snapshot
 from bot.engine.ingest import ingest
 from bot.render.templates import Renderer
-from bot.store.database import Store
+from bot.store.tinydb import TinyStore
 
 AUTHORS = ["openai", "google", "anthropic", "deepseek", "qwen", "minimax", "z-ai", "stealth"]
 
@@ -62,29 +63,40 @@ def bench_year_of_hourly_polls() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "year.db.json"
         start = date(2025, 1, 1)
-        stored = 0
         t0 = time.perf_counter()
-        with Store.open(path) as store:
-            day_snapshot = None
-            for hour in range(8760):
-                if hour % 24 == 0:
-                    day_snapshot = ranking(
-                        rng, 50, start + timedelta(days=hour // 24), period="day"
-                    )
-                assert day_snapshot is not None
-                result = ingest(store, day_snapshot, params=params, countries=countries)
-                stored += result.stored.value == "new"
+
+        async def append_year() -> int:
+            stored = 0
+            async with TinyStore.open(path) as store:
+                day_snapshot = None
+                for hour in range(8760):
+                    if hour % 24 == 0:
+                        day_snapshot = ranking(
+                            rng, 50, start + timedelta(days=hour // 24), period="day"
+                        )
+                    assert day_snapshot is not None
+                    result = await ingest(store, day_snapshot, params=params, countries=countries)
+                    stored += result.stored.value == "new"
+            return stored
+
+        async def latest() -> None:
+            async with TinyStore.open(path, readonly=True) as store:
+                await store.history.latest_snapshot("openrouter", "day")
+
+        async def read_all_snapshots() -> list[Snapshot]:
+            async with TinyStore.open(path, readonly=True) as store:
+                return await store.history.snapshots("openrouter", "day")
+
+        stored = asyncio.run(append_year())
         append = time.perf_counter() - t0
         size = path.stat().st_size
         opens = []
         for _ in range(5):
             t1 = time.perf_counter()
-            with Store.open(path, readonly=True) as store:
-                store.latest_snapshot("openrouter", "day")
+            asyncio.run(latest())
             opens.append(time.perf_counter() - t1)
         t2 = time.perf_counter()
-        with Store.open(path, readonly=True) as store:
-            history = store.snapshots("openrouter", "day")
+        history = asyncio.run(read_all_snapshots())
         read_all = time.perf_counter() - t2
     print(
         f"8,760 hourly polls: {stored} snapshots stored (the rest identical), "

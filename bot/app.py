@@ -6,10 +6,13 @@ nothing below this module imports it back (an import-linter layer contract check
 
     store ─┬─ Planner ─┐
     source ┴──────────── Poller ── Outbox ── Delivery ── senders (console, webhook, Slack, Discord)
+                           └── AlertCharts (chart worker process) ─┘
 
 - `CONFIG_SECTIONS`: which owner parses which config section;
+- `open_store` / `open_database`: the store backend (TinyDB, the embedded default); nothing
+  else names a backend (an import-linter contract checks it);
 - `build_source`: the replay file or the live OpenRouter API;
-- `build_bot`: store → planner, poller, outbox, delivery;
+- `build_bot`: store → planner, poller, alert charts, delivery;
 - `default_senders` / `start_chat_adapters`: the senders, and the Slack and Discord adapters
   when they are configured (imported only then: a bot that uses one platform never loads the
   other's library).
@@ -17,17 +20,19 @@ nothing below this module imports it back (an import-linter layer contract check
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import gc
 import os
-import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import httpx
+import platformdirs
 
 from bot.clock import Clock, utcnow
 from bot.commands.execute import Services
@@ -35,14 +40,16 @@ from bot.config import channels
 from bot.config import file as config_file
 from bot.config import log as log_settings
 from bot.config.file import Config, SectionParser
+from bot.core.model import Snapshot
 from bot.delivery import settings as delivery_settings
 from bot.delivery.sender import Sender
 from bot.delivery.settings import DeliverySettings
 from bot.delivery.webhook_urls import UrlEnv, declared_url_env
 from bot.delivery.workers import Delivery
+from bot.engine.alert_charts import AlertCharts, Draw, draw_in_worker
 from bot.engine.detect_params import detect_params
 from bot.engine.planner import Planner
-from bot.engine.poller import Poller
+from bot.engine.poller import Poller, TickReport
 from bot.errors import UsageError
 from bot.platforms.console import ConsoleSender
 from bot.platforms.discord import settings as discord_settings
@@ -54,9 +61,8 @@ from bot.sources.openrouter import settings as source_settings
 from bot.sources.openrouter.api import KEY_ENV
 from bot.sources.openrouter.source import OpenRouterSource
 from bot.sources.replay import ReplaySource
-from bot.store.database import Store
-from bot.store.outbox import Outbox
-from bot.store.subscriptions import Subscriptions
+from bot.store.protocols import Outbox, Store
+from bot.store.tinydb import TinyStore, copy_database
 
 CONFIG_SECTIONS: Mapping[str, SectionParser] = {
     "delivery": delivery_settings.parse,
@@ -116,20 +122,24 @@ class Bot:
     """Everything one process runs; `senders` may be extended before `run_forever`."""
 
     store: Store
-    outbox: Outbox
     planner: Planner
     poller: Poller
+    charts: AlertCharts
     delivery: Delivery
     senders: Mapping[str, Sender]
 
-    def after_command(self) -> None:
+    @property
+    def outbox(self) -> Outbox:
+        return self.store.outbox
+
+    async def after_command(self) -> None:
         """After a chat command changed a subscription: enqueue what it made due (a new
         channel's confirmation) and wake delivery, so it goes out now, not at the next tick."""
-        self.poller.release_due()
+        await self.poller.release_due()
         self.delivery.kick()
 
 
-def build_bot(
+async def build_bot(
     config: Config,
     store: Store,
     source: Source,
@@ -137,41 +147,81 @@ def build_bot(
     *,
     planner: Planner | None = None,
     settings: DeliverySettings | None = None,
+    draw: Draw = draw_in_worker,
     clock: Clock = utcnow,
 ) -> Bot:
-    """Wire planner, poller and delivery to the store; `[[channels]]` become subscriptions
-    first.
+    """Wire planner, poller, alert charts and delivery to the store; `[[channels]]` become
+    subscriptions first.
 
     Permanent failures pause the channel's subscription (settings kept) and delivery skips
     paused channels, so `resume` (or `subscribe`) followed by `Delivery.kick()` sends what
-    waited.
+    waited. A chart attached to waiting posts kicks delivery too.
     """
     delivery_config: DeliverySettings = settings or config.section("delivery")
-    subscriptions = Subscriptions(store)
-    subscriptions.sync_declared((d.subscription for d in config.section("channels")), clock())
-    outbox = Outbox(store)
-    planner = planner or Planner(
-        store, config.countries, operator=delivery_config.operator_channel
-    )
-    poller = Poller(
-        store,
-        source,
-        planner,
-        outbox,
-        params=detect_params(config.detect, source, subscriptions),
-        baseline_params=config.detect,
-        countries=config.countries,
-        clock=clock,
-    )
+    subscriptions = store.subscriptions
+    declared = (d.subscription for d in config.section("channels"))
+    await subscriptions.sync_declared(declared, clock())
+    planner = planner or Planner(store, operator=delivery_config.operator_channel)
     delivery = Delivery(
-        outbox,
+        store.outbox,
         senders,
         delivery_config,
         on_permanent=subscriptions.pause,
         is_paused=subscriptions.is_paused,
         clock=clock,
     )
-    return Bot(store, outbox, planner, poller, delivery, senders)
+    charts = AlertCharts(store, config.countries, draw=draw, on_attached=delivery.kick)
+    poller = Poller(
+        store,
+        source,
+        planner,
+        charts,
+        params=detect_params(config.detect, source, subscriptions),
+        baseline_params=config.detect,
+        countries=config.countries,
+        keep_sent_days=config.keep_sent_days,
+        clock=clock,
+    )
+    return Bot(store, planner, poller, charts, delivery, senders)
+
+
+async def one_cycle(bot: Bot) -> TickReport:
+    """`rankbot poll --once`: redraw charts left waiting, one tick, then every due post gets
+    one attempt; a post waiting for its chart waits for the drawing (never long)."""
+    await bot.charts.resume()
+    report = await bot.poller.tick()
+    await asyncio.gather(bot.charts.settle(), bot.delivery.run_until_idle(wait_for_retries=False))
+    return report
+
+
+def webhook_client(settings: DeliverySettings) -> httpx.AsyncClient:
+    """The webhook senders' HTTP client. Its own timeouts only cover connecting: delivery
+    bounds every request itself with `send_timeout`, counting only time the event loop could
+    serve it (`bot.net.deadline`); httpx's read timer, like any loop timer, would fire while
+    the answer waits in the socket behind a busy loop. Its pool does not queue requests
+    (delivery bounds them): a request waiting for a connection would count as a slow
+    answer."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(None, connect=settings.send_timeout, pool=None),
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=settings.concurrency),
+    )
+
+
+def warm_charts() -> None:
+    """Start the chart worker process now, so the first alert with a chart does not wait for
+    matplotlib to load (`bot.render.chart_pool`)."""
+    from bot.render.chart_pool import default_pool
+
+    default_pool().warm()
+
+
+async def read_stream(
+    path: Path, source: str, period: str, *, last: int | None = None
+) -> list[Snapshot]:
+    """A stream's snapshots from the database at `path`, opened read-only (it may be in use
+    by the bot): for `rankbot top` and `rankbot chart`."""
+    async with open_database(path, readonly=True) as store:
+        return await store.history.snapshots(source, period, last=last)
 
 
 def build_source(config: Config, history: Path | None = None) -> Source:
@@ -187,19 +237,42 @@ def build_source(config: Config, history: Path | None = None) -> Source:
     return OpenRouterSource.from_config(config)
 
 
-@contextlib.contextmanager
-def open_database(path: Path, *, dry_run: bool = False) -> Iterator[Store]:
-    """The store at `path`, or for a dry run a throwaway copy of it (nothing is kept)."""
-    if not dry_run:
-        with Store.open(path) as store:
+def default_db_path() -> Path:
+    """Where the database lives without `[store] path` or `--db`."""
+    return Path(platformdirs.user_data_dir("rankbot")) / "rankbot.db.json"
+
+
+def open_store(path: Path, *, readonly: bool = False) -> Store:
+    """The store at `path`: the embedded TinyDB backend (`bot.store.tinydb`). The one place a
+    backend is chosen; a networked one (PostgreSQL) would be picked here from the config.
+
+    The embedded store keeps the whole database in memory for the life of the process: it is
+    moved out of the cyclic garbage collector's sight (`gc.freeze`), which otherwise walks
+    those millions of objects again and again while a busy poll allocates its posts."""
+    store = TinyStore.open(path, readonly=readonly)
+    gc.unfreeze()  # what an earlier store of this process left is collected, not kept
+    gc.collect()
+    gc.freeze()
+    return store
+
+
+@contextlib.asynccontextmanager
+async def open_database(
+    path: Path, *, dry_run: bool = False, readonly: bool = False
+) -> AsyncIterator[Store]:
+    """The store at `path` for the length of the block, or for a dry run a throwaway copy
+    of it (nothing is kept)."""
+    with contextlib.ExitStack() as stack:
+        if dry_run:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rankbot-dry-")))
+            copy = tmp / "dry-run.db.json"
+            copy_database(path, copy)
+            path = copy
+        store = open_store(path, readonly=readonly)
+        try:
             yield store
-        return
-    with tempfile.TemporaryDirectory(prefix="rankbot-dry-") as tmp:
-        copy = Path(tmp) / "dry-run.db.json"
-        if path.exists():
-            shutil.copyfile(path, copy)
-        with Store.open(copy) as store:
-            yield store
+        finally:
+            await store.close()
 
 
 def chat_services(config: Config, bot: Bot) -> Services:

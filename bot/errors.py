@@ -18,11 +18,14 @@ Pure standard library, so the core may import it too.
     │   ├── ScheduleError (core.local_time)     2  a time, zone or duration
     │   ├── ParseError (commands.parse)         2  a chat command line (answered, not raised)
     │   └── ChartError (render.charts)          2  a chart that cannot be drawn
-    │       └── NotEnoughHistory
+    │       ├── NotEnoughHistory
+    │       └── ChartUnavailable (render.chart_pool)  the chart worker died or hung
     ├── StoreError
     │   ├── StoreBusy                   3  the database is in use by another rankbot process
     │   ├── StoreCorrupt                4  unreadable: not JSON, wrong shape, unknown schema
-    │   └── StoreIOError                5  disk full, read-only, permission denied
+    │   │   └── JournalGap (store.tinydb.journal)  4  the journal does not continue the base
+    │   ├── StoreIOError                5  disk full, read-only, permission denied
+    │   └── StoreReadOnly               5  a write to a database opened read-only
     ├── SourceError                     8  the ranking source failed (`poll --once`, fetch)
     │   ├── SuspectPayload (sources.openrouter.rows)
     │   ├── BudgetExhausted (sources.openrouter.limiter)
@@ -119,6 +122,12 @@ class StoreCorrupt(StoreError):
 class StoreIOError(StoreError):
     """The operating system refused to read or write the database (disk full, read-only
     file system, permissions); the message names the file and the fix."""
+
+    exit_code = ExitCode.STORE_IO
+
+
+class StoreReadOnly(StoreError):
+    """A write to a database opened read-only (`rankbot top`, `rankbot chart`): a bug."""
 
     exit_code = ExitCode.STORE_IO
 

@@ -1,8 +1,18 @@
-"""Small builders shared by the tests: snapshots from (model, tokens) pairs."""
+"""Small helpers shared by the tests: snapshots from (model, tokens) pairs, and a look into a
+database from sync code."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+from bot import app
 from bot.core.model import Snapshot
+from bot.store.protocols import Store
+
+T = TypeVar("T")
 
 
 def snap(
@@ -23,3 +33,13 @@ def snap(
         total=total,
         attribution=attribution,
     )
+
+
+def read_store(path: Path, read: Callable[[Store], Awaitable[T]], *, readonly: bool = True) -> T:
+    """Run `read(store)` on the database at `path` (read-only by default), from sync code."""
+
+    async def run() -> T:
+        async with app.open_database(path, readonly=readonly) as store:
+            return await read(store)
+
+    return asyncio.run(run())

@@ -48,10 +48,7 @@ CORE = sorted(name for name, _, _ in modules() if name.startswith("bot.core."))
 
 @pytest.mark.parametrize("module", CORE)
 def test_a_core_module_loads_no_io_library(module: str) -> None:
-    code = (
-        f"import sys, {module}; "
-        f"print(' '.join(m for m in {IO_LIBRARIES!r} if m in sys.modules))"
-    )
+    code = f"import sys, {module}; print(' '.join(m for m in {IO_LIBRARIES!r} if m in sys.modules))"
     done = subprocess.run(
         [sys.executable, "-c", code],
         env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -129,8 +126,10 @@ def test_the_clock_alias_is_defined_in_one_module() -> None:
 
 def test_the_wall_clock_is_read_in_one_module() -> None:
     def reads_clock(node: ast.AST) -> bool:
-        return isinstance(node, ast.Attribute) and node.attr in ("now", "utcnow", "today") and (
-            isinstance(node.value, ast.Name) and node.value.id in ("datetime", "date")
+        return (
+            isinstance(node, ast.Attribute)
+            and node.attr in ("now", "utcnow", "today")
+            and (isinstance(node.value, ast.Name) and node.value.id in ("datetime", "date"))
         )
 
     assert where(reads_clock) == ["bot.clock"]

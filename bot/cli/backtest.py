@@ -53,8 +53,6 @@ from bot.sources.openrouter.range_cache import (
 from bot.sources.openrouter.settings import SourceSettings
 from bot.sources.openrouter.source import OpenRouterSource
 from bot.sources.replay import TimedReplay, load_history
-from bot.store.database import Store
-from bot.store.subscriptions import Subscriptions
 
 BASELINE_DAYS = 35
 """At least this much history before `--since` (a 30-day window, and a few days more)."""
@@ -110,43 +108,44 @@ async def run_backtest(
     the "watching from now on" confirmations are left out: they say nothing about filters.
     """
     clock.now = start
-    with Store.open(workdir / "backtest.db.json") as store:
-        bot = app.build_bot(config, store, source, {}, clock=clock)
-        subs = Subscriptions(store)
+    async with app.open_database(workdir / "backtest.db.json") as store:
+        bot = await app.build_bot(config, store, source, {}, clock=clock)
+        subs = store.subscriptions
         for sub in subscriptions:
             if sub.channel.workspace != CONFIG_WORKSPACE:  # the config file is their truth
-                subs.upsert(sub)
+                await subs.upsert(sub)
         services = Services(store, config)
         for index, words in enumerate(subscribe, start=1):
             channel = ChannelRef("backtest", "cli", _subscribe_name(index, len(subscribe)))
             caller = Caller("backtest", "you", can_manage=True)
-            reply = execute(f"subscribe {words}", CommandContext(channel, caller, start), services)
+            ctx = CommandContext(channel, caller, start)
+            reply = await execute(f"subscribe {words}", ctx, services)
             if not reply.ok:
                 raise UsageError(f"--subscribe {words!r}: {reply.text.splitlines()[0]}")
         channels = [
-            subs.upsert(
+            await subs.upsert(
                 replace(
                     s, confirmed=True, mute_until=None, skipped=0, paused=False, pause_reason=None
                 )
             )
-            for s in subs.all()
+            for s in await subs.all()
         ]
         ticks = 0
-        with store.batch():  # a throwaway store: written once, at the end
-            while clock.now < end:
-                report = await bot.poller.tick()
-                ticks += 1
-                if report.source_error:
-                    raise SourceError(
-                        f"the source failed at {clock.now:%Y-%m-%d %H:%M} UTC (virtual): "
-                        f"{report.source_error}; the days fetched so far are cached, run the "
-                        "backtest again later"
-                    )
-                clock.now = next_tick(clock.now, bot.poller.next_poll, channels)
+        while clock.now < end:
+            report = await bot.poller.tick()
+            ticks += 1
+            if report.source_error:
+                raise SourceError(
+                    f"the source failed at {clock.now:%Y-%m-%d %H:%M} UTC (virtual): "
+                    f"{report.source_error}; the days fetched so far are cached, run the "
+                    "backtest again later"
+                )
+            clock.now = next_tick(clock.now, bot.poller.next_poll, channels)
+        await bot.charts.settle()
         posts = [
             Post(item.channel, item.enqueued_at, item.key, item.message)
-            for channel in bot.outbox.channels()
-            for item in bot.outbox.pending(channel)
+            for channel in await bot.outbox.channels()
+            for item in await bot.outbox.pending(channel)
         ]
     posts.sort(key=lambda p: (p.at, p.channel.key, p.key))
     return Result(posts, channels, ticks)
@@ -198,17 +197,19 @@ def _check_subscribe(words: str) -> None:
         command_parse.parse_subscribe(tuple(words.split()))
     except command_parse.ParseError as exc:
         example = exc.example.removeprefix("subscribe ").strip()
-        raise UsageError(
-            f'--subscribe "{words}": {exc} Example: --subscribe "{example}"'
-        ) from None
+        raise UsageError(f'--subscribe "{words}": {exc} Example: --subscribe "{example}"') from None
 
 
 def _db_subscriptions(path: Path) -> list[Subscription]:
     """The subscriptions of a real database, read without taking its write lock."""
     if not path.is_file():
         raise UsageError(f"--db: no database at {path}: give the file the bot runs on")
-    with Store.open(path, readonly=True) as store:
-        return Subscriptions(store).all()
+    return asyncio.run(_read_subscriptions(path))
+
+
+async def _read_subscriptions(path: Path) -> list[Subscription]:
+    async with app.open_database(path, readonly=True) as store:
+        return await store.subscriptions.all()
 
 
 def _live_source(

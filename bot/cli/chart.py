@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 from pathlib import Path
 from typing import Any
 
+from bot import app
 from bot.cli.common import config_from_args, existing_database, positive_int
 from bot.core.model import PERIODS
 from bot.errors import UsageError
@@ -19,15 +21,13 @@ from bot.render.charts import (
     ChartError,
     render_chart,
 )
-from bot.store.database import Store
 
 
 def cmd_chart(args: argparse.Namespace) -> int:
     """`rankbot chart KIND -o FILE.png`: the same picture the chat command attaches."""
     config = config_from_args(args)
     db_path = existing_database(config)
-    with Store.open(db_path, readonly=True) as store:
-        history = store.snapshots(args.source, args.period, last=args.weeks)
+    history = asyncio.run(app.read_stream(db_path, args.source, args.period, last=args.weeks))
     try:
         png = render_chart(
             args.kind, history, n=args.n, weeks=args.weeks, countries=config.countries

@@ -20,7 +20,6 @@ from bot.config.file import Config
 from bot.config.log import LogSettings
 from bot.errors import UsageError
 from bot.i18n import DEFAULT, languages, supported
-from bot.store.database import default_db_path
 
 
 def positive_int(upper: int) -> Callable[[str], int]:
@@ -106,7 +105,7 @@ def add_log_options(parser: argparse.ArgumentParser) -> None:
 
 def database_path(config: Config) -> Path:
     """The database file: `--db`, else `[store] path`, else the platform's data directory."""
-    return config.db_path or default_db_path()
+    return config.db_path or app.default_db_path()
 
 
 def existing_database(config: Config) -> Path:

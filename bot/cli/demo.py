@@ -35,7 +35,7 @@ from bot.platforms.console import ConsoleSender
 from bot.render.charts import KINDS, render_chart
 from bot.render.templates import Renderer
 from bot.sources.replay import ReplaySource
-from bot.store.database import Store
+from bot.store.protocols import Store
 
 CHANNEL = ChannelRef("console", "demo", "#llm-rankings")
 SUBSCRIBE = "subscribe new_leader country_flip top_entry top_exit milestone new_model"
@@ -54,7 +54,6 @@ async def run_demo(
     renderer = Renderer(config.templates_dir)
     now = utcnow()
     operator = CommandContext(CHANNEL, Caller("demo", "you", can_manage=True), now)
-    subscribe = SUBSCRIBE if lang == DEFAULT else f"{SUBSCRIBE} lang={lang}"
     intro = T(
         "rankbot demo: the weekly OpenRouter ranking of early 2026 (%(n)s weeks, figures "
         "reconstructed from public reporting), replayed\nthrough the real pipeline into the "
@@ -63,38 +62,49 @@ async def run_demo(
         channel=CHANNEL.channel,
     )
     out.write(say(intro, lang) + "\n\n")
-    with (
-        tempfile.TemporaryDirectory(prefix="rankbot-demo-") as tmp,
-        Store.open(Path(tmp) / "demo.db.json") as store,
-    ):
-        first, rest = snapshots[0], snapshots[1:]
-        ingest(store, first, params=config.detect, countries=config.countries)
-        baseline = T("[week of %(day)s] stored as the silent baseline", day=_day(first, lang))
-        out.write(say(baseline, lang) + "\n")
-        services = Services(store, config)
-        out.write(
-            f"> /rankbot {subscribe}\n{_indent(execute(subscribe, operator, services).text)}\n\n"
-        )
-        bot = app.build_bot(
-            config,
-            store,
-            ReplaySource(rest, per_poll=1, interval=timedelta(0)),
-            {"console": ConsoleSender(renderer, out)},
-            settings=DeliverySettings(limits={}),
-        )
-        for snapshot in rest:
-            out.write(say(T("[week of %(day)s]", day=_day(snapshot, lang)), lang) + "\n")
-            report = await bot.poller.tick()
-            await bot.delivery.run_until_idle()
-            if report.events == 0:
-                out.write("  " + say(T("(nothing worth an alert)"), lang) + "\n\n")
-        for command in ("top 5", "countries"):
-            answer = execute(command, replace(operator, lang=lang), services).text
-            out.write(f"> /{'' if command.startswith('top') else 'rankbot '}{command}\n")
-            out.write(f"{_indent(answer)}\n\n")
-        if charts_dir is not None:
-            history = store.snapshots(first.source, first.period)
-            _write_charts(history, config, charts_dir, out, lang)
+    with tempfile.TemporaryDirectory(prefix="rankbot-demo-") as tmp:
+        async with app.open_database(Path(tmp) / "demo.db.json") as store:
+            await _demo(store, snapshots, config, renderer, operator, out, charts_dir, lang)
+
+
+async def _demo(
+    store: Store,
+    snapshots: list[Snapshot],
+    config: Config,
+    renderer: Renderer,
+    operator: CommandContext,
+    out: TextIO,
+    charts_dir: Path | None,
+    lang: str,
+) -> None:
+    subscribe = SUBSCRIBE if lang == DEFAULT else f"{SUBSCRIBE} lang={lang}"
+    first, rest = snapshots[0], snapshots[1:]
+    await ingest(store, first, params=config.detect, countries=config.countries)
+    baseline = T("[week of %(day)s] stored as the silent baseline", day=_day(first, lang))
+    out.write(say(baseline, lang) + "\n")
+    services = Services(store, config)
+    reply = await execute(subscribe, operator, services)
+    out.write(f"> /rankbot {subscribe}\n{_indent(reply.text)}\n\n")
+    bot = await app.build_bot(
+        config,
+        store,
+        ReplaySource(rest, per_poll=1, interval=timedelta(0)),
+        {"console": ConsoleSender(renderer, out)},
+        settings=DeliverySettings(limits={}),
+    )
+    for snapshot in rest:
+        out.write(say(T("[week of %(day)s]", day=_day(snapshot, lang)), lang) + "\n")
+        report = await bot.poller.tick()
+        await asyncio.gather(bot.charts.settle(), bot.delivery.run_until_idle())
+        if report.events == 0:
+            out.write("  " + say(T("(nothing worth an alert)"), lang) + "\n\n")
+    for command in ("top 5", "countries"):
+        answer = (await execute(command, replace(operator, lang=lang), services)).text
+        out.write(f"> /{'' if command.startswith('top') else 'rankbot '}{command}\n")
+        out.write(f"{_indent(answer)}\n\n")
+    if charts_dir is not None:
+        history = await store.history.snapshots(first.source, first.period)
+        _write_charts(history, config, charts_dir, out, lang)
 
 
 def _day(snapshot: Snapshot, lang: str) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 import discord
 
+from bot import app
 from bot.cli.common import config_from_args, database_path
 from bot.commands.execute import Services
 from bot.config.file import Config
@@ -24,7 +25,7 @@ from bot.platforms.discord.invite import invite_url
 from bot.platforms.discord.runtime import apply_endpoints, login
 from bot.platforms.discord.settings import TOKEN_ENV, DiscordSettings, token_from_env
 from bot.platforms.discord.sync import sync
-from bot.store.database import Store
+from bot.store.protocols import Store
 
 
 def _token() -> str:
@@ -80,14 +81,17 @@ async def _sync(config: Config, guild: int | None, store: Store) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     guild = args.guild or config.section("discord").dev_guild_id
+
+    async def run() -> int:
+        async with app.open_database(database_path(config)) as store:
+            return await _sync(config, guild, store)
+
     try:
-        store = Store.open(database_path(config))
+        return asyncio.run(run())
     except StoreBusy as exc:
         raise UsageError(
             f"{exc}: stop `rankbot run` first (it syncs by itself when the commands changed)"
         ) from exc
-    with store:
-        return asyncio.run(_sync(config, guild, store))
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -24,7 +24,7 @@ import httpx
 import jinja2
 
 from bot import __version__, logs
-from bot.cli import backtest, chart, demo, discord, openrouter, replay, run, slack, top
+from bot.cli import backtest, chart, db, demo, discord, openrouter, replay, run, slack, top
 from bot.cli.common import add_log_options, configure_logging
 from bot.errors import ExitCode, RankbotError
 
@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     chart.add_command(sub, common)
     slack.add_command(sub, common)
     discord.add_commands(sub, common)
+    db.add_command(sub, common)
     return parser
 
 

@@ -13,6 +13,7 @@ import os
 from datetime import date, timedelta
 from typing import Any
 
+from bot import app
 from bot.cli.check import installation
 from bot.cli.common import config_from_args, database_path
 from bot.clock import utcnow
@@ -21,11 +22,10 @@ from bot.errors import ExitCode, SourceError, UsageError
 from bot.render.templates import human_tokens
 from bot.sources.openrouter import catalogue
 from bot.sources.openrouter.api import BAD_KEY, KEY_ENV, AuthError, OpenRouterError
-from bot.sources.openrouter.backfill import ProgressBar
+from bot.sources.openrouter.backfill import BackfillReport, ProgressBar
 from bot.sources.openrouter.rows import SuspectPayload, parse_payload
 from bot.sources.openrouter.source import OpenRouterSource
 from bot.sources.openrouter.windows import window_snapshot
-from bot.store.database import Store
 
 
 def _date(text: str) -> date:
@@ -79,13 +79,18 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     source = OpenRouterSource.from_config(config)
     since = args.since or source.settings.backfill_since
-    with Store.open(database_path(config)) as store:
-        report = asyncio.run(
-            source.run_backfill(store, utcnow(), since=since, progress=ProgressBar(0))
-        )
-        added = store_baseline(
-            store, report.as_fetched(), params=config.detect, countries=config.countries
-        )
+
+    async def backfill() -> tuple[BackfillReport, int]:
+        async with app.open_database(database_path(config)) as store:
+            report = await source.run_backfill(
+                store, utcnow(), since=since, progress=ProgressBar(0)
+            )
+            added = await store_baseline(
+                store, report.as_fetched(), params=config.detect, countries=config.countries
+            )
+        return report, added
+
+    report, added = asyncio.run(backfill())
     print(
         f"backfill from {since.isoformat()}: {report.ranges} range(s) fetched with "
         f"{report.requests} request(s), {report.days} day(s) stored, "

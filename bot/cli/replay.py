@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 import tempfile
@@ -10,17 +11,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bot import app
 from bot.cli.common import add_lang_option, config_from_args, positive_int
 from bot.config.file import Config
 from bot.core.events import DetectParams
 from bot.core.history_format import read_history
+from bot.core.model import Snapshot
 from bot.core.text import T
 from bot.engine.ingest import ingest
 from bot.errors import UsageError
 from bot.i18n import say
 from bot.render.templates import Renderer
 from bot.sources.replay import load_history
-from bot.store.database import Store
 
 
 def _detect_params(args: argparse.Namespace, config: Config) -> DetectParams:
@@ -46,22 +48,34 @@ def cmd_replay(args: argparse.Namespace) -> int:
     params = _detect_params(args, config)
     with tempfile.TemporaryDirectory(prefix="rankbot-") as tmp:
         db_path = Path(args.db) if args.db else Path(tmp) / "replay.db.json"
-        with Store.open(db_path) as store:
-            for index, snapshot in enumerate(snapshots):
-                events = ingest(store, snapshot, params=params, countries=config.countries).events
-                if args.json:
-                    for event in events:
-                        print(json.dumps(event.to_dict(), ensure_ascii=False, sort_keys=True))
-                    continue
-                if index:
-                    print()
-                print(f"── {snapshot.source} · {snapshot.period} · {snapshot.as_of.isoformat()} ──")
-                print(
-                    renderer.group(events, lang=args.lang)
-                    if events
-                    else say(T("(no alerts)"), args.lang)
-                )
+        asyncio.run(_replay(db_path, snapshots, args, params, config, renderer))
     return 0
+
+
+async def _replay(
+    db_path: Path,
+    snapshots: list[Snapshot],
+    args: argparse.Namespace,
+    params: DetectParams,
+    config: Config,
+    renderer: Renderer,
+) -> None:
+    async with app.open_database(db_path) as store:
+        for index, snapshot in enumerate(snapshots):
+            ingested = await ingest(store, snapshot, params=params, countries=config.countries)
+            events = ingested.events
+            if args.json:
+                for event in events:
+                    print(json.dumps(event.to_dict(), ensure_ascii=False, sort_keys=True))
+                continue
+            if index:
+                print()
+            print(f"── {snapshot.source} · {snapshot.period} · {snapshot.as_of.isoformat()} ──")
+            print(
+                renderer.group(events, lang=args.lang)
+                if events
+                else say(T("(no alerts)"), args.lang)
+            )
 
 
 def add_command(sub: Any, common: argparse.ArgumentParser) -> None:

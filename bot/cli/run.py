@@ -15,8 +15,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bot import app
 from bot.cli.common import config_from_args, database_path, report_line
 from bot.config.file import Config
@@ -38,26 +36,26 @@ async def poll_once(args: argparse.Namespace, config: Config) -> int:
     """One tick, then one delivery attempt per due post (`rankbot poll --once`)."""
     renderer = Renderer(config.templates_dir)
     settings: DeliverySettings = config.section("delivery")
-    with app.open_database(database_path(config), dry_run=args.dry_run) as store:
-        async with httpx.AsyncClient(timeout=settings.send_timeout) as client:
-            if args.dry_run:
-                bot = app.build_bot(
-                    config,
-                    store,
-                    _source(args, config),
-                    app.OneForAll(ConsoleSender(renderer)),
-                    settings=replace(settings, limits={}),
-                )
-                report = await bot.poller.tick()
-                await bot.delivery.run_until_idle(wait_for_retries=False)
-            else:
-                senders = app.default_senders(config, client, renderer)
-                bot = app.build_bot(config, store, _source(args, config), senders)
-                async with contextlib.AsyncExitStack() as adapters:
-                    await app.start_chat_adapters(config, bot, senders, adapters)
-                    report = await bot.poller.tick()
-                    await bot.delivery.run_until_idle(wait_for_retries=False)
-        stats, pending = bot.delivery.stats, bot.outbox.pending_count()
+    async with (
+        app.open_database(database_path(config), dry_run=args.dry_run) as store,
+        app.webhook_client(settings) as client,
+    ):
+        if args.dry_run:
+            bot = await app.build_bot(
+                config,
+                store,
+                _source(args, config),
+                app.OneForAll(ConsoleSender(renderer)),
+                settings=replace(settings, limits={}),
+            )
+            report = await app.one_cycle(bot)
+        else:
+            senders = app.default_senders(config, client, renderer)
+            bot = await app.build_bot(config, store, _source(args, config), senders)
+            async with contextlib.AsyncExitStack() as adapters:
+                await app.start_chat_adapters(config, bot, senders, adapters)
+                report = await app.one_cycle(bot)
+        stats, pending = bot.delivery.stats, await bot.outbox.count()
     verb = "would be sent" if args.dry_run else "sent"
     report_line(
         f"polled {bot.poller.source.name}: {report.snapshots} snapshot(s), {report.events} "
@@ -74,14 +72,17 @@ async def run(args: argparse.Namespace, config: Config) -> int:
     all in this one loop until stopped."""
     renderer = Renderer(config.templates_dir)
     settings: DeliverySettings = config.section("delivery")
-    with app.open_database(database_path(config)) as store:
-        async with httpx.AsyncClient(timeout=settings.send_timeout) as client:
-            senders = app.default_senders(config, client, renderer)
-            bot = app.build_bot(config, store, _source(args, config), senders)
-            async with contextlib.AsyncExitStack() as adapters:
-                started = await app.start_chat_adapters(config, bot, senders, adapters)
-                log.info("rankbot running: %s", ", ".join(started) or "webhooks and console only")
-                await run_forever(bot.poller, bot.delivery)
+    async with (
+        app.open_database(database_path(config)) as store,
+        app.webhook_client(settings) as client,
+    ):
+        senders = app.default_senders(config, client, renderer)
+        bot = await app.build_bot(config, store, _source(args, config), senders)
+        app.warm_charts()
+        async with contextlib.AsyncExitStack() as adapters:
+            started = await app.start_chat_adapters(config, bot, senders, adapters)
+            log.info("rankbot running: %s", ", ".join(started) or "webhooks and console only")
+            await run_forever(bot.poller, bot.delivery)
     return 0
 
 

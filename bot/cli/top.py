@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 from typing import Any
 
+from bot import app
 from bot.cli.common import add_lang_option, config_from_args, existing_database, positive_int
 from bot.core.leaderboard import top_view
 from bot.core.model import PERIODS
 from bot.errors import UsageError
 from bot.render.templates import Renderer
-from bot.store.database import Store
 
 
 def cmd_top(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     db_path = existing_database(config)
-    with Store.open(db_path, readonly=True) as store:
-        history = store.snapshots(args.source, args.period, last=2)
+    history = asyncio.run(app.read_stream(db_path, args.source, args.period, last=2))
     if not history:
         raise UsageError(f"no {args.period} snapshots of {args.source} stored in {db_path}")
     current = history[-1]

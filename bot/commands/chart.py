@@ -18,6 +18,7 @@ from bot.core.model import Snapshot
 from bot.core.text import T
 from bot.i18n import DEFAULT, say
 from bot.render.chart_attachments import chart_attachment
+from bot.render.chart_pool import render_chart_async
 from bot.render.charts import (
     DEFAULT_N,
     DEFAULT_WEEKS,
@@ -27,10 +28,8 @@ from bot.render.charts import (
     MIN_SNAPSHOTS,
     ChartError,
     ChartKind,
-    render_chart,
-    render_chart_async,
 )
-from bot.store.database import Store
+from bot.store.protocols import Store
 
 USAGE = (
     "chart [trend|countries|ranks] [N] [weeks]: `trend` = tokens of the top N (default 5), "
@@ -81,7 +80,7 @@ def parse_chart_args(args: Sequence[str]) -> ChartRequest:
     return ChartRequest(kind=chart, n=n, weeks=weeks)
 
 
-def chart_reply(
+async def chart_reply(
     args: list[str],
     store: Store,
     config: Config,
@@ -90,37 +89,11 @@ def chart_reply(
     period: str = "week",
     lang: str = DEFAULT,
 ) -> Reply:
-    """Answer `chart …` in the calling thread; code on an event loop uses `chart_reply_async`."""
+    """Answer `chart …`: the store read answers from memory, the drawing happens in the chart
+    worker process (`bot.render.chart_pool`), so the event loop stays free."""
     try:
         request = parse_chart_args(args)
-        history = store.snapshots(source, period, last=request.weeks)
-        png = render_chart(
-            request.kind,
-            history,
-            n=request.n,
-            weeks=request.weeks,
-            countries=config.countries,
-            lang=lang,
-        )
-    except ChartError as exc:
-        return _error(exc, lang)
-    return _reply(request, history, png, config, lang)
-
-
-async def chart_reply_async(
-    args: list[str],
-    store: Store,
-    config: Config,
-    *,
-    source: str = "openrouter",
-    period: str = "week",
-    lang: str = DEFAULT,
-) -> Reply:
-    """Answer `chart …` with the drawing in a worker thread, so the event loop stays free;
-    the store read is a quick in-memory query and stays on the loop."""
-    try:
-        request = parse_chart_args(args)
-        history = store.snapshots(source, period, last=request.weeks)
+        history = await store.history.snapshots(source, period, last=request.weeks)
         png = await render_chart_async(
             request.kind,
             history,

@@ -14,7 +14,7 @@ written as the caller's platform takes them (`CommandContext.syntax`).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -36,10 +36,8 @@ from bot.core.subscription import (
 from bot.core.text import T, Text
 from bot.i18n import DEFAULT, lang_or_default, say
 from bot.render.templates import PERIOD_WORDS, Renderer
-from bot.store.database import Store
-from bot.store.outbox import Outbox
+from bot.store.protocols import Store
 from bot.store.source_health import has_health, read_health
-from bot.store.subscriptions import Subscriptions
 
 
 @dataclass
@@ -65,54 +63,35 @@ class Services:
         return say(text, ctx.lang or DEFAULT)
 
 
-Handler = Callable[[tuple[str, ...], CommandContext, Services], Reply]
+Handler = Callable[[tuple[str, ...], CommandContext, Services], Awaitable[Reply]]
 
 
-def reply_language(ctx: CommandContext, services: Services) -> CommandContext:
+async def reply_language(ctx: CommandContext, services: Services) -> CommandContext:
     """`ctx` with the language of the reply: the caller's when the platform told it and
     rankbot speaks it, else the channel's (`subscribe lang=`), else English."""
-    sub = Subscriptions(services.store).get(ctx.channel)
+    sub = await services.store.subscriptions.get(ctx.channel)
     return replace(ctx, lang=lang_or_default(ctx.lang, sub.lang if sub is not None else None))
 
 
-def execute(line: str, ctx: CommandContext, services: Services) -> Reply:
-    """Run one command line; bad input yields a helpful reply, never an exception."""
-    ctx = reply_language(ctx, services)
+async def execute(line: str, ctx: CommandContext, services: Services) -> Reply:
+    """Run one command line; bad input yields a helpful reply, never an exception.
+
+    Adapters call it on the bot's event loop: the store's reads answer from memory, its
+    writes wait only for their own commit, and the one slow command, `chart`, is drawn in
+    the chart worker process, so other commands and deliveries go on meanwhile."""
+    ctx = await reply_language(ctx, services)
     try:
         command = cp.split(line)
         usage = cp.USAGE[command.name]
         if usage.manage and not ctx.caller.can_manage:
             reply = _refusal(command.name, ctx, services)
         else:
-            reply = _HANDLERS[command.name](command.args, ctx, services)
+            reply = await _HANDLERS[command.name](command.args, ctx, services)
     except cp.ParseError as exc:
         reply = error_reply(services, ctx, exc.problem, exc.example)
     if reply.lang == DEFAULT:  # else the handler answered in another (`subscribe lang=`)
         reply = replace(reply, lang=ctx.lang or DEFAULT)
-    return _with_pause_note(reply, ctx, services)
-
-
-async def execute_async(line: str, ctx: CommandContext, services: Services) -> Reply:
-    """`execute` for adapters running on the bot's event loop: the one slow command, `chart`,
-    is drawn in a worker thread (its store read stays on the loop, the store is not
-    thread-safe), so other commands and deliveries go on meanwhile."""
-    try:
-        command = cp.split(line)
-    except cp.ParseError:
-        return execute(line, ctx, services)
-    if command.name != "chart":
-        return execute(line, ctx, services)
-    from bot.commands.chart import chart_reply_async  # matplotlib is loaded only to draw
-
-    ctx = reply_language(ctx, services)
-    reply = await chart_reply_async(
-        list(command.args),
-        services.store,
-        services.config,
-        source=services.source,
-        lang=ctx.lang or DEFAULT,
-    )
-    return _with_pause_note(reply, ctx, services)
+    return await _with_pause_note(reply, ctx, services)
 
 
 def changes_subscription(line: str) -> bool:
@@ -146,8 +125,8 @@ def _refusal(name: str, ctx: CommandContext, s: Services) -> Reply:
     return replace(reply, data={"error": reply.data["error"], "rule": s.say(rule, ctx)})
 
 
-def _with_pause_note(reply: Reply, ctx: CommandContext, s: Services) -> Reply:
-    sub = Subscriptions(s.store).get(ctx.channel)
+async def _with_pause_note(reply: Reply, ctx: CommandContext, s: Services) -> Reply:
+    sub = await s.store.subscriptions.get(ctx.channel)
     if sub is None or not sub.paused:
         return reply
     resume = ctx.syntax.example("resume") if ctx.syntax is not None else "resume"
@@ -193,22 +172,24 @@ def _settings_reply(
     return Reply(text, view="subscription", data=data, lang=ctx.lang or DEFAULT)
 
 
-def _existing(ctx: CommandContext, s: Services, problem: Text) -> Subscription:
-    sub = Subscriptions(s.store).get(ctx.channel)
+async def _existing(ctx: CommandContext, s: Services, problem: Text) -> Subscription:
+    sub = await s.store.subscriptions.get(ctx.channel)
     if sub is None:
         raise cp.ParseError(problem, "subscribe")
     return sub
 
 
-def _save(s: Services, sub: Subscription, ctx: CommandContext) -> Subscription:
-    return Subscriptions(s.store).upsert(replace(sub, updated_by=_who(ctx), updated_at=ctx.now))
+async def _save(s: Services, sub: Subscription, ctx: CommandContext) -> Subscription:
+    updated = replace(sub, updated_by=_who(ctx), updated_at=ctx.now)
+    return await s.store.subscriptions.upsert(updated)
 
 
-def _stream(s: Services, period: str, last: int | None = 2) -> list[Snapshot]:
+async def _stream(s: Services, period: str, last: int | None = 2) -> list[Snapshot]:
     """The configured source's snapshots of `period` (another source's if it has none)."""
-    sources = [s.source] + [src for src, p in s.store.streams() if p == period]
+    history = s.store.history
+    sources = [s.source] + [src for src, p in await history.streams() if p == period]
     for source in sources:
-        snaps = s.store.snapshots(source, period, last=last)
+        snaps = await history.snapshots(source, period, last=last)
         if snaps:
             return snaps
     return []
@@ -228,9 +209,9 @@ def _no_data(period: str, ctx: CommandContext) -> Reply:
 # --- reading commands ------------------------------------------------------------------------
 
 
-def _top(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+async def _top(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     n, period = cp.parse_top(args)
-    snaps = _stream(s, period)
+    snaps = await _stream(s, period)
     if not snaps:
         return _no_data(period, ctx)
     previous = snaps[-2] if len(snaps) > 1 else None
@@ -270,10 +251,10 @@ def _find_model(query: str, names: Mapping[str, str]) -> str:
     )
 
 
-def _model(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+async def _model(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     if not args:
         raise cp.fail("model", T("Say which model, by id or name (or part of one)."))
-    snaps = _stream(s, "week", last=None)
+    snaps = await _stream(s, "week", last=None)
     if not snaps:
         return _no_data("week", ctx)
     names: dict[str, str] = {}
@@ -318,10 +299,10 @@ def _model(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     return Reply(s.render("reply_model.j2", ctx, m=data), view="model", data=data)
 
 
-def _countries(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+async def _countries(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     if args:
         raise cp.fail("countries", T("`%(command)s` takes no arguments.", command="countries"))
-    snaps = _stream(s, "week", last=None)
+    snaps = await _stream(s, "week", last=None)
     if not snaps:
         return _no_data("week", ctx)
     latest = snaps[-1]
@@ -348,8 +329,8 @@ def _countries(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply
     return Reply(s.render("reply_countries.j2", ctx, c=data), view="countries", data=data)
 
 
-def _subscriptions(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
-    sub = Subscriptions(s.store).get(ctx.channel)
+async def _subscriptions(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+    sub = await s.store.subscriptions.get(ctx.channel)
     if sub is None:
         headline = T(
             "This channel has no subscription. Start one with `%(subscribe)s`.",
@@ -359,14 +340,15 @@ def _subscriptions(args: tuple[str, ...], ctx: CommandContext, s: Services) -> R
     return _settings_reply(s, ctx, T("This channel's subscription:"), sub)
 
 
-def _status(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
-    health = read_health(s.store, s.source) if has_health(s.store, s.source) else None
-    sub = Subscriptions(s.store).get(ctx.channel)
-    outbox = Outbox(s.store)
+async def _status(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+    state = s.store.state
+    health = await read_health(state, s.source) if await has_health(state, s.source) else None
+    sub = await s.store.subscriptions.get(ctx.channel)
+    outbox = s.store.outbox
     newest = [
         snap.as_of
-        for src, period in s.store.streams()
-        if (snap := s.store.latest_snapshot(src, period))
+        for src, period in await s.store.history.streams()
+        if (snap := await s.store.history.latest_snapshot(src, period))
     ]
     data = {
         "source": s.source,
@@ -381,8 +363,8 @@ def _status(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
             if sub is not None and sub.mute_until is not None and sub.muted(ctx.now)
             else None
         ),
-        "pending_here": outbox.pending_count(ctx.channel),
-        "pending_total": outbox.pending_count(),
+        "pending_here": await outbox.count(ctx.channel),
+        "pending_total": await outbox.count(),
     }
     return Reply(s.render("reply_status.j2", ctx, st=data), view="status", data=data)
 
@@ -391,7 +373,7 @@ _HEALTH_KEYS = ("last_good_fetch", "consecutive_failures", "newest_day", "last_e
 """What `status` shows of the source's health record (`bot.core.source_health.Health`)."""
 
 
-def _help(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+async def _help(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     if len(args) > 1:
         raise cp.fail("help", T("Ask about one command at a time."))
     if args:
@@ -427,11 +409,11 @@ def _usage_dict(name: str, usage: cp.Usage, ctx: CommandContext) -> dict[str, An
 # --- changing commands -----------------------------------------------------------------------
 
 
-def _subscribe(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+async def _subscribe(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     req = cp.parse_subscribe(args)
     if req.lang is not None:  # asked for a language: the answer is in it already
         ctx = replace(ctx, lang=req.lang)
-    existing = Subscriptions(s.store).get(ctx.channel)
+    existing = await s.store.subscriptions.get(ctx.channel)
     sub = existing or Subscription(ctx.channel, kinds=(), created_by=_who(ctx), created_at=ctx.now)
     if req.reset:
         sub = replace(
@@ -448,7 +430,7 @@ def _subscribe(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply
         paused=False,
         pause_reason=None,
     )
-    sub = _save(s, sub, ctx)
+    sub = await _save(s, sub, ctx)
     if existing is None:
         headline = T(
             "Subscribed. This channel is watched from now on (nothing from before is posted); "
@@ -468,23 +450,23 @@ def _nothing_to(ctx: CommandContext, action: Text) -> Text:
     )
 
 
-def _unsubscribe(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+async def _unsubscribe(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     kinds = cp.parse_unsubscribe(args)
-    sub = _existing(ctx, s, _nothing_to(ctx, T("unsubscribe from")))
+    sub = await _existing(ctx, s, _nothing_to(ctx, T("unsubscribe from")))
     left = () if kinds is None else tuple(k for k in sub.kinds if k not in kinds)
     if not left:
-        Subscriptions(s.store).remove(ctx.channel)
+        await s.store.subscriptions.remove(ctx.channel)
         headline = T("Unsubscribed: this channel gets no alerts now, and its settings are gone.")
         return _settings_reply(s, ctx, headline, None)
-    sub = _save(s, replace(sub, kinds=left), ctx)
+    sub = await _save(s, replace(sub, kinds=left), ctx)
     headline = T("Stopped %(kinds)s. Active now:", kinds=", ".join(kinds or ()))
     return _settings_reply(s, ctx, headline, sub)
 
 
-def _mute(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+async def _mute(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     duration = cp.parse_mute(args)
-    existing = _existing(ctx, s, _nothing_to(ctx, T("mute")))
-    sub = _save(s, replace(existing, mute_until=ctx.now + duration), ctx)
+    existing = await _existing(ctx, s, _nothing_to(ctx, T("mute")))
+    sub = await _save(s, replace(existing, mute_until=ctx.now + duration), ctx)
     headline = T(
         "Muted until %(until)s: alerts are dropped and counted, and the channel is told how "
         "many were skipped when the mute ends. Active now:",
@@ -493,22 +475,22 @@ def _mute(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     return _settings_reply(s, ctx, headline, sub)
 
 
-def _unmute(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+async def _unmute(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     if args:
         raise cp.fail("unmute", T("`%(command)s` takes no arguments.", command="unmute"))
-    sub = _existing(ctx, s, _nothing_to(ctx, T("unmute")))
+    sub = await _existing(ctx, s, _nothing_to(ctx, T("unmute")))
     if not sub.muted(ctx.now):
         return _settings_reply(s, ctx, T("This channel is not muted. Active now:"), sub)
-    sub = _save(s, replace(sub, mute_until=ctx.now), ctx)
+    sub = await _save(s, replace(sub, mute_until=ctx.now), ctx)
     headline = T("Unmuted: alerts flow again (skipped ones are counted in a notice). Active now:")
     return _settings_reply(s, ctx, headline, sub)
 
 
-def _digest(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
-    sub = Subscriptions(s.store).get(ctx.channel)
+async def _digest(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+    sub = await s.store.subscriptions.get(ctx.channel)
     digest = cp.parse_digest(args, sub.tz if sub else "UTC")
-    existing = _existing(ctx, s, _nothing_to(ctx, T("change")))
-    sub = _save(s, replace(existing, digest=digest), ctx)
+    existing = await _existing(ctx, s, _nothing_to(ctx, T("change")))
+    sub = await _save(s, replace(existing, digest=digest), ctx)
     headline = T("Alerts are posted as they come. Active now:")
     if digest is not None:
         headline = T(
@@ -517,11 +499,11 @@ def _digest(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     return _settings_reply(s, ctx, headline, sub)
 
 
-def _quiet(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
-    sub = Subscriptions(s.store).get(ctx.channel)
+async def _quiet(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+    sub = await s.store.subscriptions.get(ctx.channel)
     quiet = cp.parse_quiet(args, sub.tz if sub else "UTC")
-    existing = _existing(ctx, s, _nothing_to(ctx, T("change")))
-    sub = _save(s, replace(existing, quiet=quiet), ctx)
+    existing = await _existing(ctx, s, _nothing_to(ctx, T("change")))
+    sub = await _save(s, replace(existing, quiet=quiet), ctx)
     headline = T("Quiet hours are off. Active now:")
     if quiet is not None:
         headline = T(
@@ -531,20 +513,21 @@ def _quiet(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     return _settings_reply(s, ctx, headline, sub)
 
 
-def _resume(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
-    sub = _existing(ctx, s, _nothing_to(ctx, T("resume")))
+async def _resume(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+    sub = await _existing(ctx, s, _nothing_to(ctx, T("resume")))
     if not sub.paused:
         return _settings_reply(s, ctx, T("Deliveries here are not paused. Active now:"), sub)
-    sub = Subscriptions(s.store).resume(ctx.channel, ctx.now, by=_who(ctx)) or sub
+    sub = await s.store.subscriptions.resume(ctx.channel, ctx.now, by=_who(ctx)) or sub
     headline = T("Resumed: deliveries to this channel start again. Active now:")
     return _settings_reply(s, ctx, headline, sub)
 
 
-def _chart(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
-    # imported here: matplotlib is heavy and most commands never draw
+async def _chart(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     from bot.commands.chart import chart_reply
 
-    return chart_reply(list(args), s.store, s.config, source=s.source, lang=ctx.lang or DEFAULT)
+    return await chart_reply(
+        list(args), s.store, s.config, source=s.source, lang=ctx.lang or DEFAULT
+    )
 
 
 _HANDLERS: Mapping[str, Handler] = {

@@ -181,6 +181,8 @@ file's directory (for relative paths); returns the owner's settings object."""
 class Config:
     db_path: Path | None = None
     """`[store] path`; None means the store's default location (`bot.cli.common.database_path`)."""
+    keep_sent_days: float = 30.0
+    """`[store] keep_sent_days`: how long a sent post's record is kept (`Outbox.prune`)."""
     detect: DetectParams = field(default_factory=DetectParams)
     countries: CountryTable = field(default_factory=shipped_table)
     templates_dir: Path | None = None
@@ -210,6 +212,7 @@ class Config:
         root = Section(data, "config")
         store = root.table("store")
         db_path = store.path("path", None, base=base)
+        keep_sent_days = store.number("keep_sent_days", 30.0, lo=1)
         store.done()
 
         det = root.table("detect")
@@ -252,6 +255,7 @@ class Config:
         root.done()
         return cls(
             db_path=db_path,
+            keep_sent_days=keep_sent_days,
             detect=detect,
             countries=shipped_table().with_overrides(overrides),
             templates_dir=templates_dir,

@@ -262,7 +262,12 @@ def plain_text(value: Any, where: str, limit: int, *, spaces: bool = True) -> st
     text = value.strip()
     if len(text) > limit:
         raise SnapshotError(f"{where}: longer than {limit} characters ({len(text)})")
-    bad = next((c for c in text if unicodedata.category(c)[0] == "C"), None)
+    # printable text has no control (or format) character: skip the per-character look-up
+    bad = (
+        None
+        if text.isprintable()
+        else next((c for c in text if unicodedata.category(c)[0] == "C"), None)
+    )
     if bad is not None:
         raise SnapshotError(f"{where}: contains the control character U+{ord(bad):04X}")
     if not spaces and any(c.isspace() for c in text):

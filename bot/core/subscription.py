@@ -36,8 +36,6 @@ CONFIG_WORKSPACE = "config"
 
 
 @dataclass(frozen=True, slots=True)
-
-
 class Filters:
     """Every filter must pass (AND). Empty include lists mean "any"; globs match model ids."""
 

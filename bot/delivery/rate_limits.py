@@ -41,6 +41,10 @@ class PlatformLimits:
     platform: Limit | None = None
 
 
+MARGIN = 0.01
+"""Each window is counted this much longer than the platform's: a post is counted when it is
+sent, the platform counts it when it arrives, and arrival times jitter by a few ms."""
+
 DEFAULT_LIMITS: Mapping[str, PlatformLimits] = {
     # Slack's workspace-wide limit is not documented as a number: its 429s (honoured) and the
     # delivery concurrency cap cover it; `[delivery.limits.slack]` can add one.
@@ -69,10 +73,12 @@ class RateLimiter:
         *,
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        margin: float = MARGIN,
     ) -> None:
         self._limits = limits
         self._clock = clock
         self._sleep = sleep
+        self._margin = 1.0 + margin
         self._channels: dict[ChannelRef, SlidingWindow] = {}
         self._platforms: dict[str, SlidingWindow] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -81,35 +87,57 @@ class RateLimiter:
         limit = self._limits.get(channel.platform, PlatformLimits()).channel
         if limit is None:
             return None
-        return self._channels.setdefault(channel, SlidingWindow(limit.messages, limit.seconds))
+        window = SlidingWindow(limit.messages, limit.seconds * self._margin)
+        return self._channels.setdefault(channel, window)
 
     def _platform_bucket(self, platform: str) -> SlidingWindow | None:
         limit = self._limits.get(platform, PlatformLimits()).platform
         if limit is None:
             return None
-        return self._platforms.setdefault(platform, SlidingWindow(limit.messages, limit.seconds))
+        window = SlidingWindow(limit.messages, limit.seconds * self._margin)
+        return self._platforms.setdefault(platform, window)
 
     async def wait_channel(self, channel: ChannelRef) -> None:
         """Wait until the channel's own bucket has a token, without spending it.
 
         Delivery waits here before taking a send slot, so a channel waiting for its own
-        limit holds no slot that another channel could use.
+        limit holds no slot that another channel could use. Each channel has one worker, so
+        the token is still there when `take` spends it.
         """
         own = self._bucket(channel)
         if own is not None:
             while (delay := own.wait(self._clock())) > 0:
                 await self._sleep(delay)
 
-    async def acquire(self, channel: ChannelRef) -> None:
-        """Wait for the channel's and the platform's token, then spend both."""
-        await self.wait_channel(channel)
+    async def wait_platform(self, channel: ChannelRef) -> None:
+        """Wait until the channel's platform has a token, without spending it; waiters take
+        turns (FIFO), so they do not all wake up for the one token that was freed."""
+        shared = self._platform_bucket(channel.platform)
+        if shared is None:
+            return
+        lock = self._locks.setdefault(channel.platform, asyncio.Lock())
+        async with lock:
+            while (delay := shared.wait(self._clock())) > 0:
+                await self._sleep(delay)
+
+    def take(self, channel: ChannelRef) -> bool:
+        """Spend the channel's and the platform's token if both are free now (False: wait
+        again). Called right before the request goes out, so the windows count posts when
+        they are sent, as the platform does when they arrive."""
+        now = self._clock()
         own = self._bucket(channel)
         shared = self._platform_bucket(channel.platform)
-        if shared is not None:
-            lock = self._locks.setdefault(channel.platform, asyncio.Lock())
-            async with lock:
-                while (delay := shared.wait(self._clock())) > 0:
-                    await self._sleep(delay)
-                shared.record(self._clock())
-        if own is not None:
-            own.record(self._clock())
+        if (own is not None and own.wait(now) > 0) or (shared is not None and shared.wait(now) > 0):
+            return False
+        for window in (own, shared):
+            if window is not None:
+                window.record(now)
+        return True
+
+    async def acquire(self, channel: ChannelRef) -> None:
+        """Wait for the channel's and the platform's token, then spend both."""
+        while True:
+            await self.wait_channel(channel)
+            await self.wait_platform(channel)
+            if self.take(channel):
+                return

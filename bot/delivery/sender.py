@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Protocol
 
 from bot.core.messages import ChannelRef, Message
+from bot.store.protocols import Failure
 
 
 class SendStatus(Enum):
@@ -21,7 +22,7 @@ class SendStatus(Enum):
     RETRY = "retry"
     """Temporary: rate limited, server error, timeout. Try again after `retry_after`."""
     PERMANENT = "permanent"
-    """The channel cannot take posts (gone, bot removed, no permission): pause, don't retry."""
+    """It will not work by trying again: the post fails for good (see `SendResult.failure`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,10 @@ class SendResult:
     reason: str | None = None
     platform_id: str | None = None
     """The platform's id of the posted message, when there is one (for threads, edits)."""
+    failure: Failure = "access"
+    """Why a PERMANENT answer failed: `access`, the channel cannot take posts (gone, bot
+    removed, no permission: the channel is paused, its later posts wait), or `content`, the
+    platform refused this message (invalid blocks, HTTP 400: only this post fails)."""
 
 
 class Sender(Protocol):

@@ -21,9 +21,14 @@ from bot.errors import ConfigError
 class DeliverySettings:
     limits: Mapping[str, PlatformLimits] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     concurrency: int = 16
-    """Sends in flight at once, over all channels: also bounds what a crash can duplicate."""
+    """Sends active at once, over all channels (a stalled one stops counting: see
+    `stalled_after_seconds`). What a crash can duplicate is what was in flight."""
     send_timeout: float = 30.0
-    """A send that has not answered after this many seconds counts as a timeout (retried)."""
+    """A send that has not answered after this many seconds counts as a timeout (retried).
+    Only the request counts: waiting for limits, slots or the store does not."""
+    stalled_after_seconds: float = 0.5
+    """A send unanswered this long gives its `concurrency` slot back (it may still answer),
+    so endpoints that hang do not hold up healthy channels."""
     backoff_base: float = 1.0
     """First retry delay after a 5xx or timeout; doubles per attempt, with jitter."""
     max_backoff: float = 300.0
@@ -50,6 +55,9 @@ def parse(section: Section, base: Path) -> DeliverySettings:
         limits=limits,
         concurrency=section.integer("concurrency", defaults.concurrency, lo=1, hi=1000),
         send_timeout=section.number("send_timeout", defaults.send_timeout, lo=1),
+        stalled_after_seconds=section.number(
+            "stalled_after_seconds", defaults.stalled_after_seconds, lo=0.05
+        ),
         backoff_base=section.number("backoff_base", defaults.backoff_base, lo=0.1),
         max_backoff=section.number("max_backoff", defaults.max_backoff, lo=1),
         operator_channel=_channel(section, "operator_channel"),

@@ -4,7 +4,8 @@ Planning already happened (the planner wrote every post to the outbox, which ref
 seen before: that is the dedup stage). For each channel with pending items one worker takes
 the oldest item and runs it through:
 
-    wait (its retry time) → rate limit (channel, then platform) → send → record
+    wait (its retry time, its chart) → channel limit → platform limit → send slot → send
+    → record
 
 and only then looks at the next item, so order is kept within a channel while channels are
 delivered concurrently. Outcomes:
@@ -13,36 +14,50 @@ delivered concurrently. Outcomes:
 - RETRY → the next attempt waits for the platform's `retry_after` (a 429) and for an
   exponential backoff with jitter, whichever is longer: never an immediate retry. The retry
   time is recorded, so a restart waits too. A post is retried until it goes, never dropped.
-- PERMANENT (channel gone, bot removed, webhook deleted) → recorded as failed, the
-  `on_permanent` callback pauses the subscription, and the channel's later items stay pending
-  until it is resumed.
+- PERMANENT with `failure = access` (channel gone, bot removed, webhook deleted) → recorded as
+  failed, the `on_permanent` callback pauses the subscription, and the channel's later items
+  stay pending until it is resumed. With `failure = content` (the platform refused this
+  message) only this item fails; the channel goes on.
 
-Recording is a group commit: outcomes reached in the same turn of the event loop go to disk
-in one atomic write, so 2,000 channels finishing together cost a few writes, not 2,000. A
-worker sends its channel's next item only once the previous outcome is on disk, so a crash
-can repeat at most the sends that were in flight at that moment (at most `concurrency`).
+Isolation: a channel waiting for its rate limit or a retry holds nothing; a send holds one of
+`concurrency` slots only while it is active: a request still unanswered after
+`stalled_after_seconds` gives its slot back (it may still answer, until `send_timeout`), so
+endpoints that hang cannot starve healthy channels. The send timeout measures the request
+alone (`bot.net.deadline.within`): waiting for limits, slots, the store, or a loop busy with
+other work never counts.
+
+Recording is a group commit: outcomes that arrive while the previous write is on its way to
+the disk go together in the next one. A worker sends its channel's next item only once the
+previous outcome is durable, so a crash can repeat at most the sends that were in flight at
+that moment.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.clock import Clock, utcnow
 from bot.core.messages import ChannelRef
 from bot.delivery.rate_limits import RateLimiter
 from bot.delivery.sender import Sender, SendResult, SendStatus
 from bot.delivery.settings import DeliverySettings
+from bot.net.deadline import within
 from bot.net.retry import backoff
-from bot.store.outbox import FAILED, PENDING, SENT, Outbox, OutboxItem, Outcome
+from bot.store.protocols import CONTENT, FAILED, PENDING, SENT, Outbox, OutboxItem, Outcome
 
 log = logging.getLogger("rankbot.delivery")
 
-OnPermanent = Callable[[ChannelRef, str, datetime], None]
+OnPermanent = Callable[[ChannelRef, str, datetime], Awaitable[None]]
+IN_FLIGHT_PER_SLOT = 8
+"""Sends in flight (active or stalled) per `concurrency` slot."""
+IsPaused = Callable[[ChannelRef], Awaitable[bool]]
 
 
 def retry_delay(
@@ -66,7 +81,7 @@ async def send_once(sender: Sender, item: OutboxItem, timeout: float) -> SendRes
     Only the exception's type is logged, since messages of HTTP errors may hold a secret URL.
     """
     try:
-        return await asyncio.wait_for(
+        return await within(
             sender.send(item.channel, item.message, idempotency_key=item.key), timeout
         )
     except TimeoutError:
@@ -76,33 +91,76 @@ async def send_once(sender: Sender, item: OutboxItem, timeout: float) -> SendRes
         return SendResult(SendStatus.RETRY, reason=f"sender error ({type(exc).__name__})")
 
 
+class SendSlots:
+    """At most `limit` sends active at once; a send unanswered after `stalled_after` seconds
+    stops counting (see the module docstring). Stalled sends are bounded too, by
+    `IN_FLIGHT_PER_SLOT` times `limit`, so a process too busy to read its answers (they all
+    look stalled then) cannot pile up ever more requests."""
+
+    def __init__(self, limit: int, stalled_after: float) -> None:
+        self._free = asyncio.Semaphore(limit)
+        self._in_flight = asyncio.Semaphore(limit * IN_FLIGHT_PER_SLOT)
+        self._stalled_after = stalled_after
+        self.stalled = 0
+        """Sends that gave their slot back while still waiting for an answer."""
+
+    @contextlib.asynccontextmanager
+    async def active(self) -> AsyncIterator[None]:
+        async with self._in_flight, self._active():
+            yield
+
+    @contextlib.asynccontextmanager
+    async def _active(self) -> AsyncIterator[None]:
+        await self._free.acquire()
+        held = True
+
+        def give_back(stalled: bool) -> None:
+            nonlocal held
+            if held:
+                held = False
+                self.stalled += stalled
+                self._free.release()
+
+        timer = asyncio.get_running_loop().call_later(self._stalled_after, give_back, True)
+        try:
+            yield
+        finally:
+            timer.cancel()
+            give_back(False)
+
+
 class Recorder:
-    """The record stage: outcomes reached in one event-loop turn share one disk write."""
+    """The record stage: outcomes that arrive while a write is on its way share the next."""
 
     def __init__(self, outbox: Outbox) -> None:
         self._outbox = outbox
-        self._outcomes: list[Outcome] = []
-        self._written: asyncio.Future[None] | None = None
+        self._queued: list[tuple[Outcome, asyncio.Future[None]]] = []
+        self._writing: asyncio.Task[None] | None = None
 
     async def record(self, outcome: Outcome) -> None:
-        """Queue `outcome` for the outbox and return once it is on disk."""
-        if self._written is None:
-            loop = asyncio.get_running_loop()
-            self._written = loop.create_future()
-            loop.call_soon(self._flush)
-        self._outcomes.append(outcome)
-        await asyncio.shield(self._written)
+        """Queue `outcome` for the outbox and return once it is durable."""
+        future = asyncio.get_running_loop().create_future()
+        self._queued.append((outcome, future))
+        if self._writing is None:
+            self._writing = asyncio.ensure_future(self._write())
+        await asyncio.shield(future)
 
-    def _flush(self) -> None:
-        outcomes, written = self._outcomes, self._written
-        self._outcomes, self._written = [], None
-        assert written is not None
+    async def _write(self) -> None:
         try:
-            self._outbox.record(outcomes)
-        except Exception as exc:
-            written.set_exception(exc)
-        else:
-            written.set_result(None)
+            while self._queued:
+                batch, self._queued = self._queued, []
+                try:
+                    await self._outbox.record([outcome for outcome, _ in batch])
+                except Exception as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                else:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_result(None)
+        finally:
+            self._writing = None
 
 
 @dataclass(slots=True)
@@ -129,7 +187,7 @@ class Delivery:
         settings: DeliverySettings | None = None,
         *,
         on_permanent: OnPermanent | None = None,
-        is_paused: Callable[[ChannelRef], bool] | None = None,
+        is_paused: IsPaused | None = None,
         clock: Clock = utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
@@ -139,7 +197,7 @@ class Delivery:
         self._settings = settings or DeliverySettings()
         self._on_permanent = on_permanent
         self._failed_channels: set[ChannelRef] = set()
-        self._is_paused = is_paused or self._failed_channels.__contains__
+        self._is_paused = is_paused or self._failed_channel
         self._clock = clock
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -148,62 +206,96 @@ class Delivery:
             self._settings.limits, clock=lambda: (clock() - epoch).total_seconds(), sleep=sleep
         )
         self._recorder = Recorder(outbox)
-        self._slots: asyncio.Semaphore | None = None
+        self._slots: SendSlots | None = None
         self._workers: dict[ChannelRef, asyncio.Task[None]] = {}
+        self._waiting_for_chart: set[ChannelRef] = set()
         self._wake: asyncio.Event | None = None
+        self._broken: asyncio.Future[None] | None = None
         self._wait_for_retries = True
         self.stats = DeliveryStats()
+
+    async def _failed_channel(self, channel: ChannelRef) -> bool:
+        return channel in self._failed_channels
+
+    @property
+    def stalled_sends(self) -> int:
+        """Sends that gave their slot back while waiting for an answer."""
+        return self._slots.stalled if self._slots is not None else 0
 
     # --- running -----------------------------------------------------------------------------
 
     async def run_until_idle(self, *, wait_for_retries: bool = True) -> None:
-        """Deliver until no channel that can take posts has pending items.
+        """Deliver until no channel that can take posts has pending items it may send now.
 
         With `wait_for_retries=False` (`rankbot poll --once`) a channel stops at its first item
         that is not due yet or answers RETRY: the retry time is recorded and the next run
-        picks it up, instead of one cycle sleeping through a long backoff.
+        picks it up, instead of one cycle sleeping through a long backoff. A channel whose
+        next post waits for its chart waits for it here (`kick()` when it is attached).
         """
         self._wait_for_retries = wait_for_retries
-        self._start_workers()
-        while self._workers:
-            await asyncio.gather(*self._workers.values())
-            if not wait_for_retries:
+        self._wake = asyncio.Event()
+        while True:
+            self._wake.clear()
+            await self._start_workers()  # channels still waiting for a chart start no worker
+            if self._workers:
+                await asyncio.gather(*self._workers.values())
+                if wait_for_retries or self._waiting_for_chart:
+                    continue
                 return
-            self._start_workers()
+            if not self._waiting_for_chart:
+                return
+            await self._wake.wait()
 
     async def serve(self) -> None:
         """Deliver forever, starting workers whenever `kick()` says the outbox changed."""
         self._wake = asyncio.Event()
+        self._broken = asyncio.get_running_loop().create_future()
         while True:
-            self._start_workers()
-            woken = asyncio.ensure_future(self._wake.wait())
-            done, _ = await asyncio.wait(
-                {woken, *self._workers.values()}, return_when=asyncio.FIRST_COMPLETED
-            )
-            woken.cancel()
             self._wake.clear()
-            for task in done - {woken}:
-                task.result()  # a worker that failed (e.g. the disk) stops the bot loudly
+            await self._start_workers()
+            woken: asyncio.Future[Any] = asyncio.ensure_future(self._wake.wait())
+            broken: asyncio.Future[Any] = self._broken
+            await asyncio.wait((woken, broken), return_when=asyncio.FIRST_COMPLETED)
+            woken.cancel()
+            if self._broken.done():
+                self._broken.result()  # a worker that failed (e.g. the disk) stops the bot loudly
 
     def kick(self) -> None:
-        """Tell `serve()` that items were enqueued or a channel was resumed."""
+        """Tell delivery that items were enqueued, a chart attached or a channel resumed."""
         if self._wake is not None:
             self._wake.set()
 
-    def _start_workers(self) -> None:
-        for channel in self._outbox.channels():
-            if channel in self._workers or self._is_paused(channel):
+    async def _start_workers(self) -> None:
+        for channel in await self._outbox.channels():
+            if channel in self._workers or await self._is_paused(channel):
                 continue
+            if channel in self._waiting_for_chart:
+                head = await self._outbox.head(channel)
+                if head is not None and head.chart_pending:
+                    continue
+                self._waiting_for_chart.discard(channel)
             sender = self._senders.get(channel.platform)
             if sender is None:
                 continue  # stays pending until a run that has this platform's adapter
-            self._workers[channel] = asyncio.ensure_future(self._drain(channel, sender))
+            task = asyncio.ensure_future(self._drain(channel, sender))
+            self._workers[channel] = task
+            task.add_done_callback(self._worker_done)
+
+    def _worker_done(self, task: asyncio.Task[None]) -> None:
+        error = None if task.cancelled() else task.exception()
+        if error is not None and self._broken is not None and not self._broken.done():
+            self._broken.set_exception(error)
 
     async def _drain(self, channel: ChannelRef, sender: Sender) -> None:
         try:
-            while not self._is_paused(channel):
-                item = self._outbox.head(channel)
-                if item is None or not await self._deliver(item, sender):
+            while not await self._is_paused(channel):
+                item = await self._outbox.head(channel)
+                if item is None:
+                    return
+                if item.chart_pending:
+                    self._waiting_for_chart.add(channel)
+                    return
+                if not await self._deliver(item, sender):
                     return
         finally:
             del self._workers[channel]
@@ -213,16 +305,15 @@ class Delivery:
     async def _deliver(self, item: OutboxItem, sender: Sender) -> bool:
         """Take one item through the stages; False when its channel must stop for now."""
         if self._slots is None:
-            self._slots = asyncio.Semaphore(self._settings.concurrency)
+            self._slots = SendSlots(
+                self._settings.concurrency, self._settings.stalled_after_seconds
+            )
         attempts, not_before = item.attempts, item.not_before
-        while not self._is_paused(item.channel):
+        while not await self._is_paused(item.channel):
             if not self._wait_for_retries and not item.is_due(self._clock()):
                 return False
             await self._wait_until(not_before)
-            await self._limiter.wait_channel(item.channel)
-            async with self._slots:
-                await self._limiter.acquire(item.channel)
-                result = await send_once(sender, item, self._settings.send_timeout)
+            result = await self._send(item, sender)
             now = self._clock()
             if result.status is SendStatus.SENT:
                 await self._recorder.record(
@@ -231,8 +322,7 @@ class Delivery:
                 self.stats.sent += 1
                 return True
             if result.status is SendStatus.PERMANENT:
-                await self._fail(item, result.reason or "the platform refused the post", now)
-                return False
+                return await self._fail(item, result, now)
             attempts += 1
             delay = retry_delay(result, attempts, self._settings, self._rng)
             not_before = now + timedelta(seconds=delay)
@@ -247,13 +337,33 @@ class Delivery:
                 return False
         return False
 
-    async def _fail(self, item: OutboxItem, reason: str, now: datetime) -> None:
-        await self._recorder.record(Outcome(item.key, FAILED, now, reason=reason))
+    async def _send(self, item: OutboxItem, sender: Sender) -> SendResult:
+        """Wait for the limits (holding nothing), then a send slot; spend the tokens only
+        when the request goes out (another channel may have taken them meanwhile: wait
+        again)."""
+        assert self._slots is not None
+        while True:
+            await self._limiter.wait_channel(item.channel)
+            await self._limiter.wait_platform(item.channel)
+            async with self._slots.active():
+                if self._limiter.take(item.channel):
+                    return await send_once(sender, item, self._settings.send_timeout)
+
+    async def _fail(self, item: OutboxItem, result: SendResult, now: datetime) -> bool:
+        """Record a permanent failure; True when the channel may go on with its next post."""
+        reason = result.reason or "the platform refused the post"
+        await self._recorder.record(
+            Outcome(item.key, FAILED, now, reason=reason, failure=result.failure)
+        )
         self.stats.failed += 1
+        if result.failure == CONTENT:
+            log.warning("%s: post %s refused: %s", item.channel.key, item.key, reason)
+            return True
         self._failed_channels.add(item.channel)
         log.warning("%s: %s; its deliveries are paused", item.channel.key, reason)
         if self._on_permanent is not None:
-            self._on_permanent(item.channel, reason, now)
+            await self._on_permanent(item.channel, reason, now)
+        return False
 
     async def _wait_until(self, moment: datetime | None) -> None:
         if moment is None:

@@ -5,9 +5,11 @@ planner releases what is due (confirmations of new subscriptions, posts held for
 or digests, source-health notices); then the history the source returned (a backfill, the
 older days of a catch-up) is stored silently, the new snapshots are ingested (store → detect
 → log), the planner turns all their events into one post per channel (with a line saying
-rankbot caught up, after an outage), and those posts are enqueued, all in ONE atomic write: a
+rankbot caught up, after an outage), and those posts are enqueued, all in ONE transaction: a
 crash leaves either the snapshots with their posts in the outbox, or neither (never events
-logged whose posts were lost). Then delivery is told the outbox changed.
+logged whose posts were lost). Charts are drawn after that transaction, off the event loop
+(`bot.engine.alert_charts`); the posts that carry one wait for it. Then delivery is told the
+outbox changed. Once a day, sent posts older than `[store] keep_sent_days` are pruned.
 
 Between ticks the poller sleeps until the source can have something new, waking at least every
 `MAX_SLEEP` so held-back posts go out on time. Delivery runs as a sibling task in the same
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,16 +33,19 @@ from bot.core.countries import CountryTable
 from bot.core.events import DetectParams, Event
 from bot.core.planning import Planned, catch_up_note
 from bot.delivery.workers import Delivery
+from bot.engine.alert_charts import AlertCharts
 from bot.engine.ingest import ingest, store_baseline
-from bot.engine.planner import Planner
+from bot.engine.planner import Plan, Planner
 from bot.sources.base import Fetched, Source
-from bot.store.database import Store
-from bot.store.outbox import Outbox
+from bot.store.protocols import Store
 
 log = logging.getLogger("rankbot.poller")
 
 MAX_SLEEP = timedelta(seconds=60)
 """Longest sleep between ticks: held-back posts (quiet hours, digests) are released by ticks."""
+PRUNE_EVERY = timedelta(days=1)
+KEEP_SENT_DAYS = 30.0
+"""`[store] keep_sent_days`' default: how long a sent post's record is kept (`Outbox.prune`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,21 +69,24 @@ class Poller:
         store: Store,
         source: Source,
         planner: Planner,
-        outbox: Outbox,
+        charts: AlertCharts,
         *,
-        params: Callable[[str], DetectParams],
+        params: Callable[[str], Awaitable[DetectParams]],
         countries: CountryTable,
         baseline_params: DetectParams | None = None,
+        keep_sent_days: float = KEEP_SENT_DAYS,
         clock: Clock = utcnow,
     ) -> None:
         self.store = store
         self.source = source
         self._planner = planner
-        self._outbox = outbox
+        self.charts = charts
         self._params = params
         self._baseline_params = baseline_params or DetectParams()
         self._countries = countries
+        self._keep_sent_days = keep_sent_days
         self._clock = clock
+        self._pruned: datetime | None = None
         self.next_poll: datetime | None = None
         """When the source is asked next (None: at the first tick)."""
 
@@ -95,55 +103,77 @@ class Poller:
                 source_error = f"{type(exc).__name__}: {exc}"
                 log.warning("poll of %s failed: %s", self.source.name, source_error)
             self.next_poll = self.source.next_poll(now)
-        enqueued = self.release_due(now)  # first: a confirmation precedes its alerts
+        enqueued = await self.release_due(now)  # first: a confirmation precedes its alerts
         # Everything one poll brought (a day and its rolling week; the recent days caught up
         # after an outage, the older ones stored silently first) becomes ONE grouped post per
         # channel, written with the snapshots at once.
         fresh: list[Event] = []
-        with self.store.batch():
-            if fetched.baseline or fetched.on_stored is not None:  # history, not news
-                store_baseline(
-                    self.store, fetched, params=self._baseline_params, countries=self._countries
-                )
-            for snapshot in fetched.news:
-                params = self._params(snapshot.period)
-                fresh += ingest(
-                    self.store, snapshot, params=params, countries=self._countries
-                ).events
-            note = catch_up_note(fetched.caught_up) if fetched.caught_up else None
-            enqueued += self._enqueue(self._planner.after_ingest(fresh, now, note=note), now)
+        plan = Plan()
+        history = fetched.baseline or fetched.on_stored is not None
+        if history or fetched.news:
+            async with self.store.transaction():
+                if history:
+                    await store_baseline(
+                        self.store, fetched, params=self._baseline_params, countries=self._countries
+                    )
+                for snapshot in fetched.news:
+                    params = await self._params(snapshot.period)
+                    ingested = await ingest(
+                        self.store, snapshot, params=params, countries=self._countries, now=now
+                    )
+                    fresh += ingested.events
+                if fresh:
+                    note = catch_up_note(fetched.caught_up) if fetched.caught_up else None
+                    subscriptions = await self.store.subscriptions.all()
+                    plan = await self._planner.after_ingest(fresh, subscriptions, now, note=note)
+                    enqueued += await self.store.outbox.enqueue(
+                        plan.posts, now=now, charts=plan.charts
+                    )
+        self.charts.start(set(plan.charts.values()))
+        await self._prune(now)
         return TickReport(len(fetched.news), len(fresh), enqueued, source_error)
 
-    def release_due(self, now: datetime | None = None) -> int:
+    async def release_due(self, now: datetime | None = None) -> int:
         """Enqueue what is due without asking the source: confirmations of new
         subscriptions, posts held for quiet hours or digests, health notices. A tick starts
         with it, and a chat command that changed a subscription calls it (through
         `bot.app.Bot.after_command`), so its confirmation goes out at once, not a tick later."""
         now = now or self._clock()
-        with self.store.batch():
-            enqueued = self._enqueue(self._planner.flush_due(now), now)
-            enqueued += self._enqueue(self._health_notices(now), now)
+        async with self.store.transaction():
+            enqueued = await self._enqueue(await self._planner.flush_due(now), now)
+            enqueued += await self._enqueue(await self._health_notices(now), now)
         return enqueued
 
-    def _health_notices(self, now: datetime) -> Sequence[Planned]:
+    async def _health_notices(self, now: datetime) -> Sequence[Planned]:
         """One notice after a sustained outage and one on recovery (`Source.health_notice`
-        records the notice as given: this runs inside the same batch as the enqueue, so a
-        crash can neither lose nor repeat it)."""
-        notice = self.source.health_notice(self.store, now)
+        records the notice as given: this runs inside the same transaction as the enqueue, so
+        a crash can neither lose nor repeat it)."""
+        notice = await self.source.health_notice(self.store, now)
         if notice is None:
             return []
         log.warning("source %s: %s notice sent", self.source.name, notice)
-        return self._planner.health_notices(
+        return await self._planner.health_notices(
             self.source.name, notice, self.source.outage_hours, now
         )
 
-    def _enqueue(self, planned: Sequence[Planned], now: datetime) -> int:
-        return sum(self._outbox.enqueue(p.channel, p.message, key=p.key, now=now) for p in planned)
+    async def _enqueue(self, planned: Sequence[Planned], now: datetime) -> int:
+        return await self.store.outbox.enqueue(planned, now=now) if planned else 0
+
+    async def _prune(self, now: datetime) -> None:
+        """Forget sent posts older than `keep_sent_days`, once a day."""
+        if self._pruned is not None and now - self._pruned < PRUNE_EVERY:
+            return
+        self._pruned = now
+        pruned = await self.store.outbox.prune(now, self._keep_sent_days)
+        if pruned:
+            log.info("pruned %d sent post(s) older than %g days", pruned, self._keep_sent_days)
 
 
 async def run_forever(poller: Poller, delivery: Delivery, *, clock: Clock = utcnow) -> None:
     """Tick, wake delivery, sleep until the next poll; stops only if the store or delivery
-    fails (a restart then resumes from the outbox)."""
+    fails (a restart then resumes from the outbox, and redraws charts posts wait for)."""
+    poller.charts.on_attached = delivery.kick
+    await poller.charts.resume()
     deliveries = asyncio.ensure_future(delivery.serve())
     try:
         while True:

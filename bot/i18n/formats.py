@@ -139,7 +139,5 @@ def window(as_of: str | date, period: str, lang: str = DEFAULT) -> str:
         return day_label(day_, lang)
     from bot.i18n.languages import translations
 
-    template = translations(lang).ngettext(
-        "%(n)s day to %(day)s", "%(n)s days to %(day)s", days
-    )
+    template = translations(lang).ngettext("%(n)s day to %(day)s", "%(n)s days to %(day)s", days)
     return template % {"n": days, "day": day_label(day_, lang)}

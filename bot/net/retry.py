@@ -61,9 +61,7 @@ def parse_retry_after(
     return bounded_delay(seconds, max_seconds)
 
 
-def backoff(
-    attempt: int, *, base: float, cap: float, rng: random.Random | None = None
-) -> float:
+def backoff(attempt: int, *, base: float, cap: float, rng: random.Random | None = None) -> float:
     """Seconds to wait before retry number `attempt` (1 = the first retry).
 
     Doubles per attempt from `base` up to `cap`. With `rng`, "equal jitter": a random point

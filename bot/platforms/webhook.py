@@ -22,6 +22,7 @@ from bot.core.messages import ChannelRef, Message
 from bot.delivery.sender import SendResult, SendStatus
 from bot.delivery.webhook_urls import UrlEnv, env_name, lookup
 from bot.net.retry import parse_retry_after
+from bot.render.per_message import PerMessage
 from bot.render.templates import Renderer
 from bot.render.text import render_text
 
@@ -48,6 +49,7 @@ class WebhookSender:
         self._environ = environ
         self._max_chars = max_chars
         self._clock = clock
+        self._rendered: PerMessage[str] = PerMessage()
 
     async def send(
         self, channel: ChannelRef, message: Message, *, idempotency_key: str
@@ -56,7 +58,9 @@ class WebhookSender:
         url = found.url
         if url is None:
             return found.unset()
-        text = render_text(self._renderer, message, max_chars=self._max_chars)
+        text = self._rendered.get(
+            message, None, lambda: render_text(self._renderer, message, max_chars=self._max_chars)
+        )
         try:
             response = await self._client.post(url, json={"text": text})
         except httpx.TimeoutException:

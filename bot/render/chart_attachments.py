@@ -2,7 +2,7 @@
 
 Building on `bot.render.charts` (the drawing): a PNG becomes an attachment named after what it
 shows and the date of its data, and `EVENT_CHARTS` is the rule of which alert kinds carry a
-picture (`bot.engine.planner` applies it).
+picture (`bot.engine.planner` applies it, `bot.engine.alert_charts` draws it).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from bot.core.countries import CountryTable
-from bot.core.events import Event
 from bot.core.messages import Attachment
 from bot.core.model import Snapshot
 from bot.core.text import T
@@ -18,35 +17,13 @@ from bot.i18n import DEFAULT, say
 from bot.i18n.formats import day
 from bot.render.charts import (
     DEFAULT_N,
-    DEFAULT_WEEKS,
     ChartKind,
-    NotEnoughHistory,
     chart_alt,
     chart_title,
-    render_chart,
 )
 
 EVENT_CHARTS: Mapping[str, ChartKind] = {"new_leader": "trend", "country_flip": "countries"}
 """The picture an alert of each kind carries: the new leader's climb, the countries' shares."""
-
-
-def alert_chart(
-    event: Event, stream: Sequence[Snapshot], countries: CountryTable, lang: str = DEFAULT
-) -> Attachment | None:
-    """The chart an alert carries, from the history up to the event's date (a late retry
-    shows what the alert is about, not newer weeks); None for kinds without a chart or while
-    the history is too short to show a change. `stream` is the event's stream as stored.
-    Drawn in the calling thread: the planner does this inside the poll's atomic write, for the
-    rare alerts that carry a chart."""
-    kind = EVENT_CHARTS.get(event.kind)
-    if kind is None:
-        return None
-    history = [s for s in stream if s.as_of <= event.as_of]
-    try:
-        png = render_chart(kind, history, countries=countries, lang=lang)
-    except NotEnoughHistory:
-        return None
-    return chart_attachment(kind, history[-DEFAULT_WEEKS:], png, countries=countries, lang=lang)
 
 
 def chart_attachment(

@@ -2,7 +2,7 @@
 
 This is core code: no store, no clock, no global matplotlib state. Each call builds its own
 `matplotlib.figure.Figure` (never pyplot, so no backend or current-figure state) and can run
-in a worker thread while the bot's event loop keeps answering (`render_chart_async`). The
+in a worker process while the bot's event loop keeps answering (`bot.render.chart_pool`). The
 same input gives a byte-identical PNG (fixed size and dpi, no Software stamp), which is what
 makes the pictures testable and lets a sender deduplicate uploads.
 
@@ -22,7 +22,6 @@ lower-ranked model to the next free colour (then to a dashed line once all nine 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
 import math
@@ -194,22 +193,6 @@ def render_chart(
         out = io.BytesIO()
         fig.savefig(out, format="png", dpi=_DPI, metadata={"Software": None})
     return out.getvalue()
-
-
-async def render_chart_async(
-    kind: str,
-    snapshots: Sequence[Snapshot],
-    *,
-    n: int | None = None,
-    weeks: int = DEFAULT_WEEKS,
-    countries: CountryTable,
-    lang: str = DEFAULT,
-) -> bytes:
-    """`render_chart` in a worker thread: a render takes 100-200 ms (half a second more for
-    the first of a process), which the bot's event loop must not spend blocked."""
-    return await asyncio.to_thread(
-        render_chart, kind, list(snapshots), n=n, weeks=weeks, countries=countries, lang=lang
-    )
 
 
 def style_for(keys: Sequence[str], preferred: Mapping[str, str] | None = None) -> dict[str, Style]:

@@ -237,9 +237,7 @@ class Renderer:
         """One post for a group of events, in sections (`bot.core.grouping`): only the first
         `shown` are rendered and the rest counted ("…and N more"), while the headline and the
         one citation line describe them all; in `lang`."""
-        return self.render(
-            f"{flavour}/grouped.j2", lang=lang, **group_context(events, shown, note)
-        )
+        return self.render(f"{flavour}/grouped.j2", lang=lang, **group_context(events, shown, note))
 
 
 def group_context(

@@ -7,7 +7,7 @@ answer when it has nothing to say (a replay file keeps no health, so it never ow
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -15,7 +15,7 @@ from typing import Protocol
 from bot.core.model import Snapshot
 from bot.core.planning import CatchUp
 from bot.core.source_health import Notice
-from bot.store.database import Store
+from bot.store.protocols import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ class Fetched:
 
     news: list[Snapshot] = field(default_factory=list)
     baseline: list[Snapshot] = field(default_factory=list)
-    on_stored: Callable[[Store], None] | None = None
+    on_stored: Callable[[Store], Awaitable[None]] | None = None
     caught_up: CatchUp | None = None
 
 
@@ -77,7 +77,7 @@ class Source(Protocol):
             def confirm_for(self, period: str) -> int | None:
                 return None                               # [detect] confirm
 
-            def health_notice(self, store: Store, now: datetime) -> Notice | None:
+            async def health_notice(self, store: Store, now: datetime) -> Notice | None:
                 return None                               # keeps no health record
 
     and one line in the composition root (`bot.app.build_source`) that builds it. Its
@@ -96,4 +96,4 @@ class Source(Protocol):
 
     def confirm_for(self, period: str) -> int | None: ...
 
-    def health_notice(self, store: Store, now: datetime) -> Notice | None: ...
+    async def health_notice(self, store: Store, now: datetime) -> Notice | None: ...

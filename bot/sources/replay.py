@@ -16,7 +16,7 @@ from bot.core.history_format import read_history
 from bot.core.model import Snapshot
 from bot.core.source_health import Notice
 from bot.sources.base import Fetched
-from bot.store.database import Store
+from bot.store.protocols import Store
 
 
 def load_history(path: Path) -> list[Snapshot]:
@@ -66,7 +66,7 @@ class ReplaySource:
     def confirm_for(self, period: str) -> int | None:
         return None
 
-    def health_notice(self, store: Store, now: datetime) -> Notice | None:
+    async def health_notice(self, store: Store, now: datetime) -> Notice | None:
         return None
 
 
@@ -112,5 +112,5 @@ class TimedReplay:
     def confirm_for(self, period: str) -> int | None:
         return None
 
-    def health_notice(self, store: Store, now: datetime) -> Notice | None:
+    async def health_notice(self, store: Store, now: datetime) -> Notice | None:
         return None

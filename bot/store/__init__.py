@@ -1,1 +1,2 @@
-"""The one database file (TinyDB, written atomically) and the repositories that own its tables."""
+"""The store: the interface everything above uses (`protocols`), the state keys, and the
+backends (`tinydb`, the embedded default), which only the composition root picks."""

@@ -8,7 +8,7 @@ a reader of the database file finds every key it may hold in one place:
 | key                              | owner                                   | value           |
 |----------------------------------|-----------------------------------------|-----------------|
 | `detector:<source>:<period>`     | `bot.engine.ingest`                     | DetectorState   |
-| `known_models:<source>`          | `bot.store.database.Store`              | sorted model ids|
+| `known_models:<source>`          | `bot.store.protocols.History`           | sorted model ids|
 | `health:<source>`                | `bot.store.source_health`               | Health record   |
 | `backfill:<source>`              | `bot.sources.openrouter.backfill`       | progress mark   |
 | `catch_up:<source>`              | `bot.sources.openrouter.source`         | progress mark   |

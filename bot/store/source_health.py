@@ -8,18 +8,18 @@ from __future__ import annotations
 
 from bot.core.source_health import Health
 from bot.store import keys
-from bot.store.database import Store
+from bot.store.protocols import StateValues
 
 
-def read_health(store: Store, source: str) -> Health:
+async def read_health(state: StateValues, source: str) -> Health:
     """The record of `source` (an empty one when the source never wrote it)."""
-    return Health.from_dict(store.get_state(keys.health(source)))
+    return Health.from_dict(await state.get(keys.health(source)))
 
 
-def has_health(store: Store, source: str) -> bool:
+async def has_health(state: StateValues, source: str) -> bool:
     """Whether `source` ever wrote its record (`status` says "unknown" until it has)."""
-    return store.get_state(keys.health(source)) is not None
+    return await state.get(keys.health(source)) is not None
 
 
-def write_health(store: Store, source: str, health: Health) -> None:
-    store.set_state(keys.health(source), health.to_dict())
+async def write_health(state: StateValues, source: str, health: Health) -> None:
+    await state.set(keys.health(source), health.to_dict())

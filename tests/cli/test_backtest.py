@@ -29,8 +29,7 @@ from bot.sources.openrouter import range_cache
 from bot.sources.openrouter.limiter import RequestLimiter
 from bot.sources.openrouter.source import OpenRouterSource
 from bot.sources.replay import TimedReplay, load_history
-from bot.store.database import Store
-from bot.store.subscriptions import Subscriptions
+from bot.store.tinydb import TinyStore
 from tests.fakes.openrouter_api import KEY, Clock, Rows
 from tests.fakes.openrouter_http import OpenRouterHttpFake
 from tests.fakes.threaded import threaded
@@ -245,13 +244,19 @@ def database_subscriptions() -> list[Subscription]:
 
 
 def write_database(path: Path) -> Path:
-    with Store.open(path) as store:
+    asyncio.run(_write_database(path))
+    return path
+
+
+async def _write_database(path: Path) -> None:
+    async with TinyStore.open(path) as store:
         for sub in database_subscriptions():
-            Subscriptions(store).upsert(sub)
+            await store.subscriptions.upsert(sub)
         # a [[channels]] table since removed from the file: the live bot drops it, so must this
         gone = ChannelRef("webhook", "config", "removed")
-        Subscriptions(store).upsert(Subscription(gone, kinds=SUBSCRIBABLE_KINDS, periods=("day",)))
-    return path
+        await store.subscriptions.upsert(
+            Subscription(gone, kinds=SUBSCRIBABLE_KINDS, periods=("day",))
+        )
 
 
 @pytest.fixture
@@ -308,26 +313,26 @@ async def real_poller(config_path: Path, make_source: Any, workdir: Path) -> lis
     """The bot as `rankbot run` wires it, on a clock moved 10 minutes per tick."""
     config = app.load_config(config_path)
     moment = Moment(backtest.day_start(SINCE))
-    with Store.open(workdir / "poller.db.json") as store:
-        bot = app.build_bot(config, store, make_source(moment), {}, clock=moment)
-        subs = Subscriptions(store)
+    async with TinyStore.open(workdir / "poller.db.json") as store:
+        bot = await app.build_bot(config, store, make_source(moment), {}, clock=moment)
+        subs = store.subscriptions
         for sub in database_subscriptions():
-            subs.upsert(replace(sub, mute_until=None))
+            await subs.upsert(replace(sub, mute_until=None))
         caller = Caller("backtest", "you", can_manage=True)
-        execute(
+        await execute(
             f"subscribe {SUBSCRIBE}",
             CommandContext(TUNED, caller, moment.now),
             Services(store, config),
         )
-        for sub in subs.all():
-            subs.upsert(replace(sub, confirmed=True))
+        for sub in await subs.all():
+            await subs.upsert(replace(sub, confirmed=True))
         end = backtest.day_start(UNTIL + timedelta(days=1))
-        with store.batch():  # what is planned is the same; only the file is written once
-            while moment.now < end:
-                await bot.poller.tick()
-                moment.now += TICK
+        while moment.now < end:
+            await bot.poller.tick()
+            moment.now += TICK
+        await bot.charts.settle()
         renderer = Renderer()
-        items = [i for c in bot.outbox.channels() for i in bot.outbox.pending(c)]
+        items = [i for c in await bot.outbox.channels() for i in await bot.outbox.pending(c)]
         posts = [backtest.Post(i.channel, i.enqueued_at, i.key, i.message) for i in items]
         posts.sort(key=lambda p: (p.at, p.channel.key, p.key))
         return [backtest.post_json(p, renderer) for p in posts]

@@ -13,8 +13,8 @@ import pytest
 
 from bot.cli.main import main
 from bot.store import keys
-from bot.store.database import Store
 from tests.fakes.discord_fake import APP_ID, GUILD_ID, FakeDiscord
+from tests.helpers import read_store
 
 
 @pytest.fixture
@@ -59,8 +59,8 @@ def test_discord_sync_registers_the_commands_in_a_server_and_records_the_hash(
     (put,) = fake.requests("PUT", rf"/applications/{APP_ID}/guilds/{GUILD_ID}/commands")
     assert put.headers["Authorization"] == "Bot cli-token"
     assert "global" not in fake.commands
-    with Store.open(config_file.parent / "db.json") as store:
-        assert store.get_state(keys.discord_commands(int(GUILD_ID)))
+    key = keys.discord_commands(int(GUILD_ID))
+    assert read_store(config_file.parent / "db.json", lambda store: store.state.get(key))
 
 
 def test_discord_invite_reads_the_application_id_with_the_token(

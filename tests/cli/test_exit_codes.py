@@ -27,7 +27,7 @@ import respx
 from bot.cli import top
 from bot.cli.main import main
 from bot.errors import ExitCode
-from bot.store.database import Store
+from bot.store.tinydb import TinyStore
 from tests.fakes.discord_fake import FakeDiscord
 from tests.fakes.slack_fake import SlackFake
 from tests.fakes.threaded import threaded
@@ -161,8 +161,11 @@ def test_slack_without_its_tokens(tmp_path: Path) -> None:
 
 
 def test_a_database_in_use(db: Path) -> None:
-    with Store.open(db):
+    holder = TinyStore.open(db)
+    try:
         code, err = rankbot("replay", str(DEMO), "--db", str(db))
+    finally:
+        holder.close_now()
     assert code == ExitCode.STORE_BUSY == 3
     assert "is in use by another rankbot process" in one_line(err)
 
@@ -198,10 +201,10 @@ def test_the_disk_refuses_a_write(
     number: int,
     fix: str,
 ) -> None:
-    def refuse(src: object, dst: object) -> None:
-        raise OSError(number, os.strerror(number), str(dst))
+    def refuse(fd: int, data: bytes) -> int:
+        raise OSError(number, os.strerror(number))
 
-    monkeypatch.setattr(os, "replace", refuse)  # the atomic write's final rename
+    monkeypatch.setattr(os, "write", refuse)  # the journal's append of the first commit
     code = main(["replay", str(DEMO), "--db", str(tmp_path / "db.json")])
     assert code == ExitCode.STORE_IO == 5
     line = one_line(capsys.readouterr().err)

@@ -16,8 +16,8 @@ from bot.cli.main import main
 from bot.config.file import Config
 from bot.errors import ConfigError, ExitCode
 from bot.sources.openrouter.settings import SourceSettings
-from bot.store.database import Store
 from tests.fakes.openrouter_api import BASE_URL, KEY, FakeApi, history, sample_rows
+from tests.helpers import read_store
 
 NOW = datetime(2026, 8, 1, 9, 0, tzinfo=UTC)
 
@@ -164,6 +164,5 @@ def test_backfill_command_stores_a_silent_baseline_with_a_progress_bar(
     assert out.out.startswith("backfill from 2026-07-01: 2 range(s) fetched with 2 request(s)")
     assert "31 day(s) stored" in out.out
     assert "2/2 ranges, through 2026-07-31" in out.err
-    with Store.open(db) as store:
-        assert len(store.snapshots("openrouter", "day")) == 31
-        assert store.events() == []
+    assert len(read_store(db, lambda s: s.history.snapshots("openrouter", "day"))) == 31
+    assert read_store(db, lambda s: s.history.events()) == []

@@ -12,10 +12,8 @@ import respx
 from bot.cli.main import main
 from bot.core.history_format import write_history
 from bot.core.messages import ChannelRef
-from bot.store.database import Store
-from bot.store.subscriptions import Subscriptions
 from tests.engine.test_poller import weeks
-from tests.helpers import snap
+from tests.helpers import read_store, snap
 
 HOOK = "https://hooks.example.test/T0/ops"
 
@@ -67,10 +65,10 @@ def test_poll_once_posts_each_alert_once_and_pauses_a_deleted_webhook(
         write_history([snap("2026-02-23", {"a/x": 1200, "b/y": 1500})], out)
     assert main([*argv[:-1], str(later)]) == 0
     assert hook.call_count == 3  # tried once, not retried
-    with Store.open(tmp_path / "bot.db.json", readonly=True) as store:
-        sub = Subscriptions(store).get(ChannelRef("webhook", "config", "ops"))
-        assert sub is not None and sub.paused
-        assert sub.pause_reason == "webhook deleted or forbidden (HTTP 404)"
+    ops = ChannelRef("webhook", "config", "ops")
+    sub = read_store(tmp_path / "bot.db.json", lambda store: store.subscriptions.get(ops))
+    assert sub is not None and sub.paused
+    assert sub.pause_reason == "webhook deleted or forbidden (HTTP 404)"
     err = capsys.readouterr().err
     assert "0 sent, 0 pending, 1 failed" in err
     assert HOOK not in err  # the URL is a secret

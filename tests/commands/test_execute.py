@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,11 +15,18 @@ from hypothesis import strategies as st
 from bot.commands.execute import Services, execute
 from bot.config.file import Config
 from bot.core.messages import Caller, ChannelRef, CommandContext, Message, Reply
+from bot.core.planning import Planned
 from bot.engine.ingest import ingest
-from bot.store.database import Store
-from bot.store.outbox import Outbox
-from bot.store.subscriptions import Subscriptions
+from bot.store.tinydb import TinyStore
 from tests.helpers import snap
+
+T = TypeVar("T")
+
+
+def sync(step: Coroutine[Any, Any, T]) -> T:
+    """One store call or command from these (sync) tests, on a loop of its own."""
+    return asyncio.run(step)
+
 
 NOW = datetime(2026, 2, 16, 12, 0, tzinfo=UTC)
 CH = ChannelRef("slack", "T1", "C1")
@@ -26,27 +36,24 @@ MEMBER = Caller("U2", "bob", can_manage=False, manage_rule="Ask a workspace admi
 
 
 @pytest.fixture
-def services(tmp_path: Path) -> Services:
+def services(tmp_path: Path) -> Iterator[Services]:
     config = Config()
-    with Store.open(tmp_path / "db.json") as store:
-        weeks = [
-            {"openai/gpt-5": 900, "deepseek/deepseek-v3": 800, "meta/llama-4": 100},
-            {"openai/gpt-5": 900, "deepseek/deepseek-v3": 1200, "meta/llama-4": 150},
-            {"openai/gpt-5": 1000, "deepseek/deepseek-v3": 1300, "qwen/qwen3": 50},
-        ]
-        for i, figures in enumerate(weeks):
-            day = f"2026-02-{2 + 7 * i:02d}"
-            ingest(
-                store,
-                snap(day, figures, attribution=ATTRIBUTION),
-                params=config.detect,
-                countries=config.countries,
-            )
-        yield Services(store, config)  # type: ignore[misc]
+    store = TinyStore.open(tmp_path / "db.json")
+    weeks = [
+        {"openai/gpt-5": 900, "deepseek/deepseek-v3": 800, "meta/llama-4": 100},
+        {"openai/gpt-5": 900, "deepseek/deepseek-v3": 1200, "meta/llama-4": 150},
+        {"openai/gpt-5": 1000, "deepseek/deepseek-v3": 1300, "qwen/qwen3": 50},
+    ]
+    for i, figures in enumerate(weeks):
+        day = f"2026-02-{2 + 7 * i:02d}"
+        week = snap(day, figures, attribution=ATTRIBUTION)
+        sync(ingest(store, week, params=config.detect, countries=config.countries))
+    yield Services(store, config)
+    store.close_now()
 
 
 def run(services: Services, line: str, caller: Caller = ADMIN, now: datetime = NOW) -> Reply:
-    return execute(line, CommandContext(CH, caller, now), services)
+    return sync(execute(line, CommandContext(CH, caller, now), services))
 
 
 def test_top_shows_the_ranking_with_changes_and_attribution(services: Services) -> None:
@@ -151,7 +158,7 @@ def test_subscribe_defaults_and_merges(services: Services) -> None:
     assert sub["charts"] is False and "updated" in again.text
     reset = run(services, "subscribe reset")
     assert reset.data["subscription"]["filters"]["countries"] == []
-    assert len(Subscriptions(services.store).all()) == 1
+    assert len(sync(services.store.subscriptions.all())) == 1
 
 
 @pytest.mark.parametrize(
@@ -170,7 +177,7 @@ def test_subscribe_defaults_and_merges(services: Services) -> None:
 def test_subscribe_bad_arguments(services: Services, line: str, says: str) -> None:
     reply = run(services, line)
     assert not reply.ok and says in reply.text and "Example: `subscribe" in reply.text
-    assert Subscriptions(services.store).get(CH) is None
+    assert sync(services.store.subscriptions.get(CH)) is None
 
 
 def test_unsubscribe_some_kinds_then_all(services: Services) -> None:
@@ -179,7 +186,7 @@ def test_unsubscribe_some_kinds_then_all(services: Services) -> None:
     assert some.data["subscription"]["kinds"] == ["new_leader", "country_flip", "milestone"]
     everything = run(services, "unsubscribe all")
     assert everything.ok and everything.data["subscription"] is None
-    assert Subscriptions(services.store).get(CH) is None
+    assert sync(services.store.subscriptions.get(CH)) is None
     nothing = run(services, "unsubscribe")
     assert not nothing.ok and "no subscription" in nothing.text
     assert "Unknown alert kind" in run(services, "unsubscribe flips").text
@@ -208,7 +215,7 @@ def test_changes_need_the_manage_right(services: Services) -> None:
     ):
         reply = run(services, line, caller=MEMBER)
         assert not reply.ok and "Ask a workspace admin." in reply.text
-    assert Subscriptions(services.store).get(CH) is None
+    assert sync(services.store.subscriptions.get(CH)) is None
     assert run(services, "top", caller=MEMBER).ok
 
 
@@ -259,7 +266,7 @@ def test_quiet_hours_settings(services: Services) -> None:
 
 
 def test_status_shows_health_pause_and_pending(services: Services) -> None:
-    services.store.set_state(
+    health = services.store.state.set(
         "health:openrouter",
         {
             "last_good_fetch": "2026-02-16T11:00:00+00:00",
@@ -269,9 +276,10 @@ def test_status_shows_health_pause_and_pending(services: Services) -> None:
             "next_poll": "2026-02-16T13:00",
         },
     )
+    sync(health)
     run(services, "subscribe")
-    Outbox(services.store).enqueue(CH, Message(notice="hi"), key="k1", now=NOW)
-    Subscriptions(services.store).pause(CH, "not_in_channel", NOW)
+    sync(services.store.outbox.enqueue([Planned(CH, Message(notice="hi"), "k1")], now=NOW))
+    sync(services.store.subscriptions.pause(CH, "not_in_channel", NOW))
     reply = run(services, "status", caller=MEMBER)
     assert reply.ok and reply.view == "status"
     assert reply.data["pending_here"] == 1 and reply.data["paused"]
@@ -312,7 +320,7 @@ def test_status_of_a_recorded_history_describes_the_store(services: Services) ->
 
 def test_every_command_in_a_paused_channel_mentions_the_pause(services: Services) -> None:
     run(services, "subscribe")
-    Subscriptions(services.store).pause(CH, "channel_not_found", NOW)
+    sync(services.store.subscriptions.pause(CH, "channel_not_found", NOW))
     for line in ("top", "help", "subscriptions", "bogus"):
         reply = run(services, line)
         assert "paused: channel_not_found" in reply.text and "`resume`" in reply.text
@@ -323,9 +331,9 @@ def test_every_command_in_a_paused_channel_mentions_the_pause(services: Services
 
 def test_subscribe_unpauses(services: Services) -> None:
     run(services, "subscribe")
-    Subscriptions(services.store).pause(CH, "gone", NOW)
+    sync(services.store.subscriptions.pause(CH, "gone", NOW))
     run(services, "subscribe surge")
-    assert not Subscriptions(services.store).is_paused(CH)
+    assert not sync(services.store.subscriptions.is_paused(CH))
 
 
 def test_help_lists_everything_and_explains_one(services: Services) -> None:
@@ -402,22 +410,22 @@ def test_any_line_yields_a_reply(services: Services, line: str, manage: bool) ->
     assert isinstance(reply, Reply) and reply.text
 
 
-def test_chart_command_answers_with_a_png_or_a_helpful_error(tmp_path: Path) -> None:
+async def test_chart_command_answers_with_a_png_or_a_helpful_error(tmp_path: Path) -> None:
     from importlib import resources
 
     from bot.core.history_format import read_history
 
-    with Store.open(tmp_path / "db.json") as store:
+    async with TinyStore.open(tmp_path / "db.json") as store:
         services = Services(store=store, config=Config())
         ctx = CommandContext(ChannelRef("slack", "T1", "C1"), Caller("U1"), NOW)
-        empty = execute("chart trend", ctx, services)
+        empty = await execute("chart trend", ctx, services)
         assert not empty.ok and "chart" in empty.text
         text = resources.files("bot").joinpath("data/demo-history.jsonl").read_text("utf-8")
         for snapshot in read_history(text.splitlines()):
-            store.add_snapshot(snapshot)
-        reply = execute("chart ranks 5 6", ctx, services)
+            await store.history.add_snapshot(snapshot)
+        reply = await execute("chart ranks 5 6", ctx, services)
         assert reply.ok and reply.view == "chart"
         [png] = reply.attachments
         assert png.content.startswith(b"\x89PNG") and png.filename.endswith(".png")
-        bad = execute("chart pie", ctx, services)
+        bad = await execute("chart pie", ctx, services)
         assert not bad.ok and "trend" in bad.text

@@ -2,50 +2,62 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import random
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
 from bot.core.messages import ChannelRef, Message
+from bot.core.planning import Planned
 from bot.delivery.sender import SendResult, SendStatus
 from bot.delivery.settings import DeliverySettings
 from bot.delivery.workers import Delivery, retry_delay
-from bot.store.atomic_json import AtomicJSONStorage
-from bot.store.database import Store
-from bot.store.outbox import Outbox
+from bot.store.protocols import Outbox
+from bot.store.tinydb import TinyStore
+from bot.store.tinydb.journal import JournalWriter
 from tests.delivery.test_rate_limits import max_in_window
 from tests.fakes.scripted_sender import Call, FakeSender
 from tests.fakes.virtual_time import START, VirtualClock, run_virtual
 
+T = TypeVar("T")
 SETTINGS = DeliverySettings(send_timeout=5.0, backoff_base=1.0, max_backoff=60.0)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "db.json") as s:
-        yield s
+def store(tmp_path: Path) -> Iterator[TinyStore]:
+    s = TinyStore.open(tmp_path / "db.json")
+    yield s
+    s.close_now()
+
+
+def sync(step: Coroutine[Any, Any, T]) -> T:
+    """A store call from these (sync) tests, on a loop of its own."""
+    return asyncio.run(step)
 
 
 def fill(outbox: Outbox, channels: list[ChannelRef], per_channel: int) -> dict[ChannelRef, list]:
     expected: dict[ChannelRef, list[str]] = {}
+    posts = []
     for i in range(per_channel):  # interleaved, as a planner fanning out several polls would
         for channel in channels:
             key = f"{channel.channel}#{i}"
-            outbox.enqueue(channel, Message(notice=key), key=key, now=START)
+            posts.append(Planned(channel, Message(notice=key), key))
             expected.setdefault(channel, []).append(key)
+    sync(outbox.enqueue(posts, now=START))
     return expected
 
 
-def test_random_429s_500s_and_timeouts_lose_nothing_and_keep_order(store: Store) -> None:
+def test_random_429s_500s_and_timeouts_lose_nothing_and_keep_order(store: TinyStore) -> None:
     rng = random.Random(4)
     channels = [ChannelRef("slack", "T1", f"C{i}") for i in range(30)]
     channels += [ChannelRef("discord", "G1", f"d{i}") for i in range(10)]
-    outbox = Outbox(store)
+    outbox = store.outbox
     expected = fill(outbox, channels, per_channel=5)
 
     def choose(channel: ChannelRef, key: str) -> str:
@@ -65,7 +77,7 @@ def test_random_429s_500s_and_timeouts_lose_nothing_and_keep_order(store: Store)
 
     sender = run_virtual(main)
     assert dict(sender.received) == expected  # everything arrived, once, in order
-    assert outbox.pending_count() == 0
+    assert sync(outbox.count()) == 0
     outcomes = [c.outcome for c in sender.calls]
     assert min(outcomes.count(o) for o in ("429", "500", "hang")) >= 10, "too few faults"
 
@@ -85,11 +97,14 @@ def test_random_429s_500s_and_timeouts_lose_nothing_and_keep_order(store: Store)
             assert max_in_window([c.t for c in calls], 5.0) <= 5
 
 
-def test_a_permanent_failure_pauses_the_channel_and_keeps_its_later_posts(store: Store) -> None:
+def test_a_permanent_failure_pauses_the_channel_and_keeps_its_later_posts(store: TinyStore) -> None:
     gone, fine = ChannelRef("slack", "T1", "gone"), ChannelRef("slack", "T1", "fine")
-    outbox = Outbox(store)
+    outbox = store.outbox
     fill(outbox, [gone, fine], per_channel=3)
     paused: list[tuple[ChannelRef, str, datetime]] = []
+
+    async def on_permanent(channel: ChannelRef, reason: str, now: datetime) -> None:
+        paused.append((channel, reason, now))
 
     async def main(clock: VirtualClock) -> FakeSender:
         sender = FakeSender(clock, lambda c, k: "permanent" if c == gone else "sent")
@@ -97,7 +112,7 @@ def test_a_permanent_failure_pauses_the_channel_and_keeps_its_later_posts(store:
             outbox,
             {"slack": sender},
             SETTINGS,
-            on_permanent=lambda c, reason, now: paused.append((c, reason, now)),
+            on_permanent=on_permanent,
             clock=clock.now,
         )
         await delivery.run_until_idle()
@@ -107,22 +122,23 @@ def test_a_permanent_failure_pauses_the_channel_and_keeps_its_later_posts(store:
     sender = run_virtual(main)
     assert paused == [(gone, "channel_not_found", START)]
     assert [c.key for c in sender.calls if c.channel == gone] == ["gone#0"]  # not retried
-    assert outbox.status("gone#0") == "failed"
-    assert [i.key for i in outbox.pending(gone)] == ["gone#1", "gone#2"]
+    assert sync(outbox.state_of("gone#0")) == "failed"
+    assert [i.key for i in sync(outbox.pending(gone))] == ["gone#1", "gone#2"]
     assert sender.received[fine] == ["fine#0", "fine#1", "fine#2"]
 
 
-def test_a_paused_channel_gets_nothing_until_it_is_resumed(store: Store) -> None:
+def test_a_paused_channel_gets_nothing_until_it_is_resumed(store: TinyStore) -> None:
     quiet = ChannelRef("discord", "G1", "quiet")
-    outbox = Outbox(store)
+    outbox = store.outbox
     fill(outbox, [quiet], per_channel=2)
     paused = {quiet}
 
+    async def is_paused(channel: ChannelRef) -> bool:
+        return channel in paused
+
     async def main(clock: VirtualClock) -> FakeSender:
         sender = FakeSender(clock)
-        delivery = Delivery(
-            outbox, {"discord": sender}, is_paused=paused.__contains__, clock=clock.now
-        )
+        delivery = Delivery(outbox, {"discord": sender}, is_paused=is_paused, clock=clock.now)
         await delivery.run_until_idle()
         assert sender.calls == []
         paused.clear()
@@ -137,21 +153,23 @@ def test_a_retry_time_is_kept_across_a_restart(tmp_path: Path) -> None:
     first_call: list[float] = []
 
     async def before_restart(clock: VirtualClock) -> None:
-        with Store.open(tmp_path / "db.json") as store:
-            outbox = Outbox(store)
-            fill(outbox, [channel], per_channel=2)
+        async with TinyStore.open(tmp_path / "db.json") as store:
+            outbox = store.outbox
+            posts = [Planned(channel, Message(notice=k), k) for k in ("ops#0", "ops#1")]
+            await outbox.enqueue(posts, now=START)
             sender = FakeSender(clock, lambda c, k: "429")
             delivery = Delivery(outbox, {"webhook": sender}, SETTINGS, clock=clock.now)
             await delivery.run_until_idle(wait_for_retries=False)  # one attempt, then exit
             assert [c.outcome for c in sender.calls] == ["429"]
-            assert outbox.pending_count() == 2
+            assert await outbox.count() == 2
 
     async def after_restart(clock: VirtualClock) -> None:
         clock.t = 2.0  # restarted 2 s later: the 429 asked for 7.5 s
-        with Store.open(tmp_path / "db.json") as store:
-            outbox = Outbox(store)
+        async with TinyStore.open(tmp_path / "db.json") as store:
             sender = FakeSender(clock)
-            await Delivery(outbox, {"webhook": sender}, SETTINGS, clock=clock.now).run_until_idle()
+            await Delivery(
+                store.outbox, {"webhook": sender}, SETTINGS, clock=clock.now
+            ).run_until_idle()
             first_call.append(sender.calls[0].t)
             assert sender.received[channel] == ["ops#0", "ops#1"]
 
@@ -161,10 +179,10 @@ def test_a_retry_time_is_kept_across_a_restart(tmp_path: Path) -> None:
 
 
 def test_a_sender_that_raises_or_hangs_is_retried_and_the_error_text_is_not_logged(
-    store: Store, caplog: pytest.LogCaptureFixture
+    store: TinyStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     channel = ChannelRef("console", "", "out")
-    outbox = Outbox(store)
+    outbox = store.outbox
     fill(outbox, [channel], per_channel=1)
     script = iter(["raise", "hang", "sent"])
 
@@ -180,31 +198,31 @@ def test_a_sender_that_raises_or_hangs_is_retried_and_the_error_text_is_not_logg
     assert "secret-token" not in caplog.text
 
 
-def test_posts_for_a_platform_without_a_sender_stay_pending(store: Store) -> None:
-    outbox = Outbox(store)
+def test_posts_for_a_platform_without_a_sender_stay_pending(store: TinyStore) -> None:
+    outbox = store.outbox
     fill(outbox, [ChannelRef("slack", "T1", "C1")], per_channel=1)
 
     async def main(clock: VirtualClock) -> None:
         await Delivery(outbox, {}, clock=clock.now).run_until_idle()
 
     run_virtual(main)
-    assert outbox.pending_count() == 1
+    assert sync(outbox.count()) == 1
 
 
 def test_outcomes_reached_together_share_one_disk_write(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+    store: TinyStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     channels = [ChannelRef("console", "", f"c{i}") for i in range(50)]
-    outbox = Outbox(store)
+    outbox = store.outbox
     fill(outbox, channels, per_channel=1)
     writes: list[int] = []
-    flush = AtomicJSONStorage._flush
+    submit = JournalWriter.submit
 
-    def counting_flush(self: AtomicJSONStorage) -> None:
+    def counting(self: JournalWriter, *args: Any) -> Any:
         writes.append(1)
-        flush(self)
+        return submit(self, *args)
 
-    monkeypatch.setattr(AtomicJSONStorage, "_flush", counting_flush)
+    monkeypatch.setattr(JournalWriter, "submit", counting)
 
     async def main(clock: VirtualClock) -> None:
         sender = FakeSender(clock)
@@ -212,7 +230,7 @@ def test_outcomes_reached_together_share_one_disk_write(
         assert len(sender.received) == 50
 
     run_virtual(main)
-    assert outbox.pending_count() == 0
+    assert sync(outbox.count()) == 0
     assert len(writes) <= 4  # 16 sends in flight at a time: a handful of group commits
 
 

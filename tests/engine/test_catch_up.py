@@ -22,9 +22,8 @@ from bot.sources.openrouter.limiter import RequestLimiter
 from bot.sources.openrouter.settings import SourceSettings
 from bot.sources.openrouter.source import OpenRouterSource
 from bot.store import keys
-from bot.store.database import Store
-from bot.store.outbox import OutboxItem
-from bot.store.subscriptions import Subscriptions
+from bot.store.protocols import OutboxItem, Store
+from bot.store.tinydb import TinyStore
 from tests.fakes.openrouter_api import BASE_URL, KEY, Clock, FakeApi, Rows, history, varied_rows
 
 SINCE = date(2026, 1, 1)
@@ -64,9 +63,11 @@ class Moment:
         return self.now
 
 
-def build(store: Store, src: OpenRouterSource, moment: Moment, tmp_path: Path) -> app.Bot:
-    bot = app.build_bot(app.config_from_mapping({}, base=tmp_path), store, src, {}, clock=moment)
-    Subscriptions(store).upsert(
+async def build(store: Store, src: OpenRouterSource, moment: Moment, tmp_path: Path) -> app.Bot:
+    bot = await app.build_bot(
+        app.config_from_mapping({}, base=tmp_path), store, src, {}, clock=moment
+    )
+    await store.subscriptions.upsert(
         Subscription(
             CHANNEL,
             kinds=SUBSCRIBABLE_KINDS,
@@ -78,43 +79,47 @@ def build(store: Store, src: OpenRouterSource, moment: Moment, tmp_path: Path) -
     return bot
 
 
-def posts(bot: app.Bot) -> list[OutboxItem]:
+async def posts(bot: app.Bot) -> list[OutboxItem]:
     """The channel's alert posts (it also hears the source's outage and recovery notices)."""
-    return [i for i in bot.outbox.pending(CHANNEL) if i.key.startswith("post:")]
+    return [i for i in await bot.outbox.pending(CHANNEL) if i.key.startswith("post:")]
 
 
 async def test_a_seven_week_gap_is_filled_and_only_the_last_three_days_announced(
     fake: FakeApi, clock: Clock, tmp_path: Path
 ) -> None:
     moment = Moment()
-    with Store.open(tmp_path / "db.json") as store:
-        bot = build(store, source(clock), moment, tmp_path)
+    async with TinyStore.open(tmp_path / "db.json") as store:
+        bot = await build(store, source(clock), moment, tmp_path)
         await bot.poller.tick()  # the first run: a silent backfill up to 28 Feb
-        assert store.events() == [] and max(load_days(store)) == date(2026, 2, 28)
+        assert await store.history.events() == [] and max(await load_days(store.days)) == date(
+            2026, 2, 28
+        )
         first = len(fake.ranking_calls)
 
         moment.now = AFTER
         report = await bot.poller.tick()
         assert report.source_error is None
-        held = load_days(store)
+        held = await load_days(store.days)
         assert all(day in held for day in GAP)
-        assert {s.as_of for s in store.snapshots("openrouter", "day")} >= set(GAP)
+        assert {s.as_of for s in await store.history.snapshots("openrouter", "day")} >= set(GAP)
         assert [c[2] for c in fake.ranking_calls[first:]] == [  # the gap, in ≤30-day ranges
             {"start_date": "2026-03-01", "end_date": "2026-03-30"},
             {"start_date": "2026-03-31", "end_date": "2026-04-18"},
         ]
         recent = {date(2026, 4, 16), date(2026, 4, 17), date(2026, 4, 18)}
-        events = store.events()
+        events = await store.history.events()
         assert {e.as_of for e in events} <= recent
         assert [e.as_of for e in events] == sorted(e.as_of for e in events)  # detected in order
         leaders = [(e.period, e.as_of, e.fields["model"]) for e in events if e.kind == "new_leader"]
         assert ("day", date(2026, 4, 17), CHALLENGER) in leaders
         # the next day the usual #1 is back: the day ranking says so
         assert [(p, d) for p, d, _ in leaders].count(("day", date(2026, 4, 18))) == 1
-        assert store.get_state(keys.catch_up("openrouter")) is None  # done: the mark is cleared
+        assert (
+            await store.state.get(keys.catch_up("openrouter")) is None
+        )  # done: the mark is cleared
 
-        [post] = posts(bot)
-        assert report.enqueued == len(bot.outbox.pending(CHANNEL))
+        [post] = await posts(bot)
+        assert report.enqueued == len(await bot.outbox.pending(CHANNEL))
         dates = [e.as_of for e in post.message.events]
         assert dates == sorted(dates, reverse=True)  # newest snapshot first
         assert {e.key for e in post.message.events} == {e.key for e in events}
@@ -129,7 +134,7 @@ async def test_a_seven_week_gap_is_filled_and_only_the_last_three_days_announced
         moment.now = AFTER + timedelta(hours=24)  # an ordinary poll afterwards: no note
         fake.days[date(2026, 4, 19)] = rows(date(2026, 4, 19))
         await bot.poller.tick()
-        later = [i for i in posts(bot) if i.key != post.key]
+        later = [i for i in await posts(bot) if i.key != post.key]
         assert all(i.message.note is None for i in later)
 
 
@@ -137,21 +142,21 @@ async def test_a_catch_up_stopped_by_the_budget_resumes_without_refetching(
     fake: FakeApi, clock: Clock, tmp_path: Path
 ) -> None:
     moment = Moment()
-    with Store.open(tmp_path / "db.json") as store:
+    async with TinyStore.open(tmp_path / "db.json") as store:
         # the backfill takes 3 requests (catalogue + 2 ranges), the catch-up's catalogue
         # refresh and first range 2 more: the second range meets a spent budget
-        bot = build(store, source(clock, per_day=5), moment, tmp_path)
+        bot = await build(store, source(clock, per_day=5), moment, tmp_path)
         await bot.poller.tick()
         moment.now = AFTER
         report = await bot.poller.tick()
         assert report.source_error is not None and "budget" in report.source_error
-        assert store.events() == [] and posts(bot) == []
-        assert max(load_days(store)) == date(2026, 3, 30)  # the first range is stored
-        assert store.get_state(keys.catch_up("openrouter")) == {
+        assert await store.history.events() == [] and await posts(bot) == []
+        assert max(await load_days(store.days)) == date(2026, 3, 30)  # the first range is stored
+        assert await store.state.get(keys.catch_up("openrouter")) == {
             "first": "2026-03-01",
             "done_through": "2026-03-30",
         }
-        assert store.get_state(keys.health("openrouter"))["consecutive_failures"] == 1
+        assert (await store.state.get(keys.health("openrouter")))["consecutive_failures"] == 1
         calls = len(fake.calls)
 
         clock.t += 86_400  # a day later the budget has room again
@@ -162,11 +167,11 @@ async def test_a_catch_up_stopped_by_the_budget_resumes_without_refetching(
         assert [c[2] for c in fake.calls[calls:]] == [  # only what was not stored yet
             {"start_date": "2026-03-31", "end_date": "2026-04-18"}
         ]
-        [post] = posts(bot)
+        [post] = await posts(bot)
         assert post.message.note is not None and "caught up 49 days" in post.message.note
         assert {e.as_of for e in post.message.events} <= {
             date(2026, 4, 16),
             date(2026, 4, 17),
             date(2026, 4, 18),
         }
-        assert store.get_state(keys.catch_up("openrouter")) is None
+        assert await store.state.get(keys.catch_up("openrouter")) is None

@@ -15,7 +15,7 @@ from bot.core.countries import shipped_table
 from bot.core.events import DetectorState, DetectParams, Event, detect
 from bot.core.model import Snapshot
 from bot.engine.ingest import ingest, ingest_baseline
-from bot.store.database import Store
+from bot.store.tinydb import TinyStore
 from tests.helpers import snap
 
 B = 1_000_000_000
@@ -242,57 +242,62 @@ def weekly(week: int, tokens: int) -> Snapshot:
     )
 
 
-def test_a_milestone_reached_anywhere_in_a_baseline_import_is_not_announced_again(
+async def test_a_milestone_reached_anywhere_in_a_baseline_import_is_not_announced_again(
     tmp_path: Path,
 ) -> None:
     """Above 1T in week 3 only; weeks 1–8 imported silently; above again in week 10."""
     tokens = {w: (1200 * B if w == 3 else 800 * B) for w in range(1, 11)}
     tokens[10] = 1300 * B
     params = DetectParams()
-    with Store.open(tmp_path / "db.json") as store:
+    async with TinyStore.open(tmp_path / "db.json") as store:
         history = [weekly(w, tokens[w]) for w in range(1, 9)]
-        ingest_baseline(store, history, params=params, countries=COUNTRIES)
+        await ingest_baseline(store, history, params=params, countries=COUNTRIES)
         events = []
         for w in (9, 10):
-            events += ingest(store, weekly(w, tokens[w]), params=params, countries=COUNTRIES).events
+            events += (
+                await ingest(store, weekly(w, tokens[w]), params=params, countries=COUNTRIES)
+            ).events
         assert [e for e in events if e.kind == "milestone"] == []
         # a higher threshold is still news
         week11 = weekly(11, 2100 * B)
-        later = ingest(store, week11, params=params, countries=COUNTRIES).events
+        later = (await ingest(store, week11, params=params, countries=COUNTRIES)).events
         assert [(e.kind, e.fields["threshold"]) for e in later if e.kind == "milestone"] == [
             ("milestone", 2 * T)
         ]
 
 
-def test_a_second_baseline_import_keeps_milestones_already_reached(tmp_path: Path) -> None:
+async def test_a_second_baseline_import_keeps_milestones_already_reached(tmp_path: Path) -> None:
     params = DetectParams()
-    with Store.open(tmp_path / "db.json") as store:
-        ingest_baseline(
+    async with TinyStore.open(tmp_path / "db.json") as store:
+        await ingest_baseline(
             store, [weekly(1, 1500 * B), weekly(2, 700 * B)], params=params, countries=COUNTRIES
         )
-        ingest_baseline(
+        await ingest_baseline(
             store, [weekly(3, 700 * B), weekly(4, 700 * B)], params=params, countries=COUNTRIES
         )
-        events = ingest(store, weekly(5, 1100 * B), params=params, countries=COUNTRIES).events
+        events = (
+            await ingest(store, weekly(5, 1100 * B), params=params, countries=COUNTRIES)
+        ).events
         assert [e for e in events if e.kind == "milestone"] == []
 
 
 # --- 5. installs that backfilled before the fix ------------------------------------------------
 
 
-def test_an_old_database_rebuilds_its_milestones_once_from_stored_snapshots(
+async def test_an_old_database_rebuilds_its_milestones_once_from_stored_snapshots(
     tmp_path: Path,
 ) -> None:
     """A schema-1 store whose detector state took milestones from the newest snapshot only."""
     params = DetectParams()
     path = tmp_path / "db.json"
-    with Store.open(path) as store:
-        ingest_baseline(
+    async with TinyStore.open(path) as store:
+        await ingest_baseline(
             store,
             [weekly(w, 1200 * B if w == 2 else 800 * B) for w in range(1, 6)],
             params=params,
             countries=COUNTRIES,
         )
+        await store.compact()  # everything in the base, where a schema 1 rankbot kept it
     # turn it into what rankbot wrote before: schema 1, milestones of the newest snapshot only
     import json
 
@@ -303,10 +308,12 @@ def test_an_old_database_rebuilds_its_milestones_once_from_stored_snapshots(
             doc["value"]["milestones"] = {m: 0 for m in doc["value"]["milestones"]}
             doc["value"].pop("milestones_complete", None)
     path.write_text(json.dumps(data))
-    with Store.open(path) as store:
-        events = ingest(store, weekly(6, 1300 * B), params=params, countries=COUNTRIES).events
+    async with TinyStore.open(path) as store:
+        events = (
+            await ingest(store, weekly(6, 1300 * B), params=params, countries=COUNTRIES)
+        ).events
         assert [e for e in events if e.kind == "milestone"] == []
-        assert store.schema_version == 2
+        assert store.schema_version == 3
 
 
 # --- a long story: 66 weeks with coverage changes, flicker and a restated week ----------------
@@ -365,21 +372,23 @@ def story() -> list[tuple[int, dict[str, int]]]:
     return weeks
 
 
-def test_a_long_history_announces_exactly_the_derived_events(tmp_path: Path) -> None:
+async def test_a_long_history_announces_exactly_the_derived_events(tmp_path: Path) -> None:
     from datetime import date, timedelta
 
     start = date(2025, 1, 6)
     params = DetectParams(top_n=5, confirm=2)
     got: list[tuple[int, str, str]] = []
     fields: dict[tuple[int, str, str], dict[str, object]] = {}
-    with Store.open(tmp_path / "db.json") as store:
+    async with TinyStore.open(tmp_path / "db.json") as store:
         for week, figures in story():
             as_of = (start + timedelta(weeks=week)).isoformat()
             s = snap(as_of, {m: t * B for m, t in figures.items()})
-            for e in ingest(store, s, params=params, countries=COUNTRIES).events:
+            for e in (await ingest(store, s, params=params, countries=COUNTRIES)).events:
                 got.append((week, e.kind, e.subject))
                 fields[(week, e.kind, e.subject)] = dict(e.fields)
-        assert store.snapshot_count() == 65  # weeks 0–65 but 30: the restatement replaced 29
+        assert (
+            await store.history.snapshot_count() == 65
+        )  # weeks 0–65 but 30: the restatement replaced 29
     assert got == [
         (20, "new_model", "openai/i"),
         (21, "top_exit", "openai/e@top5"),

@@ -9,13 +9,14 @@ import pytest
 
 from bot.commands.execute import Services, execute
 from bot.config.file import Config, Section
+from bot.core.events import DetectParams
 from bot.core.messages import Caller, ChannelRef, CommandContext
 from bot.delivery.settings import parse as parse_delivery
+from bot.engine.alert_charts import AlertCharts
 from bot.engine.planner import Planner
 from bot.engine.poller import Poller
 from bot.errors import ConfigError
-from bot.store.database import Store
-from bot.store.outbox import Outbox
+from bot.store.tinydb import TinyStore
 from tests.fakes.sources import FailingSource
 
 NOW = datetime(2026, 8, 3, 0, 10, tzinfo=UTC)
@@ -26,18 +27,22 @@ async def test_outage_and_recovery_reach_opted_in_channels_and_the_operator(tmp_
     other = ChannelRef("slack", "T1", "C-other")
     operator = ChannelRef("webhook", "config", "ops")
     admin = Caller("U1", can_manage=True)
-    with Store.open(tmp_path / "db.json") as store:
+    async with TinyStore.open(tmp_path / "db.json") as store:
         services = Services(store, Config())
-        assert execute("subscribe source_health", CommandContext(opted, admin, NOW), services).ok
-        assert execute("subscribe new_leader", CommandContext(other, admin, NOW), services).ok
-        outbox = Outbox(store)
+        for line, channel in (("subscribe source_health", opted), ("subscribe new_leader", other)):
+            assert (await execute(line, CommandContext(channel, admin, NOW), services)).ok
+        outbox = store.outbox
         source = FailingSource([None, "outage", None, None, "recovery", None])
+
+        async def params(period: str) -> DetectParams:
+            return Config().detect
+
         poller = Poller(
             store,
             source,
-            Planner(store, Config().countries, operator=operator),
-            outbox,
-            params=lambda period: Config().detect,
+            Planner(store, operator=operator),
+            AlertCharts(store, Config().countries),
+            params=params,
             countries=Config().countries,
         )
         for _ in range(6):
@@ -47,7 +52,7 @@ async def test_outage_and_recovery_reach_opted_in_channels_and_the_operator(tmp_
         notices = [
             (item.channel, item.message.notice)
             for channel in (opted, other, operator)
-            for item in outbox.pending(channel)
+            for item in await outbox.pending(channel)
             if item.message.title and item.message.title.startswith("Rankings source")
         ]
     assert [c for c, _ in notices] == [opted, opted, operator, operator]

@@ -4,8 +4,9 @@ what its source records once it is stored."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,8 +15,9 @@ from bot.core.events import DetectorState, DetectParams
 from bot.engine.ingest import ingest, ingest_baseline, store_baseline
 from bot.sources.base import Fetched
 from bot.store import keys
-from bot.store.atomic_json import AtomicJSONStorage
-from bot.store.database import Store, Stored
+from bot.store.protocols import Store, Stored
+from bot.store.tinydb import TinyStore
+from bot.store.tinydb.journal import JournalWriter
 from tests.helpers import snap
 
 B = 1_000_000_000
@@ -25,58 +27,60 @@ WEEK_2 = snap("2026-01-12", {"google/g": 9 * B, "minimax/m": 10 * B, "openai/o":
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "db.json") as s:
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    async with TinyStore.open(tmp_path / "db.json") as s:
         yield s
 
 
 @pytest.fixture
 def flushes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the database's atomic writes (each is a full rewrite of the file)."""
+    """Counts the database's commits (each is one all-or-nothing write)."""
     count = [0]
-    real = AtomicJSONStorage._flush
+    real = JournalWriter.submit
 
-    def counting(self: AtomicJSONStorage) -> None:
+    def counting(self: JournalWriter, *args: Any) -> Any:
         count[0] += 1
-        real(self)
+        return real(self, *args)
 
-    monkeypatch.setattr(AtomicJSONStorage, "_flush", counting)
+    monkeypatch.setattr(JournalWriter, "submit", counting)
     return count
 
 
-def test_the_first_snapshot_is_a_silent_baseline(store: Store) -> None:
-    first = ingest(store, WEEK_1, params=PARAMS, countries=COUNTRIES)
+async def test_the_first_snapshot_is_a_silent_baseline(store: Store) -> None:
+    first = await ingest(store, WEEK_1, params=PARAMS, countries=COUNTRIES)
     assert (first.stored, first.events) == (Stored.NEW, [])
-    state = store.get_state(keys.detector("openrouter", "week"))
+    state = await store.state.get(keys.detector("openrouter", "week"))
     assert DetectorState.from_dict(state).leader == "google/g"
-    assert store.known_models("openrouter") == {"google/g", "minimax/m", "openai/o"}
+    assert await store.history.known_models("openrouter") == {"google/g", "minimax/m", "openai/o"}
 
 
-def test_news_is_stored_detected_and_logged_in_one_write(
+async def test_news_is_stored_detected_and_logged_in_one_write(
     store: Store, flushes: list[int]
 ) -> None:
-    ingest(store, WEEK_1, params=PARAMS, countries=COUNTRIES)
+    await ingest(store, WEEK_1, params=PARAMS, countries=COUNTRIES)
     before = flushes[0]
-    second = ingest(store, WEEK_2, params=PARAMS, countries=COUNTRIES)
+    second = await ingest(store, WEEK_2, params=PARAMS, countries=COUNTRIES)
     assert flushes[0] - before == 1  # snapshot, detector state, known models, event log
     assert [e.kind for e in second.events] == ["new_leader", "country_flip"]
-    assert [e.key for e in store.events()] == [e.key for e in second.events]
-    leader = DetectorState.from_dict(store.get_state(keys.detector("openrouter", "week"))).leader
+    assert [e.key for e in await store.history.events()] == [e.key for e in second.events]
+    leader = DetectorState.from_dict(
+        await store.state.get(keys.detector("openrouter", "week"))
+    ).leader
     assert leader == "minimax/m"
 
 
-def test_repeats_restatements_and_late_dates_are_not_news(store: Store) -> None:
-    ingest(store, WEEK_1, params=PARAMS, countries=COUNTRIES)
-    ingest(store, WEEK_2, params=PARAMS, countries=COUNTRIES)
-    logged = len(store.events())
-    again = ingest(store, WEEK_2, params=PARAMS, countries=COUNTRIES)
-    restated = ingest(
+async def test_repeats_restatements_and_late_dates_are_not_news(store: Store) -> None:
+    await ingest(store, WEEK_1, params=PARAMS, countries=COUNTRIES)
+    await ingest(store, WEEK_2, params=PARAMS, countries=COUNTRIES)
+    logged = len(await store.history.events())
+    again = await ingest(store, WEEK_2, params=PARAMS, countries=COUNTRIES)
+    restated = await ingest(
         store,
         snap("2026-01-12", {"google/g": 20 * B, "minimax/m": 10 * B}),
         params=PARAMS,
         countries=COUNTRIES,
     )
-    late = ingest(
+    late = await ingest(
         store, snap("2025-12-29", {"openai/o": 30 * B}), params=PARAMS, countries=COUNTRIES
     )
     assert [r.stored for r in (again, restated, late)] == [
@@ -85,27 +89,31 @@ def test_repeats_restatements_and_late_dates_are_not_news(store: Store) -> None:
         Stored.LATE,
     ]
     assert all(r.events == [] for r in (again, restated, late))
-    assert len(store.events()) == logged
+    assert len(await store.history.events()) == logged
 
 
-def test_a_new_model_is_announced_once(store: Store) -> None:
-    ingest(store, WEEK_1, params=PARAMS, countries=COUNTRIES)
+async def test_a_new_model_is_announced_once(store: Store) -> None:
+    await ingest(store, WEEK_1, params=PARAMS, countries=COUNTRIES)
     newcomer = snap("2026-01-12", {"google/g": 9 * B, "minimax/m": 8 * B, "new/n": 2 * B})
-    kinds = [e.kind for e in ingest(store, newcomer, params=PARAMS, countries=COUNTRIES).events]
+    kinds = [
+        e.kind for e in (await ingest(store, newcomer, params=PARAMS, countries=COUNTRIES)).events
+    ]
     assert kinds.count("new_model") == 1
     later = snap("2026-01-19", {"google/g": 9 * B, "minimax/m": 8 * B, "new/n": 2 * B + 1})
     assert "new_model" not in [
-        e.kind for e in ingest(store, later, params=PARAMS, countries=COUNTRIES).events
+        e.kind for e in (await ingest(store, later, params=PARAMS, countries=COUNTRIES)).events
     ]
 
 
-def test_baseline_import_is_silent_and_next_snapshot_compares_against_it(store: Store) -> None:
+async def test_baseline_import_is_silent_and_next_snapshot_compares_against_it(
+    store: Store,
+) -> None:
     history = [
         snap(f"2026-01-{d:02d}", {"google/g": 9 * B, "minimax/m": 8 * B}) for d in (5, 12, 19)
     ]
-    assert ingest_baseline(store, history, params=PARAMS, countries=COUNTRIES) == 3
-    assert store.events() == []
-    nxt = ingest(
+    assert await ingest_baseline(store, history, params=PARAMS, countries=COUNTRIES) == 3
+    assert await store.history.events() == []
+    nxt = await ingest(
         store,
         snap("2026-01-26", {"google/g": 9 * B, "minimax/m": 10 * B}),
         params=PARAMS,
@@ -114,24 +122,26 @@ def test_baseline_import_is_silent_and_next_snapshot_compares_against_it(store: 
     assert [e.kind for e in nxt.events] == ["new_leader", "country_flip"]
 
 
-def test_a_fetched_baseline_and_its_completion_mark_share_one_write(
+async def test_a_fetched_baseline_and_its_completion_mark_share_one_write(
     store: Store, flushes: list[int]
 ) -> None:
     marked: list[str] = []
 
-    def mark(s: Store) -> None:
-        s.set_state(keys.backfill("test"), {"complete": True})
+    async def mark(s: Store) -> None:
+        await s.state.set(keys.backfill("test"), {"complete": True})
         marked.append("done")
 
     before = flushes[0]
     fetched = Fetched(baseline=[WEEK_1, WEEK_2], on_stored=mark)
-    added = store_baseline(store, fetched, params=PARAMS, countries=COUNTRIES)
+    added = await store_baseline(store, fetched, params=PARAMS, countries=COUNTRIES)
     assert (added, marked, flushes[0] - before) == (2, ["done"], 1)
-    assert store.get_state(keys.backfill("test")) == {"complete": True}
-    assert store.events() == []
-    assert len(store.snapshots("openrouter", "week")) == 2
+    assert await store.state.get(keys.backfill("test")) == {"complete": True}
+    assert await store.history.events() == []
+    assert len(await store.history.snapshots("openrouter", "week")) == 2
 
 
-def test_news_alone_stores_no_baseline(store: Store) -> None:
-    assert store_baseline(store, Fetched(news=[WEEK_1]), params=PARAMS, countries=COUNTRIES) == 0
-    assert store.snapshots("openrouter", "week") == []
+async def test_news_alone_stores_no_baseline(store: Store) -> None:
+    assert (
+        await store_baseline(store, Fetched(news=[WEEK_1]), params=PARAMS, countries=COUNTRIES) == 0
+    )
+    assert await store.history.snapshots("openrouter", "week") == []

@@ -15,10 +15,11 @@ from bot.core.countries import shipped_table
 from bot.core.events import DetectParams
 from bot.core.messages import ChannelRef, Message
 from bot.delivery.workers import Delivery
+from bot.engine.alert_charts import AlertCharts
 from bot.engine.poller import Poller, run_forever
 from bot.sources.replay import ReplaySource
-from bot.store.database import Store
-from bot.store.outbox import Outbox
+from bot.store.protocols import Store
+from bot.store.tinydb import TinyStore
 from tests.fakes.planner import Post, TwoChannelPlanner
 from tests.fakes.scripted_sender import FakeSender
 from tests.fakes.sources import UnreachableSource
@@ -27,9 +28,14 @@ from tests.helpers import snap
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "db.json") as s:
-        yield s
+def store(tmp_path: Path) -> Iterator[TinyStore]:
+    s = TinyStore.open(tmp_path / "db.json")
+    yield s
+    s.close_now()
+
+
+async def default_params(period: str) -> DetectParams:
+    return DetectParams()
 
 
 def weeks() -> list:
@@ -44,9 +50,9 @@ def poller(store: Store, source: ReplaySource, planner: TwoChannelPlanner, clock
     return Poller(
         store,
         source,
-        planner,
-        Outbox(store),
-        params=lambda period: DetectParams(),
+        planner,  # type: ignore[arg-type]  # a test double of the Planner
+        AlertCharts(store, shipped_table()),
+        params=default_params,
         countries=shipped_table(),
         clock=clock,
     )
@@ -62,9 +68,9 @@ def test_a_tick_stores_plans_and_enqueues_and_a_replay_enqueues_nothing_twice(
     # the released digest, then ONE post per channel for everything this poll brought
     assert (report.snapshots, report.enqueued, report.source_error) == (3, 3, None)
     assert report.events >= 2  # two new leaders, after the silent baseline
-    outbox = Outbox(store)
     # what the planner released comes before this tick's alerts (a confirmation first)
-    assert outbox.pending(ChannelRef("console", "", "a"))[0].key == "dg-1"
+    pending = asyncio.run(store.outbox.pending(ChannelRef("console", "", "a")))
+    assert pending[0].key == "dg-1"
 
     again = poller(store, ReplaySource(weeks()), TwoChannelPlanner(), lambda: START).tick
     assert asyncio.run(again()).enqueued == 0
@@ -83,7 +89,7 @@ def test_run_forever_polls_on_the_sources_schedule_and_delivers(store: Store) ->
         sender = FakeSender(clock)
         source = ReplaySource(weeks(), per_poll=1, interval=timedelta(hours=1))
         the_poller = poller(store, source, TwoChannelPlanner(), clock.now)
-        delivery = Delivery(the_poller._outbox, {"console": sender}, clock=clock.now)
+        delivery = Delivery(store.outbox, {"console": sender}, clock=clock.now)
         task = asyncio.ensure_future(run_forever(the_poller, delivery, clock=clock.now))
         await asyncio.sleep(3 * 3600)
         task.cancel()

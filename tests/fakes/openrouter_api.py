@@ -26,7 +26,7 @@ from bot.engine.ingest import store_baseline
 from bot.sources.openrouter.limiter import RequestLimiter
 from bot.sources.openrouter.settings import SourceSettings
 from bot.sources.openrouter.source import OpenRouterSource
-from bot.store.database import Store
+from bot.store.protocols import Store
 
 HERE = Path(__file__).resolve().parents[1] / "fixtures" / "openrouter"
 BASE_URL = "https://openrouter.test"
@@ -176,5 +176,5 @@ async def fetch(source: OpenRouterSource, store: Store, now: datetime) -> list[S
     """One poll as the poller does it: a backfill's history is stored silently (with the
     default `[detect]`), and the news is returned for the caller to ingest."""
     fetched = await source.fetch_new(store, now)
-    store_baseline(store, fetched, params=DetectParams(), countries=shipped_table())
+    await store_baseline(store, fetched, params=DetectParams(), countries=shipped_table())
     return fetched.news

@@ -7,6 +7,11 @@ from datetime import datetime
 
 from bot.core.events import Event
 from bot.core.messages import ChannelRef, Message
+from bot.core.planning import Planned
+from bot.core.subscription import Subscription
+from bot.core.text import Text
+from bot.engine.planner import Plan
+from bot.i18n import say
 
 
 @dataclass(frozen=True)
@@ -26,15 +31,20 @@ class TwoChannelPlanner:
     )
     held: list[Post] = field(default_factory=list)
 
-    def after_ingest(
-        self, events: list[Event], now: datetime, *, note: str | None = None
-    ) -> list[Post]:
+    async def after_ingest(
+        self,
+        events: list[Event],
+        subscriptions: list[Subscription],
+        now: datetime,
+        *,
+        note: Text | None = None,
+    ) -> Plan:
         if not events:
-            return []
+            return Plan()
         keys = "+".join(e.key for e in events)
-        message = Message(events=tuple(events), note=note)
-        return [Post(c, message, f"{c.key}|{keys}") for c in self.channels]
+        message = Message(events=tuple(events), note=say(note) if note is not None else None)
+        return Plan([Planned(c, message, f"{c.key}|{keys}") for c in self.channels])
 
-    def flush_due(self, now: datetime) -> list[Post]:
+    async def flush_due(self, now: datetime) -> list[Post]:
         held, self.held = self.held, []
         return held

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -11,18 +12,18 @@ from typing import Any
 
 from bot import app
 from bot.config.file import Config
+from bot.core.events import DetectParams
 from bot.core.model import Snapshot
 from bot.delivery.settings import DeliverySettings
 from bot.delivery.workers import Delivery
+from bot.engine.alert_charts import AlertCharts
 from bot.engine.ingest import ingest
 from bot.engine.planner import Planner
 from bot.engine.poller import Poller
 from bot.platforms.slack.runtime import SlackRuntime, start_slack
 from bot.platforms.slack.settings import SlackSecrets
 from bot.sources.replay import ReplaySource
-from bot.store.database import Store
-from bot.store.outbox import Outbox
-from bot.store.subscriptions import Subscriptions
+from bot.store.protocols import Outbox, Store, Subscriptions
 from tests.fakes.slack_fake import SlackFake
 from tests.helpers import snap
 
@@ -57,20 +58,26 @@ class SlackBot:
     delivery: Delivery
 
     async def replay(self, *snapshots: Snapshot) -> None:
-        """One poller tick over `snapshots`, then deliver everything that is due."""
+        """One poller tick over `snapshots`, then deliver everything that is due (charts
+        drawn in the chart worker process, as in production)."""
+
+        async def params(period: str) -> DetectParams:
+            return self.config.detect
+
+        charts = AlertCharts(self.store, self.config.countries, on_attached=self.delivery.kick)
         poller = Poller(
             self.store,
             ReplaySource(snapshots),
-            Planner(self.store, self.config.countries),
-            self.outbox,
-            params=lambda period: self.config.detect,
+            Planner(self.store),
+            charts,
+            params=params,
             countries=self.config.countries,
         )
         await poller.tick()
-        await self.delivery.run_until_idle()
+        await asyncio.gather(charts.settle(), self.delivery.run_until_idle())
 
     def subscriptions(self) -> Subscriptions:
-        return Subscriptions(self.store)
+        return self.store.subscriptions
 
 
 def week(day: str, figures: dict[str, int]) -> Snapshot:
@@ -87,11 +94,12 @@ async def running_bot(
         {"slack": {"api_url": fake.api_url, "mode": mode, "host": "127.0.0.1", "port": 0, **slack}},
         base=tmp_path,
     )
-    store = Store.open(tmp_path / "rankbot.db.json")
-    ingest(store, week("2026-02-09", WEEK_1), params=config.detect, countries=config.countries)
+    store = app.open_store(tmp_path / "rankbot.db.json")
+    baseline = week("2026-02-09", WEEK_1)
+    await ingest(store, baseline, params=config.detect, countries=config.countries)
     runtime = await start_slack(config, store, secrets=SECRETS)
-    subscriptions = Subscriptions(store)
-    outbox = Outbox(store)
+    subscriptions = store.subscriptions
+    outbox = store.outbox
     delivery = Delivery(
         outbox,
         {"slack": runtime.sender},
@@ -106,4 +114,4 @@ async def running_bot(
     finally:
         await runtime.close()
         await fake.close()
-        store.close()
+        await store.close()

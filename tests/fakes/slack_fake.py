@@ -11,6 +11,7 @@ or `{"ok": false, "error": ...}`. Socket Mode: `apps.connections.open` returns
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -221,9 +222,15 @@ class SlackFake:
         return self.acks[envelope_id]
 
     async def wait_for(self, predicate: Any, timeout: float = 5) -> None:
-        """Poll until `predicate()` holds (calls and responses arrive from other tasks)."""
+        """Poll until `predicate()` holds (calls and responses arrive from other tasks); an
+        async predicate (a store read) is awaited."""
         async with asyncio.timeout(timeout):
-            while not predicate():
+            while True:
+                held = predicate()
+                if inspect.isawaitable(held):
+                    held = await held
+                if held:
+                    return
                 await asyncio.sleep(0.01)
 
     # --- handlers ----------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from datetime import datetime
 from bot.core.source_health import Health, Notice
 from bot.sources.base import Fetched
 from bot.sources.replay import ReplaySource
-from bot.store.database import Store
+from bot.store.protocols import Store
 from bot.store.source_health import write_health
 
 
@@ -30,10 +30,11 @@ class FailingSource:
     def confirm_for(self, period: str) -> int | None:
         return None
 
-    def health_notice(self, store: Store, now: datetime) -> Notice | None:
+    async def health_notice(self, store: Store, now: datetime) -> Notice | None:
         notice = self._notices.pop(0) if self._notices else None
         if notice is not None:
-            write_health(store, self.name, Health(newest_day="2026-08-01", last_error="HTTP 500"))
+            health = Health(newest_day="2026-08-01", last_error="HTTP 500")
+            await write_health(store.state, self.name, health)
         return notice
 
 

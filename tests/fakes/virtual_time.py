@@ -2,8 +2,11 @@
 
 Whenever every task is waiting on a timer, the loop jumps straight to the earliest timer
 instead of sleeping: an hour of retries and rate limits runs in milliseconds, and the times
-the code under test sees are exact. `asyncio.sleep`, `wait_for` timeouts and the delivery's
-injected `sleep` all use the loop's clock, so the code under test is unchanged.
+the code under test sees are exact. While the store's journal thread is writing a commit the
+loop waits for it in real time instead (a disk write takes no virtual time), so what the code
+under test sees does not depend on how fast the disk is. `asyncio.sleep`, `wait_for` timeouts
+and the delivery's injected `sleep` all use the loop's clock, so the code under test is
+unchanged.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import selectors
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
+
+from bot.store.tinydb.journal import writes_in_flight
 
 T = TypeVar("T")
 
@@ -36,6 +41,10 @@ class _JumpingSelector(selectors.DefaultSelector):
         ready = super().select(0)
         if ready:
             return ready
+        while writes_in_flight():  # the commit's future is set from the thread, then we wake
+            ready = super().select(0.01)
+            if ready:
+                return ready
         if timeout is None:  # no timer at all: only a thread could wake us
             ready = super().select(5.0)
             if not ready:

@@ -128,4 +128,3 @@ async def test_a_long_group_is_cut_to_the_limit_with_a_more_line(
     text = json.loads(route.calls.last.request.content)["text"]
     assert len(text) <= 600
     assert "more." in text
-

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import random
+from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
@@ -18,10 +19,9 @@ from bot.cli.main import main
 from bot.commands.chart import chart_reply, parse_chart_args
 from bot.config.file import Config
 from bot.core.countries import shipped_table
-from bot.core.events import Event
 from bot.core.history_format import read_history
 from bot.core.model import Snapshot
-from bot.render.chart_attachments import alert_chart
+from bot.render.chart_pool import render_chart_async
 from bot.render.charts import (
     HEIGHT_PX,
     KINDS,
@@ -30,11 +30,11 @@ from bot.render.charts import (
     ChartError,
     NotEnoughHistory,
     render_chart,
-    render_chart_async,
     style_for,
 )
-from bot.store.database import Store
-from tests.helpers import snap
+from bot.store.protocols import Store
+from bot.store.tinydb import TinyStore
+from tests.helpers import read_store, snap
 
 COUNTRIES = shipped_table()
 
@@ -187,15 +187,15 @@ def test_colours_are_stable_per_model_and_distinct_within_a_chart() -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path, demo: list[Snapshot]) -> Store:
-    with Store.open(tmp_path / "db.json") as opened:
+async def store(tmp_path: Path, demo: list[Snapshot]) -> AsyncIterator[Store]:
+    async with TinyStore.open(tmp_path / "db.json") as opened:
         for snapshot in demo:
-            opened.add_snapshot(snapshot)
+            await opened.history.add_snapshot(snapshot)
         yield opened
 
 
-def test_chart_reply_attaches_the_png(store: Store) -> None:
-    reply = chart_reply(["ranks", "8", "6"], store, Config())
+async def test_chart_reply_attaches_the_png(store: Store) -> None:
+    reply = await chart_reply(["ranks", "8", "6"], store, Config())
     assert reply.ok and reply.view == "chart" and not reply.ephemeral
     (attachment,) = reply.attachments
     assert attachment.filename == "rankbot-ranks-openrouter-week-2026-02-16.png"
@@ -207,8 +207,8 @@ def test_chart_reply_attaches_the_png(store: Store) -> None:
     assert_picture(attachment.content)
 
 
-def test_chart_reply_defaults_to_the_trend(store: Store) -> None:
-    reply = chart_reply([], store, Config())
+async def test_chart_reply_defaults_to_the_trend(store: Store) -> None:
+    reply = await chart_reply([], store, Config())
     assert reply.ok
     assert reply.attachments[0].title.startswith("Weekly tokens of the top 5 models")
 
@@ -226,34 +226,22 @@ def test_chart_reply_defaults_to_the_trend(store: Store) -> None:
         (["trend", "5", "12", "3"], "Too many arguments: '3'"),
     ],
 )
-def test_chart_reply_explains_bad_arguments(args: list[str], message: str, store: Store) -> None:
-    reply = chart_reply(args, store, Config())
+async def test_chart_reply_explains_bad_arguments(
+    args: list[str], message: str, store: Store
+) -> None:
+    reply = await chart_reply(args, store, Config())
     assert not reply.ok and reply.view == "error" and not reply.attachments
     assert reply.text.startswith(message), reply.text
     assert "e.g. `chart " in reply.text or "Usage: chart [trend|countries|ranks]" in reply.text
 
 
-def test_chart_reply_with_one_stored_week(tmp_path: Path, demo: list[Snapshot]) -> None:
-    with Store.open(tmp_path / "db.json") as store:
-        store.add_snapshot(demo[0])
-        reply = chart_reply(["countries"], store, Config())
+async def test_chart_reply_with_one_stored_week(tmp_path: Path, demo: list[Snapshot]) -> None:
+    async with TinyStore.open(tmp_path / "db.json") as store:
+        await store.history.add_snapshot(demo[0])
+        reply = await chart_reply(["countries"], store, Config())
     assert not reply.ok
     assert reply.text.startswith("Not enough history for a countries chart")
     assert "2026-01-05" in reply.text
-
-
-def test_alerts_carry_the_chart_of_their_kind(store: Store, demo: list[Snapshot]) -> None:
-    flip = Event("country_flip", "openrouter", "week", date(2026, 2, 9), "CN", {})
-    attachment = alert_chart(flip, store.snapshots("openrouter", "week"), COUNTRIES)
-    assert attachment is not None
-    assert attachment.filename == "rankbot-countries-openrouter-week-2026-02-09.png"
-    expected = render_chart("countries", demo[:6], countries=COUNTRIES)
-    assert attachment.content == expected  # drawn as of the event, not with later weeks
-    surge = Event("surge", "openrouter", "week", date(2026, 2, 16), "a/x", {})
-    assert alert_chart(surge, store.snapshots("openrouter", "week"), COUNTRIES) is None
-    first = Event("new_leader", "openrouter", "week", date(2026, 1, 5), "a/x", {})
-    history = store.snapshots("openrouter", "week")
-    assert alert_chart(first, history, COUNTRIES) is None  # one week: no chart yet
 
 
 def test_parse_chart_args_numbers_alone_mean_a_trend() -> None:
@@ -266,9 +254,12 @@ def test_cli_writes_the_chart(
     tmp_path: Path, demo: list[Snapshot], capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = tmp_path / "db.json"
-    with Store.open(db) as store:
+
+    async def fill(store: Store) -> None:
         for snapshot in demo:
-            store.add_snapshot(snapshot)
+            await store.history.add_snapshot(snapshot)
+
+    read_store(db, fill, readonly=False)
     out = tmp_path / "countries.png"
     assert main(["chart", "countries", "--weeks", "7", "-o", str(out), "--db", str(db)]) == 0
     assert out.read_bytes() == render_chart("countries", demo, weeks=7, countries=COUNTRIES)

@@ -9,8 +9,8 @@ from bot.core.countries import shipped_table
 from bot.core.events import KINDS, DetectParams, Event
 from bot.engine.ingest import ingest
 from bot.render.templates import Renderer, human_tokens, percent, rank_arrow, signed_percent
-from bot.store.database import Store
-from tests.helpers import snap
+from bot.store.protocols import Store
+from tests.helpers import read_store, snap
 
 B = 1_000_000_000
 ATTRIBUTION = "Source: OpenRouter (openrouter.ai/rankings), as of 2026-01-13T02:00:00Z."
@@ -56,19 +56,17 @@ def _sample_events(tmp_path: Path) -> list[Event]:
     b.update({f"openai/x{i}": (60 - i) * B for i in range(10)})
     b["openai/x9"] = 120 * B
     b["deepseek/d"] = 900 * B
-    with Store.open(tmp_path / "db.json") as store:
-        ingest(store, snap("2026-01-05", a), params=DetectParams(), countries=shipped_table())
-        result = ingest(
-            store,
-            snap(
-                "2026-01-12",
-                b,
-                attribution=ATTRIBUTION,
-            ),
-            params=DetectParams(rank_move=1),
-            countries=shipped_table(),
+
+    async def detect_both(store: Store) -> list[Event]:
+        first = snap("2026-01-05", a)
+        await ingest(store, first, params=DetectParams(), countries=shipped_table())
+        second = snap("2026-01-12", b, attribution=ATTRIBUTION)
+        result = await ingest(
+            store, second, params=DetectParams(rank_move=1), countries=shipped_table()
         )
-    return result.events
+        return result.events
+
+    return read_store(tmp_path / "db.json", detect_both, readonly=False)
 
 
 def test_every_kind_renders_and_ends_with_the_attribution(tmp_path: Path) -> None:

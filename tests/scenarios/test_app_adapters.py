@@ -18,7 +18,6 @@ from bot.core.messages import Caller, ChannelRef, CommandContext
 from bot.engine.ingest import ingest
 from bot.render.templates import Renderer
 from bot.sources.replay import ReplaySource
-from bot.store.database import Store
 from tests.fakes.discord_fake import FakeDiscord
 from tests.fakes.slack_env import WEEK_1, WEEK_2, week
 from tests.fakes.slack_fake import SlackFake
@@ -54,12 +53,12 @@ async def test_run_starts_both_adapters_and_each_channel_gets_one_post(
     slack_channel = ChannelRef("slack", "T1", "C1")
     discord_channel = ChannelRef("discord", "G1", "111")
     try:
-        with Store.open(tmp_path / "db.json") as store:
-            ingest(
+        async with app.open_database(tmp_path / "db.json") as store:
+            await ingest(
                 store, week("2026-02-09", WEEK_1), params=config.detect, countries=config.countries
             )
             for channel in (slack_channel, discord_channel):
-                reply = execute(
+                reply = await execute(
                     "subscribe new_leader",
                     CommandContext(channel, admin, NOW),
                     Services(store, config),
@@ -67,15 +66,14 @@ async def test_run_starts_both_adapters_and_each_channel_gets_one_post(
                 assert reply.ok, reply.text
             async with httpx.AsyncClient() as client:
                 senders = default_senders(config, client, Renderer())
-                bot = build_bot(config, store, ReplaySource([week("2026-02-16", WEEK_2)]), senders)
+                source = ReplaySource([week("2026-02-16", WEEK_2)])
+                bot = await build_bot(config, store, source, senders)
                 async with contextlib.AsyncExitStack() as stack:
                     started = await start_chat_adapters(config, bot, senders, stack)
                     assert started == ["Slack", "Discord"]
-                    await bot.poller.tick()
-                    await bot.delivery.run_until_idle()
+                    await app.one_cycle(bot)
                     # a second tick finds nothing new: nothing more is sent
-                    await bot.poller.tick()
-                    await bot.delivery.run_until_idle()
+                    await app.one_cycle(bot)
             slack_posts = [
                 c for c in slack_fake.called("chat.postMessage") if c.params["channel"] == "C1"
             ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -18,18 +19,17 @@ from bot.app import build_bot, default_senders, start_chat_adapters
 from bot.engine.ingest import ingest
 from bot.render.templates import Renderer
 from bot.sources.replay import ReplaySource
-from bot.store.database import Store
-from bot.store.subscriptions import Subscriptions
+from bot.store.tinydb import TinyStore
 from tests.fakes.slack_env import WEEK_1, WEEK_2, week
 from tests.fakes.slack_fake import SlackFake
 
 
 @pytest.fixture
-async def slack(monkeypatch: pytest.MonkeyPatch) -> SlackFake:
+async def slack(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SlackFake]:
     fake = await SlackFake().start()
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
     monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-test")
-    yield fake  # type: ignore[misc]
+    yield fake
     await fake.close()
 
 
@@ -38,11 +38,13 @@ async def test_the_confirmation_goes_out_right_after_the_reply_without_a_tick(
 ) -> None:
     config = app.config_from_mapping({"slack": {"api_url": slack.api_url}}, base=tmp_path)
     slack.add_user("U0ADMIN", owner=True)
-    with Store.open(tmp_path / "db.json") as store:
-        ingest(store, week("2026-02-09", WEEK_1), params=config.detect, countries=config.countries)
+    async with TinyStore.open(tmp_path / "db.json") as store:
+        await ingest(
+            store, week("2026-02-09", WEEK_1), params=config.detect, countries=config.countries
+        )
         async with httpx.AsyncClient() as client, contextlib.AsyncExitStack() as stack:
             senders = default_senders(config, client, Renderer())
-            bot = build_bot(config, store, ReplaySource([]), senders)
+            bot = await build_bot(config, store, ReplaySource([]), senders)
             await start_chat_adapters(config, bot, senders, stack)
             await slack.wait_connected()
             deliveries = asyncio.ensure_future(bot.delivery.serve())  # no poller loop at all
@@ -74,13 +76,15 @@ async def test_a_chinese_channel_gets_its_alerts_in_chinese_on_slack_and_a_webho
         base=tmp_path,
     )
     slack.add_user("U0ADMIN", owner=True)
-    with Store.open(tmp_path / "db.json") as store, respx.mock() as router:
+    async with TinyStore.open(tmp_path / "db.json") as store, respx.mock() as router:
         hook = router.post("https://hooks.example.test/rankbot").respond(200)
-        ingest(store, week("2026-02-09", WEEK_1), params=config.detect, countries=config.countries)
+        await ingest(
+            store, week("2026-02-09", WEEK_1), params=config.detect, countries=config.countries
+        )
         async with httpx.AsyncClient() as client, contextlib.AsyncExitStack() as stack:
             senders = default_senders(config, client, Renderer())
             source = ReplaySource([week("2026-02-16", WEEK_2)])
-            bot = build_bot(config, store, source, senders)
+            bot = await build_bot(config, store, source, senders)
             await start_chat_adapters(config, bot, senders, stack)
             await slack.wait_connected()
             await slack.push_slash_command(
@@ -89,7 +93,7 @@ async def test_a_chinese_channel_gets_its_alerts_in_chinese_on_slack_and_a_webho
             await slack.wait_for(lambda: slack.responses)
             await bot.poller.tick()
             await bot.delivery.run_until_idle()
-            sub = Subscriptions(store).all()
+            sub = await store.subscriptions.all()
         texts = [json.loads(call.request.content)["text"] for call in hook.calls]
 
     reply = slack.responses[0]["text"]

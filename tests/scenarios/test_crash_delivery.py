@@ -11,7 +11,6 @@ copies must be exactly those in-flight sends.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -20,6 +19,8 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+
+from tests.helpers import read_store
 
 CHANNELS = 200
 
@@ -30,9 +31,9 @@ from bot.core.messages import ChannelRef, Message
 from bot.delivery.sender import SendResult, SendStatus
 from bot.delivery.workers import Delivery
 from bot.delivery.settings import DeliverySettings
-from bot.store.outbox import Outbox
+from bot.core.planning import Planned
 from bot.delivery.rate_limits import Limit, PlatformLimits
-from bot.store.database import Store
+from bot.store.tinydb import TinyStore
 
 db, received, seed, channels = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 rng = random.Random(seed)
@@ -51,19 +52,19 @@ class RecordingSender:
 
 
 async def main():
-    with Store.open(db) as store:
-        outbox = Outbox(store)
+    async with TinyStore.open(db) as store:
+        outbox = store.outbox
         now = datetime.now(UTC)
-        with store.batch():
-            fresh = sum(
-                outbox.enqueue(
-                    ChannelRef("webhook", "crash", f"c{i:03d}"),
-                    Message(notice="MiniMax M2.5 is the new #1"),
-                    key=f"new_leader:2026-02-16|c{i:03d}",
-                    now=now,
-                )
-                for i in range(channels)
+        message = Message(notice="MiniMax M2.5 is the new #1")
+        posts = [
+            Planned(
+                ChannelRef("webhook", "crash", f"c{i:03d}"),
+                message,
+                f"new_leader:2026-02-16|c{i:03d}",
             )
+            for i in range(channels)
+        ]
+        fresh = await outbox.enqueue(posts, now=now)
         print("enqueued", fresh, flush=True)
         # 5 posts per 1/8 s: the 200 posts take 5 s of steady sending, time to be killed
         settings = DeliverySettings(limits={"webhook": PlatformLimits(platform=Limit(5, 0.125))})
@@ -84,8 +85,8 @@ def received_counts(path: Path) -> Counter[str]:
 
 
 def outbox_status(db: Path) -> dict[str, str]:
-    data = json.loads(db.read_text())
-    return {doc["key"]: doc["status"] for doc in data.get("outbox", {}).values()}
+    items = read_store(db, lambda store: store.outbox.items())
+    return {item.key: item.state for item in items}
 
 
 def test_sigkill_at_random_moments_never_loses_or_doubles_a_recorded_post(

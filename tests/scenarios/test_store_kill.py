@@ -11,24 +11,28 @@ import sys
 import time
 from pathlib import Path
 
-from bot.store.database import Store
+from tests.helpers import read_store
 
 WRITER = r"""
-import sys
+import asyncio, sys
 from bot.core.countries import shipped_table
 from bot.core.events import DetectParams
 from bot.engine.ingest import ingest
-from bot.store.database import Store
+from bot.store.tinydb import TinyStore
 from bot.core.model import Snapshot
 path, start = sys.argv[1], int(sys.argv[2])
-with Store.open(path) as store:
-    for i in range(start, start + 100000):
-        entries = [{"model": f"openai/m{j}", "tokens": (i * 7 + j * 13) % 1000 + 1}
-                   for j in range(40)]
-        s = Snapshot.create(source="openrouter", period="day", as_of=f"{2000 + i:04d}-01-01",
-                            entries=entries)
-        ingest(store, s, params=DetectParams(), countries=shipped_table())
-        print(s.as_of.isoformat(), flush=True)
+
+async def main():
+    async with TinyStore.open(path) as store:
+        for i in range(start, start + 100000):
+            entries = [{"model": f"openai/m{j}", "tokens": (i * 7 + j * 13) % 1000 + 1}
+                       for j in range(40)]
+            s = Snapshot.create(source="openrouter", period="day", as_of=f"{2000 + i:04d}-01-01",
+                                entries=entries)
+            await ingest(store, s, params=DetectParams(), countries=shipped_table())
+            print(s.as_of.isoformat(), flush=True)
+
+asyncio.run(main())
 """
 
 
@@ -48,8 +52,9 @@ def test_killing_a_writer_at_random_moments_never_breaks_the_file(tmp_path: Path
         proc.send_signal(signal.SIGKILL)
         out, _ = proc.communicate()
         done += out.split()
-        with Store.open(path, readonly=True) as store:  # loads, whatever the moment of the kill
-            stored = {s.as_of.isoformat() for s in store.snapshots("openrouter", "day")}
+        # loads, whatever the moment of the kill
+        stream = read_store(path, lambda store: store.history.snapshots("openrouter", "day"))
+        stored = {s.as_of.isoformat() for s in stream}
         missing = [d for d in done if d not in stored]
         assert not missing, f"round {round_}: completed snapshots lost: {missing[:5]}"
     assert len(done) > 8, "the writer never completed a snapshot: the test proved nothing"

@@ -20,7 +20,7 @@ and the `Reply` becomes an embed. The adapter's only decisions are Discord's own
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
@@ -28,7 +28,7 @@ from discord import app_commands
 
 from bot.clock import Clock, utcnow
 from bot.commands import parse as command_parse
-from bot.commands.execute import Services, error_reply, execute_async, reply_language
+from bot.commands.execute import Services, error_reply, execute, reply_language
 from bot.core.local_time import WEEKDAYS
 from bot.core.messages import Caller, ChannelRef, CommandContext, Reply
 from bot.core.model import PERIODS
@@ -98,7 +98,7 @@ class CommandRunner:
         renderer: Renderer,
         *,
         clock: Clock = utcnow,
-        on_command: Callable[[], None] | None = None,
+        on_command: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.services = services
         self.renderer = renderer
@@ -130,16 +130,16 @@ class CommandRunner:
         deferred = name in DEFERRED
         if deferred:
             await interaction.response.defer(ephemeral=name not in PUBLIC, thinking=True)
-        reply = await execute_async(line, self.context(interaction), self.services)
+        reply = await execute(line, self.context(interaction), self.services)
         if command_parse.USAGE[name].manage and reply.ok and self._on_command is not None:
-            self._on_command()
+            await self._on_command()
         ephemeral = manage or (reply.ephemeral and not (public and reply.ok))
         await self.answer(interaction, reply, ephemeral=ephemeral, deferred=deferred)
 
     async def refuse_missing(self, interaction: discord.Interaction, missing: list[str]) -> None:
         """`/subscribe` in a channel the bot cannot post to: say which permissions to grant
         instead of subscribing a channel whose every alert would fail."""
-        ctx = reply_language(self.context(interaction), self.services)
+        ctx = await reply_language(self.context(interaction), self.services)
         problem = T(
             "rankbot cannot post in this channel: it lacks %(missing)s here. Grant them to "
             "rankbot's role in the channel settings (Permissions), then subscribe again.",
@@ -165,16 +165,16 @@ class CommandRunner:
             allowed_mentions=discord.AllowedMentions.none(),
         )
 
-    def model_choices(self, current: str) -> list[app_commands.Choice[str]]:
+    async def model_choices(self, current: str) -> list[app_commands.Choice[str]]:
         """Stored models whose id or name contains what was typed so far, newest data first."""
-        store = self.services.store
+        history = self.services.store.history
         typed = current.strip().lower()
         names: dict[str, str] = {}
-        for source, period in store.streams():
-            latest = store.latest_snapshot(source, period)
+        for source, period in await history.streams():
+            latest = await history.latest_snapshot(source, period)
             for entry in latest.entries if latest is not None else ():
                 names.setdefault(entry.model, entry.name)
-        for model in sorted(store.known_models(self.services.source)):
+        for model in sorted(await history.known_models(self.services.source)):
             names.setdefault(model, model)
         matches = [(m, n) for m, n in names.items() if typed in m.lower() or typed in n.lower()][
             :AUTOCOMPLETE_MAX
@@ -255,7 +255,7 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
     async def model_autocomplete(
         interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return runner.model_choices(current)
+        return await runner.model_choices(current)
 
     @app_commands.command(name="countries", description=summary("countries"))
     async def countries(interaction: discord.Interaction) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -124,7 +124,7 @@ async def start(
     *,
     token: str | None = None,
     settings: DiscordSettings | None = None,
-    on_command: Callable[[], None] | None = None,
+    on_command: Callable[[], Awaitable[None]] | None = None,
     clock: Clock | None = None,
     client_options: dict[str, Any] | None = None,
     webhook_env: UrlEnv = env_name,

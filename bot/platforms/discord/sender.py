@@ -30,6 +30,7 @@ from bot.delivery.sender import SendResult, SendStatus
 from bot.delivery.webhook_urls import UrlEnv, env_name, lookup
 from bot.net.retry import bounded_delay, parse_retry_after
 from bot.platforms.discord.embeds import files_of, message_parts
+from bot.render.per_message import PerMessage
 from bot.render.templates import Renderer
 
 PERMANENT_CODES: dict[int, str] = {
@@ -97,6 +98,7 @@ class DiscordSender:
     def __init__(self, client: discord.Client, renderer: Renderer) -> None:
         self._client = client
         self._renderer = renderer
+        self._embeds: PerMessage[discord.Embed] = PerMessage()
 
     async def send(
         self, channel: ChannelRef, message: Message, *, idempotency_key: str
@@ -104,7 +106,9 @@ class DiscordSender:
         if not channel.channel.isdigit():
             return SendResult(SendStatus.PERMANENT, reason=f"not a Discord channel id: {channel}")
         target = self._client.get_partial_messageable(int(channel.channel))
-        embed = message_parts(self._renderer, message).to_embed()
+        embed = self._embeds.get(
+            message, None, lambda: message_parts(self._renderer, message).to_embed()
+        )
         try:
             sent = await target.send(
                 embeds=[embed],
@@ -138,6 +142,7 @@ class DiscordWebhookSender:
         self._renderer = renderer
         self._url_env = url_env
         self._environ = environ
+        self._embeds: PerMessage[discord.Embed] = PerMessage()
 
     async def send(
         self, channel: ChannelRef, message: Message, *, idempotency_key: str
@@ -151,7 +156,9 @@ class DiscordWebhookSender:
                 "https://discord.com/api/webhooks/<id>/<token>",
             )
         webhook = discord.Webhook.partial(int(match["id"]), match["token"], session=self._session)
-        embed = message_parts(self._renderer, message).to_embed()
+        embed = self._embeds.get(
+            message, None, lambda: message_parts(self._renderer, message).to_embed()
+        )
         try:
             sent = await webhook.send(
                 embeds=[embed],

@@ -17,7 +17,7 @@ from discord import app_commands
 
 from bot.platforms.discord.localizations import CatalogueTranslator
 from bot.store import keys
-from bot.store.database import Store
+from bot.store.protocols import Store
 
 
 async def localized(tree: app_commands.CommandTree) -> app_commands.Translator:
@@ -55,7 +55,7 @@ async def sync(
         tree.copy_global_to(guild=guild)
     synced = await tree.sync(guild=guild)
     if store is not None:
-        store.set_state(keys.discord_commands(guild_id), await schema_hash(tree))
+        await store.state.set(keys.discord_commands(guild_id), await schema_hash(tree))
     return synced
 
 
@@ -63,7 +63,7 @@ async def sync_if_changed(
     tree: app_commands.CommandTree, guild_id: int | None, store: Store
 ) -> bool:
     """Sync when the schema differs from the last one synced to this scope; True if it did."""
-    if store.get_state(keys.discord_commands(guild_id)) == await schema_hash(tree):
+    if await store.state.get(keys.discord_commands(guild_id)) == await schema_hash(tree):
         return False
     await sync(tree, guild_id, store)
     return True

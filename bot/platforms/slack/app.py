@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +38,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock, utcnow
-from bot.commands.execute import Services, changes_subscription, execute_async
+from bot.commands.execute import Services, changes_subscription, execute
 from bot.commands.parse import USAGE
 from bot.core.messages import Caller, ChannelRef, CommandContext, Reply
 from bot.i18n import lang_or_default, supported
@@ -51,14 +51,13 @@ from bot.platforms.slack.blocks import (
     reply_blocks,
 )
 from bot.platforms.slack.installation import (
-    TinyDBInstallationStore,
-    TinyDBStateStore,
+    StoreInstallationStore,
+    StoreStateStore,
     add_uninstall_listeners,
 )
 from bot.platforms.slack.sender import error_code, upload
 from bot.platforms.slack.settings import SlackSecrets, SlackSettings
 from bot.render.templates import Renderer
-from bot.store.subscriptions import Subscriptions
 
 log = logging.getLogger("rankbot.slack")
 
@@ -122,7 +121,7 @@ class SlashCommands:
     settings: SlackSettings
     renderer: Renderer
     clock: Clock = utcnow
-    on_command: Callable[[], None] | None = None
+    on_command: Callable[[], Awaitable[None]] | None = None
 
     def _context(
         self, command: dict[str, Any], caller: Caller, lang: str | None = None
@@ -162,7 +161,7 @@ class SlashCommands:
         if reply.attachments:
             await self._post_files(client, command, reply, respond)
         if self.on_command is not None and reply.ok and changes_subscription(line):
-            self.on_command()
+            await self.on_command()
 
     async def button(
         self,
@@ -187,7 +186,7 @@ class SlashCommands:
         reply = await self._execute(line, ctx)
         await respond(**reply_payload(self.renderer, reply), replace_original=False)
         if self.on_command is not None and reply.ok and changes_subscription(line):
-            self.on_command()
+            await self.on_command()
 
     async def home(
         self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
@@ -197,11 +196,7 @@ class SlashCommands:
         user_id = str(event.get("user", ""))
         team = str(body.get("team_id", ""))
         user = await self._user(client, user_id)
-        subs = [
-            s
-            for s in Subscriptions(self.services.store).all()
-            if s.channel.platform == "slack" and s.channel.workspace == team
-        ]
+        subs = await self.services.store.subscriptions.in_workspace("slack", team)
         blocks = home_blocks(
             self.renderer,
             subs,
@@ -236,7 +231,7 @@ class SlashCommands:
 
     async def _execute(self, line: str, ctx: CommandContext) -> Reply:
         try:
-            return await execute_async(line, ctx, self.services)
+            return await execute(line, ctx, self.services)
         except Exception:
             log.exception("command %r in %s failed", line.split(" ", 1)[0], ctx.channel.key)
             return Reply("Something went wrong on rankbot's side; it was logged.", ok=False)
@@ -295,7 +290,7 @@ def build_app(
     client = AsyncWebClient(
         token=None if settings.oauth else secrets.bot_token, base_url=settings.api_url
     )
-    installations = TinyDBInstallationStore(store) if settings.oauth else None
+    installations = StoreInstallationStore(store) if settings.oauth else None
     oauth = None
     if installations is not None:
         oauth = AsyncOAuthSettings(
@@ -311,7 +306,7 @@ def build_app(
                 settings.public_url + settings.redirect_path if settings.public_url else None
             ),
             installation_store=installations,
-            state_store=TinyDBStateStore(store),
+            state_store=StoreStateStore(store),
         )
     app = AsyncApp(
         name=settings.app_name,

@@ -30,7 +30,7 @@ from bot.delivery.webhook_urls import UrlEnv, env_name
 from bot.errors import ExitCode, RankbotError
 from bot.platforms.slack.app import SlashCommands, build_app
 from bot.platforms.slack.blocks import slack_renderer
-from bot.platforms.slack.installation import TinyDBInstallationStore
+from bot.platforms.slack.installation import StoreInstallationStore
 from bot.platforms.slack.sender import ClientFor, SlackSender, SlackWebhookSender, error_code
 from bot.platforms.slack.settings import (
     APP_TOKEN_ENV,
@@ -39,7 +39,7 @@ from bot.platforms.slack.settings import (
     SlackSecrets,
     SlackSettings,
 )
-from bot.store.database import Store
+from bot.store.protocols import Store
 
 log = logging.getLogger("rankbot.slack")
 
@@ -77,7 +77,7 @@ async def start_slack(
     *,
     secrets: SlackSecrets | None = None,
     services: Services | None = None,
-    on_command: Callable[[], None] | None = None,
+    on_command: Callable[[], Awaitable[None]] | None = None,
     webhook_env: UrlEnv = env_name,
     clock: Clock = utcnow,
 ) -> SlackRuntime:
@@ -168,7 +168,7 @@ def _client_for(app: AsyncApp, settings: SlackSettings, store: Store) -> ClientF
             return app.client
 
         return single
-    installations = TinyDBInstallationStore(store)
+    installations = StoreInstallationStore(store)
 
     async def installed(team_id: str) -> AsyncWebClient | None:
         bot = await installations.async_find_bot(enterprise_id=None, team_id=team_id)

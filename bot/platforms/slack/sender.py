@@ -29,7 +29,8 @@ from bot.core.messages import Attachment, ChannelRef, Message
 from bot.delivery.sender import SendResult, SendStatus
 from bot.delivery.webhook_urls import UrlEnv, env_name, lookup
 from bot.net.retry import parse_retry_after
-from bot.platforms.slack.blocks import blocks_or_none, fallback_text, message_blocks
+from bot.platforms.slack.blocks import Block, blocks_or_none, fallback_text, message_blocks
+from bot.render.per_message import PerMessage
 from bot.render.templates import Renderer
 
 log = logging.getLogger("rankbot.slack")
@@ -53,6 +54,15 @@ ClientFor = Callable[[str], Awaitable[AsyncWebClient | None]]
 """The Web API client holding the bot token of a workspace (team id), None if not installed."""
 
 
+def rendered(
+    renderer: Renderer, message: Message, where: str, *, actions: bool = True
+) -> tuple[str, list[Block] | None]:
+    """A message's plain-text fallback and its blocks (None: text only); `actions=False`
+    leaves out the buttons, which an incoming webhook cannot answer."""
+    text = fallback_text(renderer, message)
+    return text, blocks_or_none(lambda: message_blocks(renderer, message, actions=actions), where)
+
+
 class SlackSender:
     """Delivers `slack` channels (`ChannelRef("slack", team_id, channel_id)`).
 
@@ -64,6 +74,7 @@ class SlackSender:
         self._client_for = client_for
         self._renderer = renderer
         self._clock = clock
+        self._rendered: PerMessage[tuple[str, list[Block] | None]] = PerMessage()
 
     async def send(
         self, channel: ChannelRef, message: Message, *, idempotency_key: str
@@ -74,8 +85,9 @@ class SlackSender:
                 SendStatus.PERMANENT,
                 reason=f"rankbot is not installed in Slack workspace {channel.workspace}",
             )
-        text = fallback_text(self._renderer, message)
-        blocks = blocks_or_none(lambda: message_blocks(self._renderer, message), channel.key)
+        text, blocks = self._rendered.get(
+            message, None, lambda: rendered(self._renderer, message, channel.key)
+        )
         try:
             try:
                 response = await self._post(client, channel, text, blocks)
@@ -185,6 +197,7 @@ class SlackWebhookSender:
         self._url_env = url_env
         self._environ = environ
         self._clock = clock
+        self._rendered: PerMessage[tuple[str, list[Block] | None]] = PerMessage()
 
     async def send(
         self, channel: ChannelRef, message: Message, *, idempotency_key: str
@@ -194,9 +207,8 @@ class SlackWebhookSender:
         if url is None:
             return found.unset()
         webhook = AsyncWebhookClient(url)
-        text = fallback_text(self._renderer, message)
-        blocks = blocks_or_none(
-            lambda: message_blocks(self._renderer, message, actions=False), channel.key
+        text, blocks = self._rendered.get(
+            message, None, lambda: rendered(self._renderer, message, channel.key, actions=False)
         )
         try:
             response = await webhook.send(text=text, blocks=blocks)

@@ -22,13 +22,14 @@ from datetime import date, datetime, timedelta
 from typing import Any, TextIO
 
 from bot.core.model import Snapshot
+from bot.net.slices import Slices
 from bot.sources.base import Fetched
 from bot.sources.openrouter.api import OpenRouterApi
 from bot.sources.openrouter.daystore import load_days, upsert_days
 from bot.sources.openrouter.rows import Day, parse_payload, screen
-from bot.sources.openrouter.windows import snapshots_for
+from bot.sources.openrouter.windows import in_order, window_snapshots
 from bot.store import keys
-from bot.store.database import Store
+from bot.store.protocols import Store
 
 log = logging.getLogger("rankbot.openrouter")
 
@@ -75,9 +76,9 @@ class BackfillReport:
         complete (in the same write: a crash before it repeats the harmless baseline)."""
         return Fetched(baseline=self.baseline, on_stored=self._mark_complete)
 
-    def _mark_complete(self, store: Store) -> None:
+    async def _mark_complete(self, store: Store) -> None:
         since, until = self.since.isoformat(), self.until.isoformat()
-        store.set_state(
+        await store.state.set(
             keys.backfill(SOURCE), {"since": since, "done_through": until, "complete": True}
         )
 
@@ -120,7 +121,7 @@ async def fetch_ranges(
     on_range: Callable[[date], None] | None = None,
 ) -> RangesFetched:
     """Fetch `ranges` in order; each range's days are stored together with its progress
-    mark (`store.set_state(progress_key, progress(end))`, when given) in one atomic write, so
+    mark (`store.state.set(progress_key, progress(end))`, when given) in one transaction, so
     a run that stops (budget spent, an outage outlasting the retries) resumes after its last
     whole range.
 
@@ -137,10 +138,10 @@ async def fetch_ranges(
         for rejection in (*parsed.rejected, *jumps):
             log.warning("OpenRouter day rejected as suspect: %s", rejection)
             rejected.append(str(rejection))
-        with store.batch():
-            stored += upsert_days(store, accepted, held)
+        async with store.transaction():
+            stored += await upsert_days(store.days, accepted, held)
             if progress_key is not None and progress is not None:
-                store.set_state(progress_key, progress(end))
+                await store.state.set(progress_key, progress(end))
         if on_range is not None:
             on_range(end)
     return RangesFetched(stored, rejected, api.requests - first_request)
@@ -164,8 +165,8 @@ async def backfill(
     """
     until = now.date() - timedelta(days=1)
     ranges = plan_ranges(since, until, chunk)
-    todo = remaining(ranges, store.get_state(keys.backfill(SOURCE)), since)
-    held = load_days(store)
+    todo = remaining(ranges, await store.state.get(keys.backfill(SOURCE)), since)
+    held = await load_days(store.days)
     done = len(ranges) - len(todo)
     if progress is not None:
         progress.total = len(ranges)
@@ -192,7 +193,13 @@ async def backfill(
         on_range=show,
     )
     wanted = {d: day for d, day in held.items() if d >= since}
-    snapshots = snapshots_for(wanted, held, periods, name, fetched_at=now)
+    # a year of windows is seconds of CPU: derived in slices, the event loop gets turns
+    slices = Slices()
+    derived = []
+    for snapshot in window_snapshots(wanted, held, periods, name, fetched_at=now):
+        derived.append(snapshot)
+        await slices.pause()
+    snapshots = in_order(derived)
     return BackfillReport(
         len(todo), fetched.requests, len(fetched.stored), fetched.rejected, snapshots, since, until
     )

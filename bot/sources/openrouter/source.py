@@ -51,7 +51,7 @@ from bot.sources.openrouter.rows import SuspectPayload
 from bot.sources.openrouter.settings import SourceSettings
 from bot.sources.openrouter.windows import snapshots_for
 from bot.store import keys
-from bot.store.database import Store
+from bot.store.protocols import Store
 from bot.store.source_health import read_health, write_health
 
 log = logging.getLogger("rankbot.openrouter")
@@ -130,14 +130,14 @@ class OpenRouterSource:
     # --- the Source protocol -----------------------------------------------------------------
 
     async def fetch_new(self, store: Store, now: datetime) -> Fetched:
-        health = read_health(store, self.name)
-        if not is_complete(store.get_state(keys.backfill(self.name))):
+        health = await read_health(store.state, self.name)
+        if not is_complete(await store.state.get(keys.backfill(self.name))):
             report = await self.run_backfill(store, now, since=self.settings.backfill_since)
             return report.as_fetched()
-        held = load_days(store)
+        held = await load_days(store.days)
         yesterday = now.date() - timedelta(days=1)
         recent = yesterday - timedelta(days=POLL_DAYS - 1)
-        gap = catch_up_progress(store.get_state(keys.catch_up(self.name)), held, recent)
+        gap = catch_up_progress(await store.state.get(keys.catch_up(self.name)), held, recent)
         ranges = [(recent, yesterday)] if gap is None else plan_ranges(gap.resume_from, yesterday)
         api = self.api()
         try:
@@ -158,17 +158,17 @@ class OpenRouterSource:
             if isinstance(exc, SuspectPayload):
                 log.warning("OpenRouter payload rejected as suspect: %s", reason)
                 health = health.rejected([f"payload: {reason}"])
-            self._save(store, health, now)
+            await self._save(store, health, now)
             raise SourceError(reason) from None
         changed = set(fetched.stored)
-        with store.batch():
+        async with store.transaction():
             newest = max(held) if held else None
             health = health.succeeded(now, newest, held[newest].as_of if newest else None)
-            self._save(store, health.rejected(fetched.rejected), now)
+            await self._save(store, health.rejected(fetched.rejected), now)
         # days stored by a poll whose snapshots never reached the poller (a crash in between,
         # or a catch-up interrupted before its last range)
         for period in self.settings.periods:
-            latest = store.latest_snapshot(self.name, period)
+            latest = await store.history.latest_snapshot(self.name, period)
             if latest is not None:
                 changed.update(d for d in held if d > latest.as_of)
         snapshots = snapshots_for(
@@ -190,13 +190,17 @@ class OpenRouterSource:
         return Fetched(
             news=[s for s in snapshots if s.as_of >= cutoff],
             baseline=[s for s in snapshots if s.as_of < cutoff],
-            on_stored=lambda store: store.set_state(keys.catch_up(self.name), None),
+            on_stored=self._catch_up_done,
             caught_up=(
                 CatchUp(days, first, newest, announced_days=within)
                 if newest is not None and days > 0
                 else None
             ),
         )
+
+    async def _catch_up_done(self, store: Store) -> None:
+        """Stored with the catch-up's snapshots: the next poll is an ordinary one."""
+        await store.state.set(keys.catch_up(self.name), None)
 
     def next_poll(self, now: datetime) -> datetime:
         s = self.settings
@@ -209,13 +213,13 @@ class OpenRouterSource:
     def outage_hours(self) -> float:
         return self.settings.outage_hours
 
-    def health_notice(self, store: Store, now: datetime) -> Notice | None:
+    async def health_notice(self, store: Store, now: datetime) -> Notice | None:
         """The outage or recovery notice due now (each exactly once), recorded as sent."""
         health, notice = health_transition(
-            read_health(store, self.name), now, outage_hours=self.settings.outage_hours
+            await read_health(store.state, self.name), now, outage_hours=self.settings.outage_hours
         )
         if notice is not None:
-            write_health(store, self.name, health)
+            await write_health(store.state, self.name, health)
         return notice
 
     # --- for the CLI ---------------------------------------------------------------------------
@@ -227,7 +231,7 @@ class OpenRouterSource:
 
         The history comes back in the report for the engine to store (`report.as_fetched()`).
         """
-        health = read_health(store, self.name)
+        health = await read_health(store.state, self.name)
         api = self.api()
         try:
             async with api:
@@ -242,18 +246,18 @@ class OpenRouterSource:
                     progress=progress,
                 )
         except (OpenRouterError, BudgetExhausted, SuspectPayload) as exc:
-            self._save(store, health.failed(now, str(exc)), now)
+            await self._save(store, health.failed(now, str(exc)), now)
             raise SourceError(f"backfill stopped (run it again to resume): {exc}") from None
-        held = load_days(store)
+        held = await load_days(store.days)
         newest = max(held) if held else None
         health = health.succeeded(now, newest, held[newest].as_of if newest else None)
-        self._save(store, health.rejected(report.rejected), now)
+        await self._save(store, health.rejected(report.rejected), now)
         return report
 
     async def names(self, store: Store, api: OpenRouterApi, now: datetime) -> dict[str, str]:
         """Catalogue names from the store, refreshed once a day; a failed refresh keeps the
         cached ones (or none: ids then get readable fallback names)."""
-        names, stale = catalogue.cached_names(store.get_state(keys.catalogue(self.name)), now)
+        names, stale = catalogue.cached_names(await store.state.get(keys.catalogue(self.name)), now)
         if not stale:
             return names
         try:
@@ -262,14 +266,14 @@ class OpenRouterSource:
             log.warning("OpenRouter model catalogue not refreshed: %s", exc)
             return names
         if fresh:
-            store.set_state(keys.catalogue(self.name), catalogue.cache_state(fresh, now))
+            await store.state.set(keys.catalogue(self.name), catalogue.cache_state(fresh, now))
         return fresh or names
 
     @staticmethod
     def _namer(names: dict[str, str]) -> Callable[[str], str]:
         return lambda model: catalogue.display_name(model, names)
 
-    def _save(self, store: Store, health: Health, now: datetime) -> None:
+    async def _save(self, store: Store, health: Health, now: datetime) -> None:
         self._newest = date.fromisoformat(health.newest_day) if health.newest_day else None
         stamp = self.next_poll(now).isoformat(timespec="seconds")
-        write_health(store, self.name, replace(health, next_poll=stamp))
+        await write_health(store.state, self.name, replace(health, next_poll=stamp))

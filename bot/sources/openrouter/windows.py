@@ -10,7 +10,7 @@ is only built when every one of its days is held: a missing day would make every
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 
 from bot.core.model import WINDOW_DAYS, Snapshot
@@ -87,12 +87,26 @@ def snapshots_for(
 ) -> list[Snapshot]:
     """Every snapshot a set of new or restated days changes, oldest first (day before week
     before month on the same date), ready for `pipeline.ingest` or `ingest_baseline`."""
+    return in_order(window_snapshots(changed, held, periods, name, fetched_at))
+
+
+def window_snapshots(
+    changed: Iterable[date],
+    held: Mapping[date, Day],
+    periods: Iterable[str],
+    name: Callable[[str], str],
+    fetched_at: datetime | None = None,
+) -> Iterator[Snapshot]:
+    """`snapshots_for`, one at a time and unordered: a backfill derives a year of them and
+    gives the event loop a turn in between (`bot.net.slices`)."""
     changed = list(changed)
-    out: list[Snapshot] = []
     for period in periods:
         for end in affected_ends(changed, held, period):
             days = [held[d] for d in window_dates(end, period)]
-            out.append(window_snapshot(days, period, name, fetched_at))
+            yield window_snapshot(days, period, name, fetched_at)
+
+
+def in_order(snapshots: Iterable[Snapshot]) -> list[Snapshot]:
+    """Oldest first; on the same date day before week before month."""
     order = {p: i for i, p in enumerate(LENGTH)}
-    out.sort(key=lambda s: (s.as_of, order[s.period]))
-    return out
+    return sorted(snapshots, key=lambda s: (s.as_of, order[s.period]))

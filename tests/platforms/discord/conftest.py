@@ -3,7 +3,7 @@ started with `bot.platforms.discord.runtime.start` exactly as the bot does."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import discord
@@ -15,7 +15,8 @@ from bot.commands.execute import Services
 from bot.config.file import Config
 from bot.platforms.discord import runtime
 from bot.platforms.discord.settings import DiscordSettings
-from bot.store.database import Store
+from bot.store.protocols import Store
+from bot.store.tinydb import TinyStore
 from tests.fakes.discord_fake import FakeDiscord
 
 TOKEN = "fake-bot-token"
@@ -30,8 +31,8 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "db.json") as s:
+async def store(tmp_path: Path) -> AsyncIterator[TinyStore]:
+    async with TinyStore.open(tmp_path / "db.json") as s:
         yield s
 
 
@@ -45,7 +46,7 @@ def settings(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> DiscordSetti
 
 
 @pytest.fixture
-def config(store: Store) -> Config:
+def config(store: TinyStore) -> Config:
     return Config(db_path=store.path)
 
 

@@ -5,12 +5,13 @@ reader's language, through the real discord.py against the loopback fake."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from bot.config.file import Config
+from bot.core.model import Snapshot
 from bot.engine.ingest import ingest
 from bot.platforms.discord import runtime
-from bot.store.database import Store
-from bot.store.subscriptions import Subscriptions
+from bot.store.protocols import Store
 from tests.fakes.discord_fake import (
     APP_ID,
     BOT_PERMISSIONS,
@@ -68,26 +69,29 @@ async def test_subscribe_names_the_permissions_the_bot_lacks_and_subscribes_noth
     text = data["embeds"][0]["description"]
     assert "Embed Links" in text and "Attach Files" in text
     assert "Send Messages" not in text  # it has that one
-    assert Subscriptions(store).get(CHANNEL) is None
+    assert await store.subscriptions.get(CHANNEL) is None
     # granted everything: the same command subscribes
     await interact(
         fake,
         command_interaction(fake, "subscribe", permissions=ADMIN, app_permissions=BOT_PERMISSIONS),
     )
-    assert Subscriptions(store).get(CHANNEL) is not None
+    assert await store.subscriptions.get(CHANNEL) is not None
+
+
+NOW = datetime(2026, 2, 17, 9, tzinfo=UTC)
 
 
 async def test_top_public_is_posted_for_everyone_and_a_paused_channel_says_so(
     fake: FakeDiscord, store: Store, config: Config, discord_rt: runtime.DiscordRuntime
 ) -> None:
     for snapshot in (BASELINE, FLIP):
-        ingest(store, snapshot, params=config.detect, countries=config.countries)
+        await ingest(store, snapshot, params=config.detect, countries=config.countries)
     public = [{"name": "n", "type": 4, "value": 3}, {"name": "public", "type": 5, "value": True}]
     answer = await interact(fake, command_interaction(fake, "top", public))
     assert not answer.json["data"].get("flags", 0) & EPHEMERAL
 
     await interact(fake, command_interaction(fake, "subscribe", permissions=ADMIN))
-    Subscriptions(store).pause(CHANNEL, "Discord 50013 Missing Permissions", FLIP.fetched_at)
+    await store.subscriptions.pause(CHANNEL, "Discord 50013 Missing Permissions", NOW)
     paused = await interact(fake, command_interaction(fake, "top"))
     text = paused.json["data"]["embeds"][0]["description"]
     assert text.startswith("⏸ Deliveries to this channel are paused")
@@ -98,7 +102,7 @@ async def test_a_chinese_user_gets_top_in_chinese_while_the_channel_stays_englis
     fake: FakeDiscord, store: Store, config: Config, discord_rt: runtime.DiscordRuntime
 ) -> None:
     for snapshot in (BASELINE, FLIP):
-        ingest(store, snapshot, params=config.detect, countries=config.countries)
+        await ingest(store, snapshot, params=config.detect, countries=config.countries)
     await interact(fake, command_interaction(fake, "subscribe", permissions=ADMIN))
 
     chinese = await interact(fake, command_interaction(fake, "top", locale="zh-CN"))
@@ -108,14 +112,14 @@ async def test_a_chinese_user_gets_top_in_chinese_while_the_channel_stays_englis
     assert zh["title"].startswith("Token 用量前 6 名 · 周榜 · 2026年2月16日")
     assert "Token" in zh["fields"][0]["value"] and "tokens" not in zh["fields"][0]["value"]
     assert english.json["data"]["embeds"][0]["title"].startswith("Top 6 by tokens · weekly")
-    sub = Subscriptions(store).get(CHANNEL)
+    sub = await store.subscriptions.get(CHANNEL)
     assert sub is not None and sub.lang == "en"
 
 
 async def test_a_chinese_channel_gets_its_new_leader_and_country_flip_in_chinese(
     fake: FakeDiscord, store: Store, config: Config, discord_rt: runtime.DiscordRuntime
 ) -> None:
-    ingest(store, BASELINE, params=config.detect, countries=config.countries)
+    await ingest(store, BASELINE, params=config.detect, countries=config.countries)
     options = [
         {"name": "kind", "type": 3, "value": "all"},
         {"name": "lang", "type": 3, "value": "zh-CN"},
@@ -136,7 +140,7 @@ async def test_a_chinese_channel_gets_its_new_leader_and_country_flip_in_chinese
     assert "Country flip" not in shown and "New #1" not in shown
 
 
-def week_with_new_leader():  # type: ignore[no-untyped-def]
+def week_with_new_leader() -> Snapshot:
     from tests.platforms.discord.test_runtime import week
 
     return week(
@@ -199,7 +203,7 @@ async def test_names_from_the_data_are_escaped_in_command_replies(
 
     odd = "x-ai/grok_**4**"
     for day in ("2026-02-09", "2026-02-16"):
-        ingest(
+        await ingest(
             store,
             week(day, [(odd, "Grok_**4**_fast", 900), ("openai/gpt-5", "GPT-5", 800)]),
             params=config.detect,

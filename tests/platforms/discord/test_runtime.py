@@ -14,10 +14,12 @@ import pytest
 
 from bot.commands.execute import Services
 from bot.config.file import Config
+from bot.core.events import DetectParams
 from bot.core.messages import Attachment, ChannelRef, Message
 from bot.core.model import Snapshot
 from bot.delivery.settings import DeliverySettings
 from bot.delivery.workers import Delivery
+from bot.engine.alert_charts import AlertCharts
 from bot.engine.ingest import ingest
 from bot.engine.planner import Planner
 from bot.engine.poller import Poller
@@ -26,9 +28,7 @@ from bot.platforms.discord.embeds import DESCRIPTION_MAX, FIELDS_MAX, TITLE_MAX,
 from bot.platforms.discord.sender import nonce_for
 from bot.platforms.discord.settings import DiscordSettings
 from bot.sources.replay import ReplaySource
-from bot.store.database import Store
-from bot.store.outbox import Outbox
-from bot.store.subscriptions import Subscriptions
+from bot.store.protocols import Outbox, Store
 from tests.fakes.discord_fake import (
     APP_ID,
     CHANNEL_ID,
@@ -110,7 +110,7 @@ def assert_within_limits(embeds: list[dict[str, Any]]) -> None:
 
 
 def delivery(store: Store, outbox: Outbox, rt: runtime.DiscordRuntime) -> Delivery:
-    subs = Subscriptions(store)
+    subs = store.subscriptions
     return Delivery(
         outbox,
         {"discord": rt.sender},
@@ -121,25 +121,31 @@ def delivery(store: Store, outbox: Outbox, rt: runtime.DiscordRuntime) -> Delive
 
 
 async def poll(store: Store, config: Config, snapshots: list[Snapshot]) -> Outbox:
-    """One tick of the real poller (store → detect → plan → outbox) over `snapshots`."""
-    outbox = Outbox(store)
+    """One tick of the real poller (store → detect → plan → outbox) over `snapshots`, and
+    the charts its posts wait for (drawn in the chart worker process)."""
+
+    async def params(period: str) -> DetectParams:
+        return config.detect
+
+    charts = AlertCharts(store, config.countries)
     poller = Poller(
         store,
         ReplaySource(snapshots),
-        Planner(store, config.countries),
-        outbox,
-        params=lambda period: config.detect,
+        Planner(store),
+        charts,
+        params=params,
         countries=config.countries,
     )
     await poller.tick()
-    return outbox
+    await charts.settle()
+    return store.outbox
 
 
 async def subscribed(
     fake: FakeDiscord, store: Store, config: Config, rt: runtime.DiscordRuntime, kind: str
 ) -> None:
     """Baseline stored, `/subscribe kind:<kind>` by an admin, confirmation delivered."""
-    ingest(store, BASELINE, params=config.detect, countries=config.countries)
+    await ingest(store, BASELINE, params=config.detect, countries=config.countries)
     answer = await interact(
         fake,
         command_interaction(
@@ -221,7 +227,7 @@ async def test_top_5_is_answered_through_the_callback_with_an_embed(
     fake: FakeDiscord, store: Store, config: Config, discord_rt: runtime.DiscordRuntime
 ) -> None:
     for snapshot in (BASELINE, FLIP):
-        ingest(store, snapshot, params=config.detect, countries=config.countries)
+        await ingest(store, snapshot, params=config.detect, countries=config.countries)
     options = [{"name": "n", "type": 4, "value": 5}]
     answer = await interact(fake, command_interaction(fake, "top", options))
 
@@ -251,7 +257,7 @@ async def test_subscribe_without_manage_channels_is_refused_even_if_discord_let_
     data = answer.json["data"]
     assert data["flags"] & EPHEMERAL
     assert "Manage Channels" in data["embeds"][0]["description"]
-    assert Subscriptions(store).get(CHANNEL) is None
+    assert await store.subscriptions.get(CHANNEL) is None
 
 
 async def test_subscribe_from_an_admin_creates_the_subscription(
@@ -268,7 +274,7 @@ async def test_subscribe_from_an_admin_creates_the_subscription(
 
     assert answer.json["data"]["flags"] & EPHEMERAL
     assert "Subscribed" in answer.json["data"]["embeds"][0]["description"]
-    sub = Subscriptions(store).get(CHANNEL)
+    sub = await store.subscriptions.get(CHANNEL)
     assert sub is not None
     assert sub.kinds == ("country_flip",)
     assert sub.filters.top_n == 5
@@ -279,7 +285,7 @@ async def test_countries_is_deferred_then_edited_in(
     fake: FakeDiscord, store: Store, config: Config, discord_rt: runtime.DiscordRuntime
 ) -> None:
     for snapshot in (BASELINE, FLIP):
-        ingest(store, snapshot, params=config.detect, countries=config.countries)
+        await ingest(store, snapshot, params=config.detect, countries=config.countries)
     payload = command_interaction(fake, "countries")
     answer = await interact(fake, payload)
     assert answer.json["type"] == 5  # deferred, "thinking"
@@ -294,7 +300,7 @@ async def test_chart_is_drawn_after_a_public_defer_and_attached(
     fake: FakeDiscord, store: Store, config: Config, discord_rt: runtime.DiscordRuntime
 ) -> None:
     for snapshot in (BASELINE, FLIP):
-        ingest(store, snapshot, params=config.detect, countries=config.countries)
+        await ingest(store, snapshot, params=config.detect, countries=config.countries)
     options = [{"name": "kind", "type": 3, "value": "countries"}]
     payload = command_interaction(fake, "chart", options)
     answer = await interact(fake, payload)
@@ -311,7 +317,7 @@ async def test_chart_is_drawn_after_a_public_defer_and_attached(
 async def test_model_query_autocompletes_from_stored_models(
     fake: FakeDiscord, store: Store, config: Config, discord_rt: runtime.DiscordRuntime
 ) -> None:
-    ingest(store, BASELINE, params=config.detect, countries=config.countries)
+    await ingest(store, BASELINE, params=config.detect, countries=config.countries)
     options = [{"name": "query", "type": 3, "value": "deep", "focused": True}]
     payload = command_interaction(fake, "model", options, interaction_type=4)
     answer = await interact(fake, payload)
@@ -338,8 +344,8 @@ async def test_a_country_flip_reaches_the_subscribed_channel_once(
     messages = fake.channel_messages(CHANNEL_ID)[before:]
     assert len(messages) == 1
     body = messages[0].json
-    (item,) = [i for i in store.table("outbox").all() if i["key"].startswith("post:")]
-    assert body["nonce"] == nonce_for(item["key"]) and len(body["nonce"]) <= 25
+    (item,) = [i for i in await store.outbox.items() if i.key.startswith("post:")]
+    assert body["nonce"] == nonce_for(item.key) and len(body["nonce"]) <= 25
     assert body["enforce_nonce"] is True
     assert body["allowed_mentions"] == {"parse": []}
     assert_within_limits(body["embeds"])
@@ -393,7 +399,7 @@ async def test_429_is_waited_out_for_retry_after(
     assert [a.status for a in attempts] == [429, 200]
     assert attempts[1].at - attempts[0].at >= retry_after  # not before retry_after
     assert attempts[0].json["nonce"] == attempts[1].json["nonce"]
-    assert outbox.pending_count() == 0
+    assert await outbox.count() == 0
 
 
 async def test_a_long_429_goes_back_to_the_outbox_with_its_retry_after(
@@ -407,7 +413,7 @@ async def test_a_long_429_goes_back_to_the_outbox_with_its_retry_after(
         {"message": "You are being rate limited.", "retry_after": 45.0, "global": False},
     )
     outbox = await poll(store, config, [FLIP])
-    (item,) = [i for c in outbox.channels() if (i := outbox.head(c)) is not None]
+    (item,) = [i for c in await outbox.channels() if (i := await outbox.head(c)) is not None]
     result = await asyncio.wait_for(
         discord_rt.sender.send(item.channel, item.message, idempotency_key=item.key), 5
     )
@@ -432,7 +438,7 @@ async def test_403_missing_permissions_pauses_the_subscription_and_status_says_s
 
     attempts = fake.requests("POST", rf"/channels/{CHANNEL_ID}/messages")[before:]
     assert [a.status for a in attempts] == [403]  # never retried
-    sub = Subscriptions(store).get(CHANNEL)
+    sub = await store.subscriptions.get(CHANNEL)
     assert sub is not None and sub.paused
     assert "50013" in (sub.pause_reason or "")
     assert run.stats.failed == 1

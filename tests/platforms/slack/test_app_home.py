@@ -20,15 +20,17 @@ async def test_a_resume_button_resumes_for_an_admin_and_is_refused_to_others(
 ) -> None:
     async with running_bot(tmp_path) as bot:
         await _subscribe(bot)
-        bot.subscriptions().pause(CHANNEL, "not_in_channel", week("2026-02-16", WEEK_2).fetched_at)
+        await bot.subscriptions().pause(
+            CHANNEL, "not_in_channel", week("2026-02-16", WEEK_2).fetched_at
+        )
         status = await bot.fake.wait_ack(await bot.fake.push_slash_command("/top", "3"))
         bot.fake.add_user("U0MEMBER")
         await bot.fake.wait_ack(await bot.fake.push_button("rankbot_resume", user_id="U0MEMBER"))
         await bot.fake.wait_for(lambda: len(bot.fake.responses) >= 2)
-        still_paused = bot.subscriptions().is_paused(CHANNEL)
+        still_paused = await bot.subscriptions().is_paused(CHANNEL)
         await bot.fake.wait_ack(await bot.fake.push_button("rankbot_resume"))
         await bot.fake.wait_for(lambda: len(bot.fake.responses) >= 3)
-        resumed = not bot.subscriptions().is_paused(CHANNEL)
+        resumed = not await bot.subscriptions().is_paused(CHANNEL)
     # the /top answer in a paused channel: the note first, with its Resume button
     blocks = status["payload"]["blocks"]
     assert blocks[0]["text"]["text"].startswith("⏸ Deliveries to this channel are paused")
@@ -50,7 +52,7 @@ async def test_alerts_carry_top_10_and_mute_buttons_that_answer_the_presser(
         await bot.fake.wait_for(lambda: len(bot.fake.responses) >= 2)
         await bot.fake.wait_ack(await bot.fake.push_button("rankbot_mute"))
         await bot.fake.wait_for(lambda: len(bot.fake.responses) >= 3)
-        sub = bot.subscriptions().get(CHANNEL)
+        sub = await bot.subscriptions().get(CHANNEL)
     actions = alert["blocks"][-1]
     assert actions["type"] == "actions"
     assert [e["text"]["text"] for e in actions["elements"]] == ["Top 10", "Mute 1 day"]
@@ -107,7 +109,7 @@ async def test_a_command_copied_from_a_reply_is_accepted_and_examples_are_typeab
         pasted = "subscribe \u201cnew\u200b_leader\u201d `country_flip`"
         await bot.fake.wait_ack(await bot.fake.push_slash_command("/rankbot", pasted))
         await bot.fake.wait_for(lambda: len(bot.fake.responses) >= 2)
-        sub = bot.subscriptions().get(CHANNEL)
+        sub = await bot.subscriptions().get(CHANNEL)
     error, done = bot.fake.responses
     assert "Example: `/rankbot mute 2h`" in error["text"]
     assert sub is not None and sub.kinds == ("new_leader", "country_flip")

@@ -15,7 +15,7 @@ import pytest
 
 from bot.core.messages import ChannelRef, Message
 from bot.core.subscription import Subscription
-from bot.platforms.slack.installation import TinyDBInstallationStore
+from bot.platforms.slack.installation import StoreInstallationStore
 from tests.fakes.slack_env import SECRETS, running_bot
 from tests.fakes.slack_fake import TEAM_ID, slash_payload
 
@@ -79,7 +79,7 @@ async def test_app_uninstalled_pauses_the_workspace(tmp_path: Path) -> None:
         mine = ChannelRef("slack", TEAM_ID, "C0ALERTS")
         other = ChannelRef("slack", "T0OTHER", "C0ELSE")
         for channel in (mine, other):
-            bot.subscriptions().upsert(Subscription(channel=channel, confirmed=True))
+            await bot.subscriptions().upsert(Subscription(channel=channel, confirmed=True))
         event = {
             "token": "x",
             "team_id": TEAM_ID,
@@ -93,9 +93,9 @@ async def test_app_uninstalled_pauses_the_workspace(tmp_path: Path) -> None:
         status, _ = await _post(bot.runtime.port or 0, body, _signed(body), "application/json")
         await bot.fake.wait_for(lambda: bot.subscriptions().is_paused(mine))
         assert status == 200
-        paused = bot.subscriptions().get(mine)
+        paused = await bot.subscriptions().get(mine)
         assert paused is not None and "uninstalled" in (paused.pause_reason or "")
-        assert not bot.subscriptions().is_paused(other)
+        assert not await bot.subscriptions().is_paused(other)
 
 
 @pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")  # slack_sdk's
@@ -132,7 +132,7 @@ async def test_oauth_install_stores_the_token_and_alerts_use_it(tmp_path: Path) 
             headers = {"Cookie": f"{cookie.key}={cookie.value}"}
             async with session.get(redirect, headers=headers, allow_redirects=False) as done:
                 assert done.status == 200, await done.text()
-        found = await TinyDBInstallationStore(bot.store).async_find_bot(
+        found = await StoreInstallationStore(bot.store).async_find_bot(
             enterprise_id=None, team_id="T2"
         )
         assert found is not None and found.bot_token == "xoxb-installed-in-t2"

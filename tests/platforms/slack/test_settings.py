@@ -14,7 +14,7 @@ from bot.errors import ConfigError
 from bot.platforms.slack.manifest import manifest
 from bot.platforms.slack.runtime import SlackStartError, slack_wanted, start_slack
 from bot.platforms.slack.settings import BOT_SCOPES, SlackSecrets, SlackSettings
-from bot.store.database import Store
+from bot.store.tinydb import TinyStore
 from tests.fakes.slack_fake import SlackFake
 
 
@@ -126,7 +126,7 @@ async def test_start_fails_clearly_on_missing_env_or_a_refused_token(tmp_path: P
     fake = await SlackFake().start()
     config = app.config_from_mapping({"slack": {"api_url": fake.api_url}}, base=tmp_path)
     try:
-        with Store.open(tmp_path / "db.json") as store:
+        async with TinyStore.open(tmp_path / "db.json") as store:
             with pytest.raises(SlackStartError, match="SLACK_BOT_TOKEN, SLACK_APP_TOKEN"):
                 await start_slack(config, store, secrets=SlackSecrets(None, None, None, None))
             fake.fail("auth.test", error="invalid_auth")
@@ -147,11 +147,9 @@ async def test_start_fails_clearly_when_slack_is_unreachable(tmp_path: Path) -> 
     await fake.close()  # nothing listens there any more
     config = app.config_from_mapping({"slack": {"api_url": api_url}}, base=tmp_path)
     secrets = SlackSecrets("xoxb-1", "xapp-1", None, None)
-    with (
-        Store.open(tmp_path / "db.json") as store,
-        pytest.raises(SlackStartError, match=r"cannot reach Slack at http://127\.0\.0\.1"),
-    ):
-        await start_slack(config, store, secrets=secrets)
+    async with TinyStore.open(tmp_path / "db.json") as store:
+        with pytest.raises(SlackStartError, match=r"cannot reach Slack at http://127\.0\.0\.1"):
+            await start_slack(config, store, secrets=secrets)
 
 
 def test_slack_is_wanted_with_a_table_or_a_secret(tmp_path: Path) -> None:

@@ -54,12 +54,12 @@ async def test_admin_subscribes_and_sees_the_settings_a_member_is_refused(
             )
         )
         await bot.fake.wait_for(lambda: len(bot.fake.responses) == 1)
-        assert bot.subscriptions().get(CHANNEL) is None
+        assert await bot.subscriptions().get(CHANNEL) is None
         ack = await bot.fake.wait_ack(
             await bot.fake.push_slash_command("/rankbot", "subscribe new_leader country_flip")
         )
         await bot.fake.wait_for(lambda: len(bot.fake.responses) == 2)
-        sub = bot.subscriptions().get(CHANNEL)
+        sub = await bot.subscriptions().get(CHANNEL)
         users_info = [c.params["user"] for c in bot.fake.called("users.info")]
     refusal, settings = bot.fake.responses
     assert ack == {"envelope_id": ack["envelope_id"]}  # acknowledged at once, empty
@@ -83,7 +83,7 @@ async def test_configured_managers_and_renamed_commands(tmp_path: Path) -> None:
         ack = await bot.fake.wait_ack(await bot.fake.push_slash_command("/llmtop", "2"))
     # a listed manager may manage though Slack does not know them as an admin (the lookup
     # only asks for their language)
-    assert bot.subscriptions().get(CHANNEL) is not None
+    assert await bot.subscriptions().get(CHANNEL) is not None
     assert all(c.params["include_locale"] == "1" for c in bot.fake.called("users.info"))
     assert "google/gemini-3-flash" in ack["payload"]["text"]
 
@@ -149,7 +149,7 @@ async def test_a_failed_chart_upload_still_delivers_the_alert(tmp_path: Path) ->
         posts = bot.fake.called("chat.postMessage")[before:]
         assert len(posts) == 1 and "New #1" in posts[0].params["text"]
         assert not bot.fake.called("files.completeUploadExternal")
-        assert bot.outbox.pending_count() == 0
+        assert await bot.outbox.count() == 0
 
 
 async def test_429_is_retried_after_retry_after_and_not_before(tmp_path: Path) -> None:
@@ -171,7 +171,7 @@ async def test_not_in_channel_pauses_the_subscription_and_status_says_so(
         bot.fake.fail("chat.postMessage", error="not_in_channel")
         await bot.replay(week("2026-02-16", WEEK_2))
         posts = len(_posts_to(bot.fake, "C0ALERTS"))
-        sub = bot.subscriptions().get(CHANNEL)
+        sub = await bot.subscriptions().get(CHANNEL)
         await bot.fake.wait_ack(await bot.fake.push_slash_command("/rankbot", "status"))
         await bot.fake.wait_for(lambda: len(bot.fake.responses) == 2)
     assert posts == 2  # the confirmation, then the refused alert: no retry

@@ -222,4 +222,3 @@ async def test_the_key_never_appears_in_logs_or_errors(
     with pytest.raises(AuthError) as auth:
         await get(clock)
     assert KEY not in str(auth.value) and KEY not in caplog.text
-

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +19,8 @@ from bot.sources.openrouter.daystore import load_days
 from bot.sources.openrouter.limiter import PER_DAY, PER_MINUTE
 from bot.sources.openrouter.source import OpenRouterSource
 from bot.store import keys
-from bot.store.database import Store
+from bot.store.protocols import Store
+from bot.store.tinydb import TinyStore
 from tests.fakes.openrouter_api import Clock, FakeApi, fetch, history, make_source, varied_rows
 
 NOW = datetime(2026, 7, 2, 9, 0, tzinfo=UTC)  # 18 months: 2025-01-01 … 2026-07-01
@@ -46,8 +47,8 @@ def fake(days: dict, clock: Clock) -> Iterator[FakeApi]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "db.json") as s:
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    async with TinyStore.open(tmp_path / "db.json") as s:
         yield s
 
 
@@ -70,23 +71,25 @@ async def test_18_months_fit_the_budget_and_emit_nothing(
     source = make_source(clock)
     stream = io.StringIO()
     report = await source.run_backfill(store, NOW, since=SINCE, progress=ProgressBar(0, stream))
-    assert store.snapshots("openrouter", "day") == []  # the history is the engine's to store
-    assert store_baseline(store, report.as_fetched(), params=PARAMS, countries=COUNTRIES) == (
-        DAYS + DAYS - 6
-    )
-    assert store.get_state(keys.backfill("openrouter"))["complete"] is True
+    assert (
+        await store.history.snapshots("openrouter", "day")
+    ) == []  # the history is the engine's to store
+    assert (
+        await store_baseline(store, report.as_fetched(), params=PARAMS, countries=COUNTRIES)
+    ) == (DAYS + DAYS - 6)
+    assert (await store.state.get(keys.backfill("openrouter")))["complete"] is True
     calls = fake.ranking_calls
     assert len(calls) == report.requests == 19
     assert len(fake.calls) == 20 <= PER_DAY  # + one catalogue request
     assert most_in_a_minute([t for t, _, _ in fake.calls]) <= PER_MINUTE
     assert report.days == DAYS and report.rejected == []
-    assert len(load_days(store)) == DAYS
-    assert len(store.snapshots("openrouter", "day")) == DAYS
-    assert len(store.snapshots("openrouter", "week")) == DAYS - 6
-    assert store.events() == []
+    assert len(await load_days(store.days)) == DAYS
+    assert len(await store.history.snapshots("openrouter", "day")) == DAYS
+    assert len(await store.history.snapshots("openrouter", "week")) == DAYS - 6
+    assert (await store.history.events()) == []
     assert stream.getvalue().endswith("19/19 ranges, through 2026-07-01\n")
     assert "\rbackfill [" in stream.getvalue()
-    health = store.get_state(keys.health("openrouter"))
+    health = await store.state.get(keys.health("openrouter"))
     assert health["newest_day"] == "2026-07-01" and health["consecutive_failures"] == 0
 
 
@@ -108,7 +111,7 @@ async def test_smaller_ranges_are_paced_under_30_a_minute(
     assert len(times) == report.requests == 79
     assert most_in_a_minute(times) == PER_MINUTE  # the limiter made them wait, never more
     assert clock.t >= 120  # 79 requests need at least two full minutes
-    assert store.events() == []
+    assert (await store.history.events()) == []
 
 
 async def test_an_interrupted_backfill_resumes_where_it_stopped(
@@ -118,22 +121,22 @@ async def test_an_interrupted_backfill_resumes_where_it_stopped(
     fake.fail_after = 8  # the 9th range meets a 500 outage that outlasts the retries
     with pytest.raises(SourceError, match="run it again to resume"):
         await source.run_backfill(store, NOW, since=SINCE)
-    progress = store.get_state(keys.backfill("openrouter"))
+    progress = await store.state.get(keys.backfill("openrouter"))
     assert progress["done_through"] == "2025-08-28"  # 8 ranges of 30 days
-    assert len(load_days(store)) == 240
-    assert store.snapshots("openrouter", "day") == []  # derived only once complete
-    assert store.get_state(keys.health("openrouter"))["consecutive_failures"] == 1
+    assert len(await load_days(store.days)) == 240
+    assert (await store.history.snapshots("openrouter", "day")) == []  # derived only once complete
+    assert (await store.state.get(keys.health("openrouter")))["consecutive_failures"] == 1
     first_run = len(fake.ranking_calls)
     assert first_run == 8 + 5
     fake.fail_after = None
     report = await source.run_backfill(store, NOW, since=SINCE)
     assert len(fake.ranking_calls) - first_run == report.ranges == 11
-    assert not store.get_state(keys.backfill("openrouter"))["complete"]
-    store_baseline(store, report.as_fetched(), params=PARAMS, countries=COUNTRIES)
-    assert len(load_days(store)) == DAYS
-    assert len(store.snapshots("openrouter", "day")) == DAYS
-    assert store.get_state(keys.backfill("openrouter"))["complete"] is True
-    assert store.events() == []
+    assert not (await store.state.get(keys.backfill("openrouter")))["complete"]
+    await store_baseline(store, report.as_fetched(), params=PARAMS, countries=COUNTRIES)
+    assert len(await load_days(store.days)) == DAYS
+    assert len(await store.history.snapshots("openrouter", "day")) == DAYS
+    assert (await store.state.get(keys.backfill("openrouter")))["complete"] is True
+    assert (await store.history.events()) == []
 
 
 async def test_the_first_live_day_after_a_backfill_emits_the_expected_events(
@@ -141,7 +144,7 @@ async def test_the_first_live_day_after_a_backfill_emits_the_expected_events(
 ) -> None:
     source: OpenRouterSource = make_source(clock)
     assert await fetch(source, store, NOW) == []  # first run: backfill, silently
-    assert store.events() == []
+    assert (await store.history.events()) == []
     new_day = LAST + timedelta(days=1)
     rows = varied_rows(new_day)
     rows = [(m, t * 3 if m == "z-ai/glm-5.2-20260616" else t) for m, t in rows]
@@ -150,7 +153,7 @@ async def test_the_first_live_day_after_a_backfill_emits_the_expected_events(
     events: list[Event] = []
     for snapshot in await fetch(source, store, NOW + timedelta(days=1)):
         params = DetectParams(confirm=source.settings.confirm_for(snapshot.period))
-        events += ingest(store, snapshot, params=params, countries=shipped_table()).events
+        events += (await ingest(store, snapshot, params=params, countries=shipped_table())).events
     glm, new = "z-ai/glm-5.2-20260616", "newlab/brand-new-20260701"
     day_events = sorted((e.kind, e.subject) for e in events if e.period == "day")
     assert day_events == [

@@ -16,7 +16,7 @@ from bot.sources.openrouter.health import health_transition, overdue
 from bot.sources.openrouter.limiter import BudgetExhausted, RequestLimiter
 from bot.sources.openrouter.poll_schedule import next_poll
 from bot.store import keys
-from bot.store.database import Store
+from bot.store.tinydb import TinyStore
 from tests.fakes.openrouter_api import Clock, FakeApi, fetch, history, make_source
 
 T0 = datetime(2026, 8, 1, 2, 10, tzinfo=UTC)
@@ -91,23 +91,23 @@ async def test_the_source_records_health_and_notices_once(
     fake = FakeApi(history(date(2026, 7, 1), date(2026, 7, 31)), clock)
     fake.mount(router)
     source = make_source(clock, backfill_since=date(2026, 7, 1))
-    with Store.open(tmp_path / "db.json") as store:
+    async with TinyStore.open(tmp_path / "db.json") as store:
         await fetch(source, store, at(0))
-        assert source.health_notice(store, at(0)) is None
+        assert (await source.health_notice(store, at(0))) is None
         fake.script = [httpx.Response(503)] * 1000
         notices = []
         for hour in range(3, 60, 3):
             with pytest.raises(SourceError):
                 await fetch(source, store, at(hour))
-            notices.append(source.health_notice(store, at(hour)))
+            notices.append(await source.health_notice(store, at(hour)))
         assert notices.count("outage") == 1 and set(notices) == {None, "outage"}
-        assert store.get_state(keys.health("openrouter"))["outage_notified"] is True
+        assert (await store.state.get(keys.health("openrouter")))["outage_notified"] is True
         fake.script = []
         fake.days.update(history(date(2026, 8, 1), date(2026, 8, 3)))
         await fetch(source, store, at(72))
-        assert source.health_notice(store, at(72)) == "recovery"
-        assert source.health_notice(store, at(75)) is None
-        health = store.get_state(keys.health("openrouter"))
+        assert (await source.health_notice(store, at(72))) == "recovery"
+        assert (await source.health_notice(store, at(75))) is None
+        health = await store.state.get(keys.health("openrouter"))
         assert health["newest_day"] == "2026-08-03" and health["consecutive_failures"] == 0
 
 

@@ -4,7 +4,7 @@ days correct history silently, and every suspect payload is rejected with no eve
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -20,7 +20,8 @@ from bot.sources.openrouter.catalogue import display_name, names_from_models, re
 from bot.sources.openrouter.daystore import load_days
 from bot.sources.openrouter.source import OpenRouterSource
 from bot.store import keys
-from bot.store.database import Store, Stored
+from bot.store.protocols import Store, Stored
+from bot.store.tinydb import TinyStore
 from tests.fakes.openrouter_api import (
     Clock,
     FakeApi,
@@ -48,8 +49,8 @@ def fake(router: respx.MockRouter, clock: Clock) -> FakeApi:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "db.json") as s:
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    async with TinyStore.open(tmp_path / "db.json") as s:
         yield s
 
 
@@ -57,7 +58,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 async def source(fake: FakeApi, clock: Clock, store: Store) -> OpenRouterSource:
     src = make_source(clock, backfill_since=SINCE)
     assert await fetch(src, store, FIRST_RUN) == []  # the first run backfills, silently
-    assert store.events() == []
+    assert (await store.history.events()) == []
     return src
 
 
@@ -66,7 +67,7 @@ async def poll(source: OpenRouterSource, store: Store, now: datetime) -> list[Ev
     events: list[Event] = []
     for snapshot in await fetch(source, store, now):
         params = DetectParams(confirm=source.settings.confirm_for(snapshot.period))
-        events += ingest(store, snapshot, params=params, countries=shipped_table()).events
+        events += (await ingest(store, snapshot, params=params, countries=shipped_table())).events
     return events
 
 
@@ -79,11 +80,13 @@ def leader_change(day: date) -> Rows:
 async def test_first_run_backfills_silently_and_records_health(
     source: OpenRouterSource, store: Store, fake: FakeApi
 ) -> None:
-    assert len(load_days(store)) == 30
-    assert len(store.snapshots("openrouter", "day")) == 30
-    assert len(store.snapshots("openrouter", "week")) == 24
-    assert store.snapshots("openrouter", "month") == []  # not in the default periods
-    health = store.get_state(keys.health("openrouter"))
+    assert len(await load_days(store.days)) == 30
+    assert len(await store.history.snapshots("openrouter", "day")) == 30
+    assert len(await store.history.snapshots("openrouter", "week")) == 24
+    assert (
+        await store.history.snapshots("openrouter", "month")
+    ) == []  # not in the default periods
+    health = await store.state.get(keys.health("openrouter"))
     assert health["newest_day"] == "2026-07-30"
     assert health["newest_as_of"] == "2026-07-31T02:00:00Z"
     assert health["consecutive_failures"] == 0 and health["outage_notified"] is False
@@ -103,7 +106,7 @@ async def test_a_new_day_is_news_with_names_and_attribution(
     )
     (_, _, params) = fake.ranking_calls[-1]
     assert params == {"start_date": "2026-07-29", "end_date": "2026-07-31"}  # last 3 days
-    day = store.latest_snapshot("openrouter", "day")
+    day = await store.history.latest_snapshot("openrouter", "day")
     assert day is not None and day.as_of == NEW and len(day.entries) == 50
     assert day.total == sum(t for _, t in fake.days[NEW])
 
@@ -129,14 +132,17 @@ async def test_a_restated_day_updates_history_without_alerts(
     snapshots = await fetch(source, store, FIRST_RUN + timedelta(hours=3))
     assert {s.as_of for s in snapshots} == {restated, restated + timedelta(days=1)}
     results = [
-        ingest(store, s, params=DetectParams(), countries=shipped_table()) for s in snapshots
+        (await ingest(store, s, params=DetectParams(), countries=shipped_table()))
+        for s in snapshots
     ]
     assert {r.stored for r in results} == {Stored.RESTATED}
     assert all(r.events == [] for r in results)
-    assert load_days(store)[restated].tokens[CHALLENGER] == dict(fake.days[restated])[CHALLENGER]
-    stored = store.snapshots("openrouter", "day")
+    assert (await load_days(store.days))[restated].tokens[CHALLENGER] == dict(fake.days[restated])[
+        CHALLENGER
+    ]
+    stored = await store.history.snapshots("openrouter", "day")
     assert next(s for s in stored if s.as_of == restated).leader.model == CHALLENGER
-    assert store.events() == []
+    assert (await store.history.events()) == []
 
 
 async def test_a_new_day_lost_in_a_crash_before_ingest_comes_back(
@@ -150,7 +156,7 @@ async def test_a_new_day_lost_in_a_crash_before_ingest_comes_back(
     events = [
         e
         for s in again
-        for e in ingest(store, s, params=DetectParams(), countries=shipped_table()).events
+        for e in (await ingest(store, s, params=DetectParams(), countries=shipped_table())).events
     ]
     assert ("new_leader", "day") in {(e.kind, e.period) for e in events}
     assert await fetch(source, store, NEXT_DAY + timedelta(hours=6)) == []
@@ -205,18 +211,18 @@ async def test_each_suspect_payload_is_rejected_logged_counted_and_never_diffed(
 ) -> None:
     fake.script = [httpx.Response(200, json=SUSPECT[case])]
     caplog.set_level(logging.WARNING, logger="rankbot.openrouter")
-    before = store.snapshot_count()
+    before = await store.history.snapshot_count()
     try:
         events = await poll(source, store, NEXT_DAY)
     except SourceError as exc:  # the whole payload was suspect
         assert REASONS[case] in str(exc)
         events = []
-    assert events == [] and store.events() == []
-    assert store.snapshot_count() == before
+    assert events == [] and (await store.history.events()) == []
+    assert (await store.history.snapshot_count()) == before
     suspect_dates = {NEW, NEXT_DAY.date()}
-    assert not suspect_dates & set(load_days(store))
+    assert not suspect_dates & set(await load_days(store.days))
     assert REASONS[case] in caplog.text
-    health = store.get_state(keys.health("openrouter"))
+    health = await store.state.get(keys.health("openrouter"))
     assert health["suspect_rejections"] == 1
     assert REASONS[case] in health["last_rejection"]
 
@@ -227,14 +233,14 @@ async def test_a_failed_poll_is_recorded_in_health_and_raised(
     fake.script = [httpx.Response(500)] * 5
     with pytest.raises(SourceError, match="failed after 5 attempts"):
         await fetch(source, store, NEXT_DAY)
-    health = store.get_state(keys.health("openrouter"))
+    health = await store.state.get(keys.health("openrouter"))
     assert health["consecutive_failures"] == 1
     assert health["last_error"].startswith("GET /api/v1/datasets/rankings-daily failed")
     assert health["last_good_fetch"] == "2026-07-31T09:00:00+00:00"
     assert health["newest_day"] == "2026-07-30"
     fake.days[NEW] = varied_rows(NEW)
     await fetch(source, store, NEXT_DAY + timedelta(hours=1))
-    health = store.get_state(keys.health("openrouter"))
+    health = await store.state.get(keys.health("openrouter"))
     assert health["consecutive_failures"] == 0 and health["last_error"] is None
     assert health["newest_day"] == "2026-07-31"
 
@@ -247,9 +253,9 @@ async def test_a_401_tells_the_operator_and_never_leaks_the_key(
     with pytest.raises(SourceError) as info:
         await fetch(make_source(clock, key=wrong), store, FIRST_RUN)
     assert "OPENROUTER_API_KEY is missing or wrong" in str(info.value)
-    assert "openrouter.ai/keys" in store.get_state(keys.health("openrouter"))["last_error"]
+    assert "openrouter.ai/keys" in (await store.state.get(keys.health("openrouter")))["last_error"]
     assert wrong not in caplog.text and wrong not in str(info.value)
-    assert wrong not in str(store.get_state(keys.health("openrouter")))
+    assert wrong not in str(await store.state.get(keys.health("openrouter")))
 
 
 def test_catalogue_names_join_on_canonical_slug_with_free_variants() -> None:
@@ -291,7 +297,7 @@ async def test_a_failed_catalogue_falls_back_to_readable_names(
 ) -> None:
     fake.script = [httpx.Response(404)]  # the catalogue call comes first
     await fetch(make_source(clock, backfill_since=SINCE), store, FIRST_RUN)
-    day = store.latest_snapshot("openrouter", "day")
+    day = await store.history.latest_snapshot("openrouter", "day")
     assert day is not None
     assert day.get("z-ai/glm-5.2-20260616").name == "Glm 5.2"  # type: ignore[union-attr]
 

@@ -20,7 +20,7 @@ from bot.sources.openrouter.windows import (
     window_dates,
     window_snapshot,
 )
-from bot.store.database import Store
+from bot.store.tinydb import TinyStore
 
 END = date(2026, 7, 31)
 
@@ -112,7 +112,9 @@ def test_snapshots_for_orders_day_before_week_on_each_date() -> None:
     assert [(s.as_of, s.period) for s in snaps] == [(END, "day"), (END, "week")]
 
 
-def test_a_leader_change_in_the_rolling_week_needs_two_consecutive_days(tmp_path: Path) -> None:
+async def test_a_leader_change_in_the_rolling_week_needs_two_consecutive_days(
+    tmp_path: Path,
+) -> None:
     """Daily figures: `a` leads the week until `b` surges; the week's confirm is 2 (settings)."""
     settings = SourceSettings()
     params = DetectParams(confirm=settings.confirm_for("week"))
@@ -124,10 +126,10 @@ def test_a_leader_change_in_the_rolling_week_needs_two_consecutive_days(tmp_path
     held = {d: day(d, t) for d, t in daily.items()}
     leaders: dict[date, str] = {}
     announced: list[tuple[date, str]] = []
-    with Store.open(tmp_path / "db.json") as store:
+    async with TinyStore.open(tmp_path / "db.json") as store:
         for snapshot in snapshots_for(list(held), held, ("week",), name):
             leaders[snapshot.as_of] = snapshot.leader.model
-            result = ingest(store, snapshot, params=params, countries=shipped_table())
+            result = await ingest(store, snapshot, params=params, countries=shipped_table())
             announced += [
                 (e.as_of, e.fields["model"]) for e in result.events if e.kind == "new_leader"
             ]

@@ -1,8 +1,8 @@
-"""Subscription records, the [[channels]] config section, and the local-time rules."""
+"""The [[channels]] config section and the local-time rules (the records themselves:
+`tests/store/contract/test_subscriptions.py`)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
@@ -12,78 +12,11 @@ from bot import app
 from bot.config.file import Config
 from bot.core.local_time import Digest, QuietHours, ScheduleError, parse_duration, parse_tz
 from bot.core.messages import ChannelRef
-from bot.core.subscription import DEFAULT_KINDS, Filters, Subscription
+from bot.core.subscription import Subscription
 from bot.errors import ConfigError
-from bot.store.database import Store
-from bot.store.subscriptions import Subscriptions
 
 NOW = datetime(2026, 2, 16, 9, 0, tzinfo=UTC)
 CH = ChannelRef("slack", "T1", "C1")
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    with Store.open(tmp_path / "db.json") as s:
-        yield s  # type: ignore[misc]
-
-
-def test_a_record_round_trips_through_the_store(tmp_path: Path) -> None:
-    full = Subscription(
-        CH,
-        kinds=("new_leader", "surge"),
-        filters=Filters(
-            top_n=5,
-            models=("openai/*",),
-            exclude_countries=("CN",),
-            min_move=4,
-            min_change_pct=70.0,
-        ),
-        periods=("day", "week"),
-        digest=Digest("weekly", time(8, 30), "Europe/Berlin", 4),
-        quiet=QuietHours(time(22), time(7), "Asia/Tokyo"),
-        mute_until=NOW + timedelta(hours=2),
-        skipped=3,
-        charts=False,
-        created_by="ann (U1)",
-        created_at=NOW,
-        paused=True,
-        pause_reason="channel_not_found",
-    )
-    with Store.open(tmp_path / "db.json") as s:
-        Subscriptions(s).upsert(full)
-    with Store.open(tmp_path / "db.json") as s:
-        assert Subscriptions(s).get(CH) == full
-
-
-def test_one_record_per_channel(store: Store) -> None:
-    subs = Subscriptions(store)
-    subs.upsert(Subscription(CH, kinds=("new_leader",)))
-    subs.upsert(Subscription(CH, kinds=("surge",)))
-    subs.upsert(Subscription(ChannelRef("discord", "G1", "C1"), kinds=("drop",)))
-    assert len(subs.all()) == 2
-    assert subs.get(CH).kinds == ("surge",)  # type: ignore[union-attr]
-    assert subs.remove(CH) and not subs.remove(CH)
-    assert subs.get(CH) is None
-
-
-def test_pause_keeps_the_settings_and_resume_clears_it(store: Store) -> None:
-    subs = Subscriptions(store)
-    subs.upsert(Subscription(CH, filters=Filters(top_n=3)))
-    subs.pause(CH, "not_in_channel", NOW)
-    paused = subs.get(CH)
-    assert paused is not None and paused.paused and paused.pause_reason == "not_in_channel"
-    assert paused.filters.top_n == 3 and subs.is_paused(CH)
-    resumed = subs.resume(CH, NOW, by="ann")
-    assert resumed is not None and not resumed.paused and resumed.pause_reason is None
-    subs.pause(ChannelRef("slack", "T1", "nobody"), "gone", NOW)  # no record: nothing happens
-    assert len(subs.all()) == 1
-
-
-def test_top_ns_lists_every_n_a_channel_watches(store: Store) -> None:
-    subs = Subscriptions(store)
-    subs.upsert(Subscription(CH, filters=Filters(top_n=5)))
-    subs.upsert(Subscription(ChannelRef("slack", "T1", "C2")))
-    assert subs.top_ns() == (5, 10)
 
 
 def _config(channels: list[dict[str, object]]) -> Config:
@@ -150,25 +83,6 @@ def test_a_channel_declared_twice_is_an_error() -> None:
     item = {"name": "a", "platform": "webhook", "url_env": "X"}
     with pytest.raises(ConfigError, match="declared twice"):
         _config([item, item])
-
-
-def test_sync_declared_follows_the_file_and_keeps_history(store: Store) -> None:
-    subs = Subscriptions(store)
-    hook = ChannelRef("webhook", "config", "ops")
-    gone = ChannelRef("webhook", "config", "old")
-    subs.upsert(Subscription(gone))
-    subs.upsert(Subscription(CH))  # a chat channel is never touched by the file
-    subs.sync_declared([Subscription(hook)], NOW)
-    created = subs.get(hook)
-    assert created is not None and created.created_by == "config" and created.created_at == NOW
-    subs.upsert(replace(created, confirmed=True, skipped=2))
-    later = NOW + timedelta(days=1)
-    subs.sync_declared([Subscription(hook, kinds=("surge",))], later)
-    changed = subs.get(hook)
-    assert changed is not None and changed.kinds == ("surge",) and changed.updated_at == later
-    assert changed.confirmed and changed.skipped == 2 and changed.created_at == NOW
-    assert subs.get(gone) is None and subs.get(CH) is not None
-    assert Subscription(CH).kinds == DEFAULT_KINDS
 
 
 # --- schedule: quiet hours, digests, durations -------------------------------------------

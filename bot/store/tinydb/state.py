@@ -1,0 +1,84 @@
+"""The `state` table (a key → JSON value map) and the `raw_days` table (each source's raw
+data per day), for `bot.store.protocols.StateValues` and `SourceDays`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bot.store.tinydb.table import Database, Index, UniqueIndex, Writes
+
+STATE = "state"
+RAW_DAYS = "raw_days"
+
+
+def json_copy(value: Any) -> Any:
+    """A copy of a JSON value (what `copy.deepcopy` does, without its bookkeeping: the
+    catalogue and health records are read on every poll)."""
+    if isinstance(value, dict):
+        return {k: json_copy(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_copy(v) for v in value]
+    return value
+
+
+class TinyStateValues:
+    """One document per key: `{key, value}`. Values are copied in and out: a caller that
+    keeps changing its object must not change the stored one (`bot.store.tinydb.table`)."""
+
+    def __init__(self, store: Writes, db: Database) -> None:
+        self._store = store
+        self.table = db.incremental(STATE)
+        self._by_key = self.table.add_index(UniqueIndex(lambda d: d["key"]))
+
+    def raw(self, key: str) -> Any:
+        """The stored value itself, not a copy: for repositories that decode and cache it."""
+        doc_id = self._by_key.get(key)
+        if doc_id is None:
+            return None
+        doc = self.table.doc(doc_id)
+        return doc["value"] if doc is not None else None
+
+    def put(self, key: str, value: Any) -> None:
+        """Set inside the caller's open transaction (`value` must not change afterwards)."""
+        doc_id = self._by_key.get(key)
+        doc = {"key": key, "value": value}
+        if doc_id is None:
+            self.table.add(doc)
+        else:
+            self.table.put(doc_id, doc)
+
+    async def get(self, key: str) -> Any:
+        return json_copy(self.raw(key))
+
+    async def set(self, key: str, value: Any) -> None:
+        value = json_copy(value)
+        async with self._store.write():
+            self.put(key, value)
+
+
+class TinySourceDays:
+    """One document per (source, day): `{source, day, doc}`."""
+
+    def __init__(self, store: Writes, db: Database) -> None:
+        self._store = store
+        self.table = db.incremental(RAW_DAYS)
+        self._by_day = self.table.add_index(UniqueIndex(lambda d: (d["source"], d["day"])))
+        self._by_source = self.table.add_index(Index(lambda d: d["source"]))
+
+    async def load(self, source: str) -> dict[str, Mapping[str, Any]]:
+        out: dict[str, Mapping[str, Any]] = {}
+        for doc_id in self._by_source.ids(source):
+            doc = self.table.doc(doc_id)
+            if doc is not None:
+                out[doc["day"]] = doc["doc"]
+        return out
+
+    async def put(self, source: str, day: str, doc: Mapping[str, Any]) -> None:
+        stored = {"source": source, "day": day, "doc": json_copy(dict(doc))}
+        async with self._store.write():
+            doc_id = self._by_day.get((source, day))
+            if doc_id is None:
+                self.table.add(stored)
+            else:
+                self.table.put(doc_id, stored)

@@ -1,0 +1,181 @@
+"""`TinySubscriptions`: the `subscriptions` table, one record per channel.
+
+Indexed by channel key (every `get` and `is_paused` is a dictionary lookup, not a scan: with
+10,000 channels a scan per call made planning quadratic), by workspace, and by "needs a look
+on a quiet tick" (not yet confirmed, or muted). Decoded `Subscription`s are cached per stored
+document, and the sorted list `all()` returns is rebuilt only after a change.
+
+Channels declared in the config (`[[channels]]`) become records with the workspace `config`,
+kept in line with the file by `sync_declared`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
+
+from bot.core.messages import ChannelRef
+from bot.core.subscription import CONFIG_WORKSPACE, Filters, Subscription
+from bot.store.protocols import DetectionAsks
+from bot.store.tinydb.table import Database, Doc, Index, UniqueIndex, Writes
+
+if TYPE_CHECKING:
+    from bot.store.tinydb.held import TinyHeldAlerts
+
+SUBSCRIPTIONS = "subscriptions"
+
+
+def _workspace(doc: Mapping[str, Any]) -> tuple[str, str]:
+    platform, workspace, _ = str(doc["channel"]).split(":", 2)
+    return (platform, workspace)
+
+
+def _filter(doc: Mapping[str, Any], name: str) -> Any:
+    return (doc.get("filters") or {}).get(name, 10 if name == "top_n" else None)
+
+
+def _attention(doc: Mapping[str, Any]) -> bool | None:
+    unconfirmed = not doc.get("confirmed", False) and not doc.get("paused", False)
+    return True if unconfirmed or doc.get("mute_until") else None
+
+
+class TinySubscriptions:
+    def __init__(self, store: Writes, db: Database, held: TinyHeldAlerts) -> None:
+        self._store = store
+        self._held = held
+        self.table = db.incremental(SUBSCRIPTIONS)
+        self._by_channel = self.table.add_index(UniqueIndex(lambda d: d["channel"]))
+        self._by_workspace = self.table.add_index(Index(_workspace))
+        self._attention = self.table.add_index(Index(_attention))
+        # what detection must produce for the channels, kept as the distinct values asked
+        self._top_ns = self.table.add_index(Index(lambda d: _filter(d, "top_n")))
+        self._min_moves = self.table.add_index(Index(lambda d: _filter(d, "min_move")))
+        self._min_changes = self.table.add_index(Index(lambda d: _filter(d, "min_change_pct")))
+        self._decoded: dict[int, tuple[Doc, Subscription]] = {}
+        self._all: tuple[int, list[Subscription]] | None = None
+        self._shared: dict[object, object] = {}
+
+    def _sub(self, doc_id: int) -> Subscription | None:
+        doc = self.table.doc(doc_id)
+        if doc is None:
+            return None
+        cached = self._decoded.get(doc_id)
+        if cached is not None and cached[0] is doc:
+            return cached[1]
+        sub = self._interned(Subscription.from_dict(doc))
+        self._decoded[doc_id] = (doc, sub)
+        return sub
+
+    def _interned(self, sub: Subscription) -> Subscription:
+        """Equal settings as one shared object: 10,000 channels ask a few dozen different
+        things, and the planner works out each distinct ask once (`Router`)."""
+        shared = self._shared
+        kinds = cast(tuple[str, ...], shared.setdefault(sub.kinds, sub.kinds))
+        periods = cast(tuple[str, ...], shared.setdefault(sub.periods, sub.periods))
+        filters = cast(Filters, shared.setdefault(sub.filters, sub.filters))
+        if kinds is sub.kinds and periods is sub.periods and filters is sub.filters:
+            return sub
+        return replace(sub, kinds=kinds, periods=periods, filters=filters)
+
+    def _subs(self, ids: Iterable[int]) -> list[Subscription]:
+        return [s for s in map(self._sub, ids) if s is not None]
+
+    async def get(self, channel: ChannelRef) -> Subscription | None:
+        doc_id = self._by_channel.get(channel.key)
+        return self._sub(doc_id) if doc_id is not None else None
+
+    async def all(self) -> list[Subscription]:
+        version = self.table.version
+        if self._all is None or self._all[0] != version:
+            subs = self._subs(int(k) for k in self.table.raw)
+            subs.sort(key=lambda s: s.channel.key)
+            self._all = (version, subs)
+        return list(self._all[1])
+
+    async def count(self) -> int:
+        return len(self.table.raw)
+
+    async def upsert(self, sub: Subscription) -> Subscription:
+        async with self._store.write():
+            self._put(sub)
+        return sub
+
+    def _put(self, sub: Subscription) -> None:
+        sub = self._interned(sub)
+        doc = sub.to_dict()
+        doc_id = self._by_channel.get(sub.channel.key)
+        if doc_id is None:
+            doc_id = self.table.add(doc)
+        else:
+            self.table.put(doc_id, doc)
+        self._decoded[doc_id] = (doc, sub)
+
+    async def remove(self, channel: ChannelRef) -> bool:
+        doc_id = self._by_channel.get(channel.key)
+        if doc_id is None:
+            return False
+        async with self._store.write():
+            self.table.delete(doc_id)
+            self._held.drop_channel(channel)
+        return True
+
+    async def pause(self, channel: ChannelRef, reason: str, now: datetime) -> None:
+        sub = await self.get(channel)
+        if sub is not None:
+            await self.upsert(replace(sub, paused=True, pause_reason=reason, updated_at=now))
+
+    async def resume(self, channel: ChannelRef, now: datetime, by: str = "") -> Subscription | None:
+        sub = await self.get(channel)
+        if sub is None:
+            return None
+        resumed = replace(sub, paused=False, pause_reason=None, updated_at=now)
+        return await self.upsert(replace(resumed, updated_by=by or sub.updated_by))
+
+    async def is_paused(self, channel: ChannelRef) -> bool:
+        doc_id = self._by_channel.get(channel.key)
+        doc = self.table.doc(doc_id) if doc_id is not None else None
+        return doc is not None and bool(doc.get("paused", False))
+
+    async def needing_attention(self) -> list[Subscription]:
+        subs = self._subs(self._attention.ids(True))
+        subs.sort(key=lambda s: s.channel.key)
+        return subs
+
+    async def in_workspace(self, platform: str, workspace: str) -> list[Subscription]:
+        subs = self._subs(self._by_workspace.ids((platform, workspace)))
+        subs.sort(key=lambda s: s.channel.key)
+        return subs
+
+    async def detection_asks(self) -> DetectionAsks:
+        return DetectionAsks(
+            top_ns=tuple(sorted(cast(int, n) for n in self._top_ns.groups)),
+            min_move=min((cast(int, m) for m in self._min_moves.groups), default=None),
+            min_change_pct=min((cast(float, c) for c in self._min_changes.groups), default=None),
+        )
+
+    async def sync_declared(self, declared: Iterable[Subscription], now: datetime) -> None:
+        wanted = {d.channel.key: d for d in declared}
+        async with self._store.write():
+            for sub in await self.all():
+                key = sub.channel.key
+                if sub.channel.workspace == CONFIG_WORKSPACE and key not in wanted:
+                    await self.remove(sub.channel)
+            for new in wanted.values():
+                old = await self.get(new.channel)
+                if old is None:
+                    self._put(replace(new, created_by="config", created_at=now))
+                    continue
+                merged = replace(
+                    old,
+                    kinds=new.kinds,
+                    filters=new.filters,
+                    periods=new.periods,
+                    digest=new.digest,
+                    quiet=new.quiet,
+                    charts=new.charts,
+                    lang=new.lang,
+                )
+                if merged != old:
+                    self._put(replace(merged, updated_by="config", updated_at=now))

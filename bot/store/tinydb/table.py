@@ -1,0 +1,267 @@
+"""TinyDB tables whose writes cost what changed, with in-memory indexes and undo.
+
+Stock TinyDB rebuilds a table's whole dict twice on every insert or update and hands the
+whole database to its storage to write (`Table._update_table`). `IncrementalTable` keeps
+TinyDB's API and file format but changes one document at a time: each change goes through
+`_apply`, which updates the table's indexes, remembers the document's first version in the
+open transaction (`Changes`, for rollback) and marks it for the journal. TinyDB's own methods
+(`insert`, `update`, `remove`, ...) work unchanged on top, through a tracking view.
+
+Documents are never changed in place once stored: a write replaces the document with a new
+dict. That is what makes the journal safe to encode in another thread, rollback a matter of
+putting the old object back, and decoded caches checkable by identity (`doc is cached_doc`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterator, Mapping, MutableMapping
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol, TypeVar, cast
+
+from tinydb import TinyDB
+from tinydb.storages import Storage
+from tinydb.table import Table
+
+Doc = dict[str, Any]
+IndexT = TypeVar("IndexT", bound="Index")
+Op = tuple[str, int, "Doc | None"]
+"""One journal entry: (table, document id, the document, or None when it was removed)."""
+Listener = Callable[[list[tuple[int, "Doc | None"]]], None]
+
+
+class Writes(Protocol):
+    """What a repository needs of the store it belongs to (`TinyStore` provides it)."""
+
+    def write(self) -> AbstractAsyncContextManager[None]:
+        """A write: joins the caller's transaction, or is one of its own."""
+        ...
+
+    def on_commit(self, table: str, listener: Listener) -> None:
+        """Call `listener` with a table's changed documents once their commit is durable."""
+        ...
+
+
+class Index:
+    """Documents grouped by a value computed from each (`None`: not indexed)."""
+
+    def __init__(self, key: Callable[[Mapping[str, Any]], Hashable | None]) -> None:
+        self._key = key
+        self.groups: dict[Hashable, dict[int, None]] = {}
+
+    def update(
+        self, doc_id: int, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+    ) -> None:
+        if old is None:  # an insert: the common case, kept short
+            if new is not None and (after := self._key(new)) is not None:
+                group = self.groups.get(after)
+                if group is None:
+                    self.groups[after] = {doc_id: None}
+                else:
+                    group[doc_id] = None
+            return
+        before = self._key(old)
+        after = self._key(new) if new is not None else None
+        if before == after:
+            return
+        if before is not None:
+            group = self.groups[before]
+            del group[doc_id]
+            if not group:
+                del self.groups[before]
+        if after is not None:
+            self.groups.setdefault(after, {})[doc_id] = None
+
+    def ids(self, value: Hashable) -> list[int]:
+        """The ids with this value, in id order (= insertion order of the table)."""
+        return sorted(self.groups.get(value, ()))
+
+    def first(self, value: Hashable) -> int | None:
+        group = self.groups.get(value)
+        return min(group) if group else None
+
+
+class UniqueIndex(Index):
+    """An index whose every value names one document (a key)."""
+
+    def get(self, value: Hashable) -> int | None:
+        group = self.groups.get(value)
+        return next(iter(group)) if group else None
+
+
+class IncrementalTable(Table):
+    """A TinyDB table over the storage's in-memory data, written document by document."""
+
+    _storage: JournalStorage
+
+    def __init__(self, storage: Storage, name: str, **kwargs: Any) -> None:
+        super().__init__(storage, name, **kwargs)
+        self._raw = self._storage.table_data(name)
+        self._indexes: list[Index] = []
+        self._last_id: int | None = None
+        self.version = 0
+        """Counts changes (rollbacks included): caches derived from the whole table check it."""
+
+    @property
+    def raw(self) -> dict[str, Doc]:
+        """The table's documents as stored (string ids); do not mutate them."""
+        return self._raw
+
+    def add_index(self, index: IndexT) -> IndexT:
+        for key, doc in self.raw.items():
+            index.update(int(key), None, doc)
+        self._indexes.append(index)
+        return index
+
+    def doc(self, doc_id: int) -> Doc | None:
+        return self._raw.get(str(doc_id))
+
+    def put(self, doc_id: int, doc: Doc) -> None:
+        self._apply(doc_id, doc)
+
+    def add(self, doc: Doc) -> int:
+        doc_id = self._get_next_id()
+        self._apply(doc_id, doc)
+        return doc_id
+
+    def delete(self, doc_id: int) -> None:
+        self._apply(doc_id, None)
+
+    def _apply(self, doc_id: int, new: Doc | None, *, record: bool = True) -> None:
+        raw = self._raw
+        key = str(doc_id)
+        old = raw.get(key)
+        if old is new:
+            return
+        self.version += 1
+        if record:
+            changes = self._storage.open
+            if changes is None:
+                raise RuntimeError("a store write outside a transaction (a bug in a repository)")
+            changes.touch(self, doc_id, old)
+        if new is None:
+            del raw[key]
+        else:
+            raw[key] = new
+        for index in self._indexes:
+            index.update(doc_id, old, new)
+
+    def restore(self, doc_id: int, doc: Doc | None) -> None:
+        """Put back a document's earlier version (rollback): indexes follow, nothing is
+        recorded."""
+        self._apply(doc_id, doc, record=False)
+
+    # --- TinyDB's write path, one document at a time ----------------------------------------
+
+    def _update_table(self, updater: Callable[[dict[int, Mapping[str, Any]]], None]) -> None:
+        updater(cast(dict[int, Mapping[str, Any]], _Tracked(self)))  # TinyDB uses it as one
+        self.clear_cache()
+
+    def _get_next_id(self) -> int:
+        if self._last_id is None:
+            self._last_id = max((int(k) for k in self.raw), default=0)
+        self._last_id += 1
+        return self._last_id
+
+
+class _Tracked(MutableMapping[int, Doc]):
+    """The `{id: document}` view TinyDB's updaters change, turned into `_apply` calls.
+
+    TinyDB reads a document from it only to change it (`table[id].update(fields)`), so a read
+    hands out a fresh copy that replaces the stored one: the stored version stays untouched.
+    """
+
+    def __init__(self, table: IncrementalTable) -> None:
+        self._table = table
+
+    def __getitem__(self, doc_id: int) -> Doc:
+        current = self._table.raw[str(doc_id)]
+        copy = dict(current)
+        self._table._apply(doc_id, copy)
+        return copy
+
+    def __setitem__(self, doc_id: int, doc: Doc) -> None:
+        self._table._apply(doc_id, dict(doc))
+
+    def __delitem__(self, doc_id: int) -> None:
+        if str(doc_id) not in self._table.raw:
+            raise KeyError(doc_id)
+        self._table._apply(doc_id, None)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return str(doc_id) in self._table.raw
+
+    def __iter__(self) -> Iterator[int]:
+        return iter([int(k) for k in self._table.raw])
+
+    def __len__(self) -> int:
+        return len(self._table.raw)
+
+
+class Changes:
+    """One open transaction: each changed document's version before it, in change order."""
+
+    def __init__(self) -> None:
+        self._before: dict[tuple[str, int], tuple[IncrementalTable, Doc | None]] = {}
+
+    def touch(self, table: IncrementalTable, doc_id: int, old: Doc | None) -> None:
+        key = (table.name, doc_id)
+        if key not in self._before:
+            self._before[key] = (table, old)
+
+    def ops(self) -> list[Op]:
+        """The journal entries: each changed document as it is now (None: removed). Taken at
+        commit, so a document changed twice is written once."""
+        out: list[Op] = []
+        for (name, doc_id), (table, old) in self._before.items():
+            new = table.doc(doc_id)
+            if new is not old:
+                out.append((name, doc_id, new))
+        return out
+
+    def touched(self) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        for name, doc_id in self._before:
+            out.setdefault(name, []).append(doc_id)
+        return out
+
+    def rollback(self) -> None:
+        for (_, doc_id), (table, old) in reversed(list(self._before.items())):
+            table.restore(doc_id, old)
+        self._before.clear()
+
+
+class JournalStorage(Storage):
+    """TinyDB's storage interface over the data held in memory.
+
+    TinyDB asks the storage for the whole database (`read`) and, in stock tables, writes it
+    all back (`write`). Here `read` hands out the live data and whole writes are refused:
+    every change comes through `IncrementalTable`, into the open transaction, and reaches the
+    disk as journal entries (`bot.store.tinydb.journal`).
+    """
+
+    def __init__(self, data: dict[str, dict[str, Doc]]) -> None:
+        self.data = data
+        self.open: Changes | None = None
+
+    def read(self) -> dict[str, dict[str, Doc]]:
+        return self.data
+
+    def write(self, data: dict[str, dict[str, Doc]]) -> None:
+        raise NotImplementedError("rankbot's store changes documents one at a time")
+
+    def table_data(self, name: str) -> dict[str, Doc]:
+        table = self.data.get(name)
+        if table is None:
+            table = self.data[name] = {}
+        return table
+
+
+class Database(TinyDB):
+    """TinyDB with incremental tables (`db.table(name)` returns an `IncrementalTable`)."""
+
+    table_class: type[Table] = IncrementalTable
+
+    def incremental(self, name: str) -> IncrementalTable:
+        table = self.table(name)
+        assert isinstance(table, IncrementalTable)
+        return table

@@ -1,0 +1,195 @@
+"""The TinyDB backend's files: the lock, the base and its journal, schema versions, damage."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.core.messages import ChannelRef, Message
+from bot.core.planning import Planned
+from bot.errors import StoreBusy, StoreCorrupt, StoreReadOnly
+from bot.store.tinydb import TinyStore
+from bot.store.tinydb.files import journal_path
+from bot.store.tinydb.journal import JournalGap
+from tests.helpers import snap
+
+NOW = datetime(2026, 2, 16, 9, 0, tzinfo=UTC)
+
+
+async def test_a_second_writer_gets_a_clear_error_and_readers_never_block(tmp_path: Path) -> None:
+    path = tmp_path / "db.json"
+    async with TinyStore.open(path) as store:
+        await store.state.set("k", 1)
+        with pytest.raises(StoreBusy, match=r"in use by another rankbot process \(pid \d+\)"):
+            TinyStore.open(path)
+        async with TinyStore.open(path, readonly=True) as reader:  # sees the journal too
+            assert await reader.state.get("k") == 1
+            with pytest.raises(StoreReadOnly):
+                await reader.state.set("k", 2)
+    async with TinyStore.open(path):  # released on close
+        pass
+
+
+async def test_writes_append_what_changed_not_the_database(tmp_path: Path) -> None:
+    path = tmp_path / "db.json"
+    async with TinyStore.open(path) as store:
+        for day in range(1, 29):
+            entries = {f"openai/m{i}": 1000 * (i + day) for i in range(50)}
+            await store.history.add_snapshot(snap(f"2026-02-{day:02d}", entries, period="day"))
+        base = path.stat().st_size
+        journal = journal_path(path).stat().st_size
+        await store.state.set("health:openrouter", {"consecutive_failures": 1})
+        grew = journal_path(path).stat().st_size - journal
+    assert path.stat().st_size == base  # the base is not rewritten per commit
+    assert 0 < grew < 200, f"one small value appended {grew} bytes"
+    assert journal > 28 * 2000  # the snapshots themselves are in the journal
+
+
+async def test_a_commit_cut_short_is_discarded_and_the_torn_tail_cut(tmp_path: Path) -> None:
+    path = tmp_path / "db.json"
+    async with TinyStore.open(path) as store:
+        await store.state.set("a", 1)
+        await store.state.set("b", 2)
+    journal = journal_path(path)
+    lines = journal.read_bytes().splitlines(keepends=True)
+    assert json.loads(lines[-1]) == {"c": 2}
+    # a kill in the middle of commit 2: its entry written, no marker, half of a next line
+    journal.write_bytes(b"".join(lines[:-1]) + b'{"t":"state","i":9,"d":{"ke')
+    async with TinyStore.open(path) as store:
+        assert await store.state.get("a") == 1 and await store.state.get("b") is None
+        await store.state.set("c", 3)  # appended after the cut, not after the garbage
+    async with TinyStore.open(path) as store:
+        assert (await store.state.get("a"), await store.state.get("c")) == (1, 3)
+
+
+async def test_a_damaged_journal_line_is_reported_not_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "db.json"
+    async with TinyStore.open(path) as store:
+        await store.state.set("a", 1)
+        await store.state.set("b", 2)
+    journal = journal_path(path)
+    lines = journal.read_bytes().splitlines(keepends=True)
+    journal.write_bytes(b"garbage\n" + b"".join(lines))
+    with pytest.raises(StoreCorrupt, match="line 1 is not valid JSON"):
+        TinyStore.open(path)
+
+
+async def test_compaction_rewrites_the_base_and_empties_the_journal(tmp_path: Path) -> None:
+    path = tmp_path / "db.json"
+    async with TinyStore.open(path) as store:
+        for i in range(20):
+            await store.state.set("counter", i)
+        before = path.stat().st_size + journal_path(path).stat().st_size
+        done = await store.compact()
+        assert done.before == before and done.after < before
+        assert journal_path(path).stat().st_size == 0
+        assert json.loads(path.read_bytes())["meta"]["1"]["seq"] == 20
+        await store.state.set("after", True)
+    async with TinyStore.open(path) as store:
+        assert await store.state.get("counter") == 19 and await store.state.get("after")
+
+
+async def test_entries_already_in_the_base_are_skipped(tmp_path: Path) -> None:
+    """A kill between writing the new base and emptying the journal."""
+    path = tmp_path / "db.json"
+    async with TinyStore.open(path) as store:
+        await store.state.set("x", 1)
+        await store.state.set("x", 2)
+    journal = journal_path(path).read_bytes()
+    async with TinyStore.open(path) as store:
+        await store.compact()
+    journal_path(path).write_bytes(journal)  # the old journal is back
+    async with TinyStore.open(path) as store:
+        assert await store.state.get("x") == 2
+        await store.state.set("x", 3)
+    async with TinyStore.open(path) as store:
+        assert await store.state.get("x") == 3
+
+
+async def test_a_journal_that_does_not_continue_the_base_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "db.json"
+    async with TinyStore.open(path) as store:
+        await store.state.set("x", 1)
+    journal_path(path).write_bytes(b'{"t":"state","i":1,"d":{"key":"x","value":5}}\n{"c":7}\n')
+    with pytest.raises(JournalGap):
+        TinyStore.open(path)
+
+
+def test_schema_versions(tmp_path: Path) -> None:
+    path = tmp_path / "db.json"
+    TinyStore.open(path).close_now()
+    data = json.loads(path.read_text())
+    assert data["meta"]["1"]["schema"] == 3  # where a rankbot of schema 2 looks, and refuses
+    data["meta"]["1"]["schema"] = 99
+    path.write_text(json.dumps(data))
+    refusal = "schema version 99; this rankbot reads versions 1, 2, 3 (a newer rankbot wrote it"
+    with pytest.raises(StoreCorrupt, match=re.escape(refusal)):
+        TinyStore.open(path)
+
+
+def test_garbage_is_reported_not_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "db.json"
+    path.write_text("{not json")
+    with pytest.raises(StoreCorrupt, match="not valid JSON"):
+        TinyStore.open(path)
+    assert path.read_text() == "{not json"
+    journal_only = tmp_path / "other.json"
+    journal_path(journal_only).write_text('{"c":1}\n')
+    with pytest.raises(StoreCorrupt, match=r"its base .* does not"):
+        TinyStore.open(journal_only)
+
+
+async def test_a_full_disk_stops_writes_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from bot.errors import StoreIOError
+    from bot.store.tinydb import journal as journal_module
+
+    path = tmp_path / "db.json"
+    async with TinyStore.open(path) as store:
+        await store.state.set("a", 1)
+
+        def full(fd: int) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(journal_module.os, "fsync", full)
+        with pytest.raises(StoreIOError, match="disk is full"):
+            await store.outbox.enqueue(
+                [Planned(ChannelRef("webhook", "config", "x"), Message(notice="n"), "k")], now=NOW
+            )
+        monkeypatch.setattr(journal_module.os, "fsync", os.fsync)
+        with pytest.raises(StoreIOError):  # memory and disk no longer agree: no more writes
+            await store.state.set("b", 2)
+        assert await store.outbox.head(ChannelRef("webhook", "config", "x")) is None
+
+
+async def test_commits_are_encoded_and_written_off_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from bot.store.tinydb import journal as journal_module
+
+    where: set[str] = set()
+    encode = journal_module._encode
+
+    def spying(value: object) -> str:
+        where.add(threading.current_thread().name)
+        return encode(value)
+
+    async with TinyStore.open(tmp_path / "db.json") as store:  # (creating it: at start-up)
+        monkeypatch.setattr(journal_module, "_encode", spying)
+        posts = [
+            Planned(ChannelRef("webhook", "config", f"c{i}"), Message(notice="n"), f"k{i}")
+            for i in range(200)
+        ]
+        await store.outbox.enqueue(posts, now=NOW)
+        await store.compact()
+    assert where == {"rankbot-journal"}
