@@ -39,6 +39,7 @@ from bot.commands.execute import Services
 from bot.config import channels
 from bot.config import file as config_file
 from bot.config import log as log_settings
+from bot.config.database import DatabaseUrl, Location
 from bot.config.file import Config, SectionParser
 from bot.core.model import Snapshot
 from bot.delivery import settings as delivery_settings
@@ -216,7 +217,7 @@ def warm_charts() -> None:
 
 
 async def read_stream(
-    path: Path, source: str, period: str, *, last: int | None = None
+    path: Location, source: str, period: str, *, last: int | None = None
 ) -> list[Snapshot]:
     """A stream's snapshots from the database at `path`, opened read-only (it may be in use
     by the bot): for `rankbot top` and `rankbot chart`."""
@@ -243,8 +244,7 @@ def default_db_path() -> Path:
 
 
 def open_store(path: Path, *, readonly: bool = False) -> Store:
-    """The store at `path`: the embedded TinyDB backend (`bot.store.tinydb`). The one place a
-    backend is chosen; a networked one (PostgreSQL) would be picked here from the config.
+    """The embedded TinyDB store at `path` (`bot.store.tinydb`).
 
     The embedded store keeps the whole database in memory for the life of the process: it is
     moved out of the cyclic garbage collector's sight (`gc.freeze`), which otherwise walks
@@ -256,19 +256,34 @@ def open_store(path: Path, *, readonly: bool = False) -> Store:
     return store
 
 
+async def open_location(where: Location, *, readonly: bool = False) -> Store:
+    """The store at `where`: a TinyDB file, or a PostgreSQL database (`bot.store.postgres`,
+    several processes on one database). The one place a backend is chosen."""
+    if isinstance(where, DatabaseUrl):
+        from bot.store.postgres import PgStore
+
+        return await PgStore.open(where.url, pool_size=where.pool_size, readonly=readonly)
+    return open_store(where, readonly=readonly)
+
+
 @contextlib.asynccontextmanager
 async def open_database(
-    path: Path, *, dry_run: bool = False, readonly: bool = False
+    path: Location, *, dry_run: bool = False, readonly: bool = False
 ) -> AsyncIterator[Store]:
     """The store at `path` for the length of the block, or for a dry run a throwaway copy
     of it (nothing is kept)."""
     with contextlib.ExitStack() as stack:
         if dry_run:
+            if isinstance(path, DatabaseUrl):
+                raise UsageError(
+                    "--dry-run copies a TinyDB file and cannot copy a PostgreSQL database: "
+                    "run it with --db on a file (`rankbot db migrate` makes one)"
+                )
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rankbot-dry-")))
             copy = tmp / "dry-run.db.json"
             copy_database(path, copy)
             path = copy
-        store = open_store(path, readonly=readonly)
+        store = await open_location(path, readonly=readonly)
         try:
             yield store
         finally:
@@ -338,3 +353,4 @@ async def start_chat_adapters(
         )
         started.append("Discord webhooks")
     return started
+
