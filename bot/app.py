@@ -23,12 +23,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import os
 import tempfile
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import httpx
@@ -43,14 +44,16 @@ from bot.config.database import DatabaseUrl, Location
 from bot.config.file import Config, SectionParser
 from bot.core.model import Snapshot
 from bot.delivery import settings as delivery_settings
+from bot.delivery.claimed import ClaimedDelivery
 from bot.delivery.sender import Sender
 from bot.delivery.settings import DeliverySettings
 from bot.delivery.webhook_urls import UrlEnv, declared_url_env
 from bot.delivery.workers import Delivery
 from bot.engine.alert_charts import AlertCharts, Draw, draw_in_worker
 from bot.engine.detect_params import detect_params
+from bot.engine.leader import poll_as_leader
 from bot.engine.planner import Planner
-from bot.engine.poller import Poller, TickReport
+from bot.engine.poller import Poller, TickReport, run_forever
 from bot.errors import UsageError
 from bot.platforms.console import ConsoleSender
 from bot.platforms.discord import settings as discord_settings
@@ -64,6 +67,11 @@ from bot.sources.openrouter.source import OpenRouterSource
 from bot.sources.replay import ReplaySource
 from bot.store.protocols import Outbox, Store
 from bot.store.tinydb import TinyStore, copy_database
+
+if TYPE_CHECKING:
+    from bot.store.postgres import PgStore
+
+log = logging.getLogger("rankbot.run")
 
 CONFIG_SECTIONS: Mapping[str, SectionParser] = {
     "delivery": delivery_settings.parse,
@@ -354,3 +362,91 @@ async def start_chat_adapters(
         started.append("Discord webhooks")
     return started
 
+
+# --- roles: what one process of `rankbot run --role NAME` runs ----------------------------------
+
+
+@dataclass
+class RoleContext:
+    """What every role is handed: the config, the open store, the webhook HTTP client, the
+    renderer, and the source (built only by the roles that poll)."""
+
+    config: Config
+    store: Store
+    client: httpx.AsyncClient
+    renderer: Renderer
+    source: Callable[[], Source]
+
+
+Role = Callable[[RoleContext], Awaitable[None]]
+
+
+async def run_all(ctx: RoleContext) -> None:
+    """Everything in one process: poller, delivery, and the Slack and Discord adapters that
+    are configured (the default, and the only role on a TinyDB file)."""
+    senders = default_senders(ctx.config, ctx.client, ctx.renderer)
+    bot = await build_bot(ctx.config, ctx.store, ctx.source(), senders)
+    warm_charts()
+    async with contextlib.AsyncExitStack() as adapters:
+        started = await start_chat_adapters(ctx.config, bot, senders, adapters)
+        log.info("rankbot running: %s", ", ".join(started) or "webhooks and console only")
+        await run_forever(bot.poller, bot.delivery)
+
+
+def shared_store(store: Store, role: str) -> PgStore:
+    """The store of a role that runs beside others: it must be PostgreSQL."""
+    from bot.store.postgres import PgStore
+
+    if not isinstance(store, PgStore):
+        raise UsageError(
+            f"--role {role} runs beside other rankbot processes and needs PostgreSQL: set "
+            "RANKBOT_DATABASE_URL or [store] url (a TinyDB file takes --role all)"
+        )
+    return store
+
+
+async def run_poller(ctx: RoleContext) -> None:
+    """Poll, detect, plan and draw charts while this process leads the pollers
+    (`bot.engine.leader`); delivery is the workers'."""
+    store = shared_store(ctx.store, "poller")
+    bot = await build_bot(ctx.config, store, ctx.source(), {})
+    warm_charts()
+    log.info("rankbot poller started: standing by for the lead")
+    await poll_as_leader(bot.poller, store.leadership())
+
+
+async def run_worker(ctx: RoleContext) -> None:
+    """Deliver the shared outbox: lease due posts, send, record (`bot.delivery.claimed`)."""
+    store = shared_store(ctx.store, "worker")
+    senders = default_senders(ctx.config, ctx.client, ctx.renderer)
+    async with contextlib.AsyncExitStack() as stack:
+        from bot.platforms.discord import runtime as discord_runtime
+
+        session = await stack.enter_async_context(aiohttp.ClientSession())
+        discord_config: discord_settings.DiscordSettings = ctx.config.section("discord")
+        senders["discord-webhook"] = discord_runtime.webhook_sender(
+            ctx.config.templates_dir, session, discord_config, webhook_url_env(ctx.config)
+        )
+        delivery = worker_delivery(ctx.config, store, senders)
+        log.info("rankbot worker %s delivering: %s", delivery.name, ", ".join(sorted(senders)))
+        await delivery.serve()
+
+
+def worker_delivery(
+    config: Config, store: PgStore, senders: Mapping[str, Sender], **options: Any
+) -> ClaimedDelivery:
+    """A worker process's delivery loop on the shared outbox, pausing channels that cannot
+    take posts as `build_bot` does."""
+    return ClaimedDelivery(
+        store.outbox,
+        store.leases,
+        store.rate_windows,
+        senders,
+        config.section("delivery"),
+        on_permanent=store.subscriptions.pause,
+        **options,
+    )
+
+
+ROLES: Mapping[str, Role] = {"all": run_all, "poller": run_poller, "worker": run_worker}
+"""`rankbot run --role NAME`: every role, in one place (docs/scaling.md)."""

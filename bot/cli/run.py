@@ -17,10 +17,10 @@ from typing import Any
 
 from bot import app
 from bot.cli.common import config_from_args, database_path, report_line
+from bot.config.database import DatabaseUrl
 from bot.config.file import Config
 from bot.delivery.settings import DeliverySettings
-from bot.engine.poller import run_forever
-from bot.errors import ExitCode
+from bot.errors import ExitCode, UsageError
 from bot.platforms.console import ConsoleSender
 from bot.render.templates import Renderer
 from bot.sources.base import Source
@@ -68,21 +68,23 @@ async def poll_once(args: argparse.Namespace, config: Config) -> int:
 
 
 async def run(args: argparse.Namespace, config: Config) -> int:
-    """`rankbot run`: poller, delivery, and the Slack and Discord adapters that are configured,
-    all in this one loop until stopped."""
-    renderer = Renderer(config.templates_dir)
+    """`rankbot run`: the role `--role` names (`bot.app.ROLES`), until stopped."""
+    role = getattr(args, "role", "all")
+    where = database_path(config)
+    if role != "all" and not isinstance(where, DatabaseUrl):
+        raise UsageError(
+            f"--role {role} runs beside other rankbot processes and needs PostgreSQL: set "
+            "RANKBOT_DATABASE_URL or [store] url (a TinyDB file takes --role all)"
+        )
     settings: DeliverySettings = config.section("delivery")
     async with (
-        app.open_database(database_path(config)) as store,
+        app.open_database(where) as store,
         app.webhook_client(settings) as client,
     ):
-        senders = app.default_senders(config, client, renderer)
-        bot = await app.build_bot(config, store, _source(args, config), senders)
-        app.warm_charts()
-        async with contextlib.AsyncExitStack() as adapters:
-            started = await app.start_chat_adapters(config, bot, senders, adapters)
-            log.info("rankbot running: %s", ", ".join(started) or "webhooks and console only")
-            await run_forever(bot.poller, bot.delivery)
+        context = app.RoleContext(
+            config, store, client, Renderer(config.templates_dir), lambda: _source(args, config)
+        )
+        await app.ROLES[role](context)
     return 0
 
 
@@ -105,6 +107,13 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     run_parser.add_argument(
         "--history", metavar="FILE", help="poll a JSON Lines history, not the API"
+    )
+    run_parser.add_argument(
+        "--role",
+        choices=sorted(app.ROLES),
+        default="all",
+        help="what this process runs: all (default: everything, one process), or on "
+        "PostgreSQL one part of several processes: poller, worker (docs/scaling.md)",
     )
     run_parser.set_defaults(handler=cmd_run)
 

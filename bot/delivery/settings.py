@@ -35,6 +35,9 @@ class DeliverySettings:
     """Cap on the delay between two attempts of one post (a post is retried, never dropped)."""
     operator_channel: ChannelRef | None = None
     """Where the operator hears about source outages (whatever channels subscribed to)."""
+    lease_seconds: float = 30.0
+    """`--role worker`: how long a post a worker took stays its own without a renewal (a
+    killed worker's posts go to the others after this; `bot.delivery.claimed`)."""
 
 
 def parse(section: Section, base: Path) -> DeliverySettings:
@@ -61,6 +64,7 @@ def parse(section: Section, base: Path) -> DeliverySettings:
         backoff_base=section.number("backoff_base", defaults.backoff_base, lo=0.1),
         max_backoff=section.number("max_backoff", defaults.max_backoff, lo=1),
         operator_channel=_channel(section, "operator_channel"),
+        lease_seconds=section.number("lease_seconds", defaults.lease_seconds, lo=1),
     )
     section.done()
     return settings

@@ -72,3 +72,16 @@ def test_poll_once_posts_each_alert_once_and_pauses_a_deleted_webhook(
     err = capsys.readouterr().err
     assert "0 sent, 0 pending, 1 failed" in err
     assert HOOK not in err  # the URL is a secret
+
+
+@pytest.mark.parametrize("role", ["poller", "worker"])
+def test_roles_beside_other_processes_need_postgresql(
+    tmp_path: Path, role: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, history = poll_setup(tmp_path)
+    code = main(["run", "--role", role, "--config", str(config), "--history", str(history)])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert f"--role {role} runs beside other rankbot processes and needs PostgreSQL" in err
+    assert not (tmp_path / "bot.db.json").exists()  # refused before opening anything

@@ -396,8 +396,13 @@ class PgOutbox:
             return []
         async with self._db.transaction(apart=True):
             rows = await self._db.write(
-                "WITH heads AS (SELECT DISTINCT ON (channel) id FROM outbox "
-                "WHERE state = 'pending' ORDER BY channel, id), "
+                # each channel's head by a skip scan of the pending index: one probe per
+                # channel with pending posts, not a pass over every pending post
+                "WITH RECURSIVE heads AS ((SELECT channel, id FROM outbox "
+                "WHERE state = 'pending' ORDER BY channel, id LIMIT 1) UNION ALL "
+                "SELECT n.channel, n.id FROM heads h CROSS JOIN LATERAL (SELECT channel, id "
+                "FROM outbox WHERE state = 'pending' AND channel > h.channel "
+                "ORDER BY channel, id LIMIT 1) n), "
                 "due AS (SELECT o.id FROM outbox o JOIN heads h ON h.id = o.id "
                 "LEFT JOIN bodies b ON b.body_id = o.body "
                 "WHERE (o.leased_until IS NULL OR o.leased_until < clock_timestamp()) "
