@@ -27,7 +27,8 @@ import logging
 import os
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +59,8 @@ from bot.errors import UsageError
 from bot.platforms.console import ConsoleSender
 from bot.platforms.discord import settings as discord_settings
 from bot.platforms.slack import settings as slack_settings
+from bot.platforms.slack.blocks import slack_renderer
+from bot.platforms.slack.webhook import SlackWebhookSender
 from bot.platforms.webhook import WebhookSender
 from bot.render.templates import Renderer
 from bot.sources.base import Source
@@ -120,10 +123,18 @@ def default_senders(
     config: Config, client: httpx.AsyncClient, renderer: Renderer
 ) -> dict[str, Sender]:
     """The senders that need no chat login; the Slack and Discord runtimes add theirs
-    (`slack`, `discord`, and their richer `slack-webhook` / `discord-webhook`) to this dict,
-    which delivery reads on every start of a channel worker."""
-    webhook = WebhookSender(client, renderer, url_env=webhook_url_env(config))
-    return {"console": ConsoleSender(renderer), "webhook": webhook, "slack-webhook": webhook}
+    (`slack`, `discord`, `discord-webhook`) to this dict, which delivery reads on every start
+    of a channel worker. Slack incoming webhooks always get Slack's blocks and escaping
+    (`bot.platforms.slack.webhook`: httpx only, no Slack library)."""
+    url_env = webhook_url_env(config)
+    slack_webhook = SlackWebhookSender(
+        client, slack_renderer(config.templates_dir), url_env=url_env
+    )
+    return {
+        "console": ConsoleSender(renderer),
+        "webhook": WebhookSender(client, renderer, url_env=url_env),
+        "slack-webhook": slack_webhook,
+    }
 
 
 @dataclass
@@ -136,10 +147,20 @@ class Bot:
     charts: AlertCharts
     delivery: Delivery
     senders: Mapping[str, Sender]
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set to end `rankbot run` gracefully (`run_until_stopped`): a signal, or `fail`."""
+    failure: BaseException | None = None
 
     @property
     def outbox(self) -> Outbox:
         return self.store.outbox
+
+    def fail(self, error: BaseException) -> None:
+        """An adapter that cannot go on (Discord closed the gateway for good) ends the run:
+        `rankbot run` shuts down as on SIGTERM, then exits with the error's code and line."""
+        if self.failure is None:
+            self.failure = error
+        self.stop.set()
 
     async def after_command(self) -> None:
         """After a chat command changed a subscription: enqueue what it made due (a new
@@ -192,6 +213,24 @@ async def build_bot(
         clock=clock,
     )
     return Bot(store, planner, poller, charts, delivery, senders)
+
+
+async def run_until_stopped(bot: Bot, drain_seconds: float) -> int:
+    """`rankbot run`: poll and deliver until `bot.stop` is set, then stop polling and give
+    the posts in flight at most `drain_seconds` to finish and be recorded (the caller then
+    closes the adapters and the store). Returns how many sends were cut off (their posts stay
+    pending for the next start). A failure of the store or of delivery is raised."""
+    main = asyncio.ensure_future(run_forever(bot.poller, bot.delivery))
+    stopped = asyncio.ensure_future(bot.stop.wait())
+    try:
+        await asyncio.wait((main, stopped), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not main.done():
+            main.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await main  # raises what stopped it, unless it was the stop
+    return await bot.delivery.stop(drain_seconds)
 
 
 async def one_cycle(bot: Bot) -> TickReport:
@@ -302,8 +341,13 @@ def chat_services(config: Config, bot: Bot) -> Services:
     """What chat commands read: the bot's store, and the source it runs (a recorded history
     under `--history`, whose `status` then describes the store instead of a poll record)."""
     source = bot.poller.source
+    delivery: DeliverySettings = config.section("delivery")
     return Services(
-        bot.store, config, source=source.name, keeps_health=not isinstance(source, ReplaySource)
+        bot.store,
+        config,
+        source=source.name,
+        keeps_health=not isinstance(source, ReplaySource),
+        resend_within_days=delivery.resend_within_days,
     )
 
 
@@ -330,11 +374,9 @@ async def start_chat_adapters(
             bot.store,
             services=chat_services(config, bot),
             on_command=bot.after_command,
-            webhook_env=url_env,
         )
         stack.push_async_callback(slack.close)
         senders["slack"] = slack.sender
-        senders["slack-webhook"] = slack.webhook_sender
         started.append("Slack")
 
     from bot.platforms.discord import runtime as discord_runtime
@@ -347,6 +389,7 @@ async def start_chat_adapters(
             settings=discord_config,
             on_command=bot.after_command,
             webhook_env=url_env,
+            on_fatal=bot.fail,
         )
         stack.push_async_callback(discord.close)
         senders["discord"] = discord.sender
@@ -376,6 +419,10 @@ class RoleContext:
     client: httpx.AsyncClient
     renderer: Renderer
     source: Callable[[], Source]
+    signals: Callable[[asyncio.Event], AbstractContextManager[None]] = (
+        lambda _stop: contextlib.nullcontext()
+    )
+    """Sets the event on SIGTERM / SIGINT while the block runs (the CLI's handlers)."""
 
 
 Role = Callable[[RoleContext], Awaitable[None]]
@@ -383,14 +430,45 @@ Role = Callable[[RoleContext], Awaitable[None]]
 
 async def run_all(ctx: RoleContext) -> None:
     """Everything in one process: poller, delivery, and the Slack and Discord adapters that
-    are configured (the default, and the only role on a TinyDB file)."""
+    are configured (the default, and the only role on a TinyDB file). SIGTERM / SIGINT stop
+    it gracefully (`run_until_stopped`)."""
+    settings: DeliverySettings = ctx.config.section("delivery")
     senders = default_senders(ctx.config, ctx.client, ctx.renderer)
     bot = await build_bot(ctx.config, ctx.store, ctx.source(), senders)
     warm_charts()
-    async with contextlib.AsyncExitStack() as adapters:
-        started = await start_chat_adapters(ctx.config, bot, senders, adapters)
-        log.info("rankbot running: %s", ", ".join(started) or "webhooks and console only")
-        await run_forever(bot.poller, bot.delivery)
+    with ctx.signals(bot.stop):
+        async with contextlib.AsyncExitStack() as adapters:
+            started = await start_chat_adapters(ctx.config, bot, senders, adapters)
+            log.info("rankbot running: %s", ", ".join(started) or "webhooks and console only")
+            cut = await run_until_stopped(bot, settings.drain_seconds)
+        pending = await bot.outbox.count()
+    log.info(
+        "rankbot stopped%s: %d post(s) sent, %d pending for the next start%s",
+        f" ({bot.failure})" if bot.failure else "",
+        bot.delivery.stats.sent,
+        pending,
+        f" ({cut} cut off after {settings.drain_seconds:g} s)" if cut else "",
+    )
+    if bot.failure is not None:
+        raise bot.failure
+
+
+async def until_stopped(ctx: RoleContext, work: Awaitable[None]) -> None:
+    """Run `work` until it ends or SIGTERM / SIGINT arrives (then cancel it: a worker gives
+    its leases back on the way out, a poller its lead)."""
+    stop = asyncio.Event()
+    with ctx.signals(stop):
+        task = asyncio.ensure_future(work)
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait((task, stopped), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            if not task.done():
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task  # raises what stopped it, unless it was the stop
+    log.info("rankbot stopped")
 
 
 def shared_store(store: Store, role: str) -> PgStore:
@@ -412,7 +490,11 @@ async def run_poller(ctx: RoleContext) -> None:
     bot = await build_bot(ctx.config, store, ctx.source(), {})
     warm_charts()
     log.info("rankbot poller started: standing by for the lead")
-    await poll_as_leader(bot.poller, store.leadership())
+    leadership = store.leadership()
+    try:
+        await until_stopped(ctx, poll_as_leader(bot.poller, leadership))
+    finally:
+        await leadership.resign()
 
 
 async def run_worker(ctx: RoleContext) -> None:
@@ -429,7 +511,7 @@ async def run_worker(ctx: RoleContext) -> None:
         )
         delivery = worker_delivery(ctx.config, store, senders)
         log.info("rankbot worker %s delivering: %s", delivery.name, ", ".join(sorted(senders)))
-        await delivery.serve()
+        await until_stopped(ctx, delivery.serve())
 
 
 def worker_delivery(

@@ -11,6 +11,8 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import signal
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -82,10 +84,39 @@ async def run(args: argparse.Namespace, config: Config) -> int:
         app.webhook_client(settings) as client,
     ):
         context = app.RoleContext(
-            config, store, client, Renderer(config.templates_dir), lambda: _source(args, config)
+            config,
+            store,
+            client,
+            Renderer(config.templates_dir),
+            lambda: _source(args, config),
+            stop_on_signals,
         )
         await app.ROLES[role](context)
     return 0
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop_event: asyncio.Event) -> Iterator[None]:
+    """SIGTERM and SIGINT end `rankbot run` gracefully (`app.run_until_stopped`) instead of
+    killing it on the spot; a second one while stopping is logged and ignored (the drain is
+    bounded by `[delivery] drain_seconds`)."""
+    loop = asyncio.get_running_loop()
+
+    def stop(sig: signal.Signals) -> None:
+        if stop_event.is_set():
+            log.warning("%s again: already stopping", sig.name)
+            return
+        log.info("%s: stopping (posts in flight may finish)", sig.name)
+        stop_event.set()
+
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop, sig)
+    try:
+        yield
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
 
 
 def cmd_poll(args: argparse.Namespace) -> int:
