@@ -26,8 +26,7 @@ import gc
 import logging
 import os
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,7 +73,7 @@ from bot.store.tinydb import TinyStore, copy_database
 if TYPE_CHECKING:
     from bot.store.postgres import PgStore
 
-log = logging.getLogger("rankbot.run")
+log = logging.getLogger("rankbot.app")
 
 CONFIG_SECTIONS: Mapping[str, SectionParser] = {
     "delivery": delivery_settings.parse,
@@ -85,6 +84,30 @@ CONFIG_SECTIONS: Mapping[str, SectionParser] = {
     "log": log_settings.parse,
 }
 """Top-level config keys owned by a part of the bot, and the parser each owner provides."""
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    """What one `rankbot run --role NAME` process does. `all` is the single-process bot;
+    the others split it over processes that share one database, so they need a backend
+    several processes can open at once (PostgreSQL, not the TinyDB file, which has one
+    writer)."""
+
+    polls: bool
+    """Runs the poller: fetch, store, detect, plan, enqueue (only while it leads)."""
+    delivers: bool
+    """Runs delivery: sends what the outbox holds."""
+    chat: str
+    """`configured`: Slack and Discord as configured; `none`: no chat adapter."""
+    shared_database: bool
+
+
+ROLES: Mapping[str, Role] = {
+    "all": Role(polls=True, delivers=True, chat="configured", shared_database=False),
+    "poller": Role(polls=True, delivers=False, chat="none", shared_database=True),
+    "worker": Role(polls=False, delivers=True, chat="none", shared_database=True),
+}
+"""`rankbot run --role`: the one table of what each kind of process runs (docs/scaling.md)."""
 
 
 def load_config(path: Path | None) -> Config:
@@ -406,73 +429,11 @@ async def start_chat_adapters(
     return started
 
 
-# --- roles: what one process of `rankbot run --role NAME` runs ----------------------------------
-
-
-@dataclass
-class RoleContext:
-    """What every role is handed: the config, the open store, the webhook HTTP client, the
-    renderer, and the source (built only by the roles that poll)."""
-
-    config: Config
-    store: Store
-    client: httpx.AsyncClient
-    renderer: Renderer
-    source: Callable[[], Source]
-    signals: Callable[[asyncio.Event], AbstractContextManager[None]] = (
-        lambda _stop: contextlib.nullcontext()
-    )
-    """Sets the event on SIGTERM / SIGINT while the block runs (the CLI's handlers)."""
-
-
-Role = Callable[[RoleContext], Awaitable[None]]
-
-
-async def run_all(ctx: RoleContext) -> None:
-    """Everything in one process: poller, delivery, and the Slack and Discord adapters that
-    are configured (the default, and the only role on a TinyDB file). SIGTERM / SIGINT stop
-    it gracefully (`run_until_stopped`)."""
-    settings: DeliverySettings = ctx.config.section("delivery")
-    senders = default_senders(ctx.config, ctx.client, ctx.renderer)
-    bot = await build_bot(ctx.config, ctx.store, ctx.source(), senders)
-    warm_charts()
-    with ctx.signals(bot.stop):
-        async with contextlib.AsyncExitStack() as adapters:
-            started = await start_chat_adapters(ctx.config, bot, senders, adapters)
-            log.info("rankbot running: %s", ", ".join(started) or "webhooks and console only")
-            cut = await run_until_stopped(bot, settings.drain_seconds)
-        pending = await bot.outbox.count()
-    log.info(
-        "rankbot stopped%s: %d post(s) sent, %d pending for the next start%s",
-        f" ({bot.failure})" if bot.failure else "",
-        bot.delivery.stats.sent,
-        pending,
-        f" ({cut} cut off after {settings.drain_seconds:g} s)" if cut else "",
-    )
-    if bot.failure is not None:
-        raise bot.failure
-
-
-async def until_stopped(ctx: RoleContext, work: Awaitable[None]) -> None:
-    """Run `work` until it ends or SIGTERM / SIGINT arrives (then cancel it: a worker gives
-    its leases back on the way out, a poller its lead)."""
-    stop = asyncio.Event()
-    with ctx.signals(stop):
-        task = asyncio.ensure_future(work)
-        stopped = asyncio.ensure_future(stop.wait())
-        try:
-            await asyncio.wait((task, stopped), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopped.cancel()
-            if not task.done():
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task  # raises what stopped it, unless it was the stop
-    log.info("rankbot stopped")
+# --- the roles of several processes on one database (`rankbot run --role`) -------------------
 
 
 def shared_store(store: Store, role: str) -> PgStore:
-    """The store of a role that runs beside others: it must be PostgreSQL."""
+    """The store of a role that runs beside other processes: it must be PostgreSQL."""
     from bot.store.postgres import PgStore
 
     if not isinstance(store, PgStore):
@@ -483,35 +444,61 @@ def shared_store(store: Store, role: str) -> PgStore:
     return store
 
 
-async def run_poller(ctx: RoleContext) -> None:
+async def run_part(
+    name: str,
+    config: Config,
+    store: Store,
+    client: httpx.AsyncClient,
+    source: Callable[[], Source],
+    stop: asyncio.Event,
+) -> None:
+    """`--role poller` or `--role worker` (`ROLES`) until `stop` is set: a poller gives up
+    its lead on the way out, a worker gives back the posts it had not sent."""
+    role, shared = ROLES[name], shared_store(store, name)
+    if role.polls:
+        work = run_poller(config, shared, source())
+    else:
+        work = run_worker(config, shared, client)
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait((task, stopped), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not task.done():
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task  # raises what stopped it, unless it was the stop
+    log.info("rankbot %s stopped", name)
+
+
+async def run_poller(config: Config, store: PgStore, source: Source) -> None:
     """Poll, detect, plan and draw charts while this process leads the pollers
     (`bot.engine.leader`); delivery is the workers'."""
-    store = shared_store(ctx.store, "poller")
-    bot = await build_bot(ctx.config, store, ctx.source(), {})
+    bot = await build_bot(config, store, source, {})
     warm_charts()
     log.info("rankbot poller started: standing by for the lead")
     leadership = store.leadership()
     try:
-        await until_stopped(ctx, poll_as_leader(bot.poller, leadership))
+        await poll_as_leader(bot.poller, leadership)
     finally:
         await leadership.resign()
 
 
-async def run_worker(ctx: RoleContext) -> None:
+async def run_worker(config: Config, store: PgStore, client: httpx.AsyncClient) -> None:
     """Deliver the shared outbox: lease due posts, send, record (`bot.delivery.claimed`)."""
-    store = shared_store(ctx.store, "worker")
-    senders = default_senders(ctx.config, ctx.client, ctx.renderer)
+    senders = default_senders(config, client, Renderer(config.templates_dir))
     async with contextlib.AsyncExitStack() as stack:
         from bot.platforms.discord import runtime as discord_runtime
 
         session = await stack.enter_async_context(aiohttp.ClientSession())
-        discord_config: discord_settings.DiscordSettings = ctx.config.section("discord")
+        discord_config: discord_settings.DiscordSettings = config.section("discord")
         senders["discord-webhook"] = discord_runtime.webhook_sender(
-            ctx.config.templates_dir, session, discord_config, webhook_url_env(ctx.config)
+            config.templates_dir, session, discord_config, webhook_url_env(config)
         )
-        delivery = worker_delivery(ctx.config, store, senders)
+        delivery = worker_delivery(config, store, senders)
         log.info("rankbot worker %s delivering: %s", delivery.name, ", ".join(sorted(senders)))
-        await until_stopped(ctx, delivery.serve())
+        await delivery.serve()
 
 
 def worker_delivery(
@@ -528,7 +515,3 @@ def worker_delivery(
         on_permanent=store.subscriptions.pause,
         **options,
     )
-
-
-ROLES: Mapping[str, Role] = {"all": run_all, "poller": run_poller, "worker": run_worker}
-"""`rankbot run --role NAME`: every role, in one place (docs/scaling.md)."""

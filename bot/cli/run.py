@@ -70,44 +70,78 @@ async def poll_once(args: argparse.Namespace, config: Config) -> int:
 
 
 async def run(args: argparse.Namespace, config: Config) -> int:
-    """`rankbot run`: the role `--role` names (`bot.app.ROLES`), until stopped."""
-    role = getattr(args, "role", "all")
+    """`rankbot run --role ROLE`: what `bot.app.ROLES` says the role runs, until stopped."""
+    role = app.ROLES[args.role]
     where = database_path(config)
-    if role != "all" and not isinstance(where, DatabaseUrl):
+    if role.shared_database and not isinstance(where, DatabaseUrl):
         raise UsageError(
-            f"--role {role} runs beside other rankbot processes and needs PostgreSQL: set "
-            "RANKBOT_DATABASE_URL or [store] url (a TinyDB file takes --role all)"
+            f"--role {args.role} runs beside other rankbot processes and needs PostgreSQL: "
+            "set RANKBOT_DATABASE_URL or [store] url (a TinyDB file takes --role all)"
         )
+    if role.polls and role.delivers:
+        return await run_all(args, config)
+    return await run_part(args, config)
+
+
+async def run_part(args: argparse.Namespace, config: Config) -> int:
+    """`--role poller` or `--role worker`: one part of the bot beside other processes on
+    PostgreSQL (`bot.app.run_part`), until stopped."""
     settings: DeliverySettings = config.section("delivery")
     async with (
-        app.open_database(where) as store,
+        app.open_database(database_path(config)) as store,
         app.webhook_client(settings) as client,
     ):
-        context = app.RoleContext(
-            config,
-            store,
-            client,
-            Renderer(config.templates_dir),
-            lambda: _source(args, config),
-            stop_on_signals,
-        )
-        await app.ROLES[role](context)
+        stop = asyncio.Event()
+        with stop_on_signals(stop):
+            await app.run_part(
+                args.role, config, store, client, lambda: _source(args, config), stop
+            )
+    return 0
+
+
+async def run_all(args: argparse.Namespace, config: Config) -> int:
+    """`rankbot run`: poller, delivery, and the Slack and Discord adapters that are configured,
+    all in this one loop until stopped."""
+    renderer = Renderer(config.templates_dir)
+    settings: DeliverySettings = config.section("delivery")
+    async with (
+        app.open_database(database_path(config)) as store,
+        app.webhook_client(settings) as client,
+    ):
+        senders = app.default_senders(config, client, renderer)
+        bot = await app.build_bot(config, store, _source(args, config), senders)
+        app.warm_charts()
+        with stop_on_signals(bot.stop):
+            async with contextlib.AsyncExitStack() as adapters:
+                started = await app.start_chat_adapters(config, bot, senders, adapters)
+                log.info("rankbot running: %s", ", ".join(started) or "webhooks and console only")
+                cut = await app.run_until_stopped(bot, settings.drain_seconds)
+            pending = await bot.outbox.count()
+    log.info(
+        "rankbot stopped%s: %d post(s) sent, %d pending for the next start%s",
+        f" ({bot.failure})" if bot.failure else "",
+        bot.delivery.stats.sent,
+        pending,
+        f" ({cut} cut off after {settings.drain_seconds:g} s)" if cut else "",
+    )
+    if bot.failure is not None:
+        raise bot.failure
     return 0
 
 
 @contextlib.contextmanager
-def stop_on_signals(stop_event: asyncio.Event) -> Iterator[None]:
-    """SIGTERM and SIGINT end `rankbot run` gracefully (`app.run_until_stopped`) instead of
-    killing it on the spot; a second one while stopping is logged and ignored (the drain is
-    bounded by `[delivery] drain_seconds`)."""
+def stop_on_signals(stopping: asyncio.Event) -> Iterator[None]:
+    """SIGTERM and SIGINT set `stopping` (the bot's `stop`: `app.run_until_stopped` ends
+    gracefully) instead of killing the process on the spot; a second one while stopping is
+    logged and ignored (the drain is bounded by `[delivery] drain_seconds`)."""
     loop = asyncio.get_running_loop()
 
     def stop(sig: signal.Signals) -> None:
-        if stop_event.is_set():
+        if stopping.is_set():
             log.warning("%s again: already stopping", sig.name)
             return
         log.info("%s: stopping (posts in flight may finish)", sig.name)
-        stop_event.set()
+        stopping.set()
 
     signals = (signal.SIGTERM, signal.SIGINT)
     for sig in signals:
@@ -141,7 +175,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     run_parser.add_argument(
         "--role",
-        choices=sorted(app.ROLES),
+        choices=list(app.ROLES),
         default="all",
         help="what this process runs: all (default: everything, one process), or on "
         "PostgreSQL one part of several processes: poller, worker (docs/scaling.md)",

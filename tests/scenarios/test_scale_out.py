@@ -25,19 +25,16 @@ import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
-from bot.core.messages import ChannelRef, Message
-from bot.core.planning import Planned
-from bot.core.subscription import Subscription
+from bot.core.messages import ChannelRef
 from bot.store.postgres import PgStore
 from tests.fakes.loopback import serve
 from tests.fakes.postgres import PostgresServer
-from tests.store.postgres.database import empty_database
+from tests.store.postgres.database import empty_database, fill_outbox, process_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "bot" / "data" / "demo-history.jsonl"
@@ -45,7 +42,6 @@ POSTS = int(os.environ.get("RANKBOT_SCALE_POSTS", "4000"))
 CHANNELS = 400
 WORKERS = 3
 KILL_EVERY_SECONDS = 2.0
-NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 CONFIG = """
 [delivery]
 concurrency = 16
@@ -136,22 +132,10 @@ async def test_pollers_and_workers_survive_kills_and_lose_nothing(
     channels = [ChannelRef("webhook", "w", f"s{n:04d}") for n in range(CHANNELS)]
     config = tmp_path / "rankbot.toml"
     config.write_text(CONFIG)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RANKBOT_")}
-    env.update(RANKBOT_DATABASE_URL=url, RANKBOT_CONFIG=str(config), PYTHONPATH=str(ROOT))
-    for ch in channels:
-        env[f"RANKBOT_WEBHOOK_{ch.channel.upper()}"] = f"{base}/hook/{ch.channel}"
+    env = process_env(url, config, channels, base)
 
     async with await PgStore.open(url) as store:
-        async with store.transaction():
-            for ch in channels:
-                await store.subscriptions.upsert(Subscription(ch, confirmed=True))
-        keys = [f"p{n:05d}" for n in range(POSTS)]
-        for start in range(0, POSTS, 2000):
-            batch = keys[start : start + 2000]
-            await store.outbox.enqueue(
-                [Planned(channels[int(k[1:]) % CHANNELS], Message(notice=k), k) for k in batch],
-                now=NOW,
-            )
+        await fill_outbox(store, channels, POSTS)
 
         logs = tmp_path / "logs"
         logs.mkdir()

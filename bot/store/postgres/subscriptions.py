@@ -45,7 +45,9 @@ class PgSubscriptions:
         version = int(
             await self._db.value("SELECT version FROM table_versions WHERE name = 'subscriptions'")
         )
-        if self._all is None or self._all[0] != version or self._db.current() is not None:
+        # A version read inside a transaction counts its own writes too, so a match means
+        # the same rows; only committed reads are cached (a rolled-back bump could be reused)
+        if self._all is None or self._all[0] != version:
             rows = await self._db.rows("SELECT doc FROM subscriptions ORDER BY channel")
             subs = [self._decode(r[0]) for r in rows]
             asks = DetectionAsks(
