@@ -93,6 +93,19 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         min_change_pct double precision GENERATED ALWAYS AS
             ((doc->'filters'->>'min_change_pct')::double precision) STORED
     );
+    ALTER TABLE subscriptions ADD COLUMN rev bigint NOT NULL DEFAULT 0;
+    CREATE SEQUENCE subscriptions_rev;
+    CREATE FUNCTION stamp_rev() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        -- writers take turns until they commit, so revisions commit in their order and a
+        -- reader that saw revision R never misses a smaller one committed later
+        PERFORM pg_advisory_xact_lock(1935832947);
+        NEW.rev := nextval('subscriptions_rev');
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER subscriptions_rev BEFORE INSERT OR UPDATE ON subscriptions
+        FOR EACH ROW EXECUTE FUNCTION stamp_rev();
+    CREATE INDEX subscriptions_changed ON subscriptions (rev);
     CREATE INDEX subscriptions_workspace ON subscriptions (platform, workspace);
     CREATE INDEX subscriptions_attention ON subscriptions (channel) WHERE attention;
     CREATE TABLE held (

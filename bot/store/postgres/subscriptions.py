@@ -10,7 +10,7 @@ each distinct ask once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
@@ -29,7 +29,7 @@ class PgSubscriptions:
         self._db = session
         self._held = held
         self._shared: dict[object, object] = {}
-        self._all: tuple[int, list[Subscription], DetectionAsks] | None = None
+        self._all: _Cached | None = None
 
     def _decode(self, doc: dict[str, Any]) -> Subscription:
         sub = Subscription.from_dict(doc)
@@ -42,33 +42,41 @@ class PgSubscriptions:
         return replace(sub, kinds=kinds, periods=periods, filters=filters)
 
     async def _snapshot(self) -> tuple[list[Subscription], DetectionAsks]:
-        version = int(
-            await self._db.value("SELECT version FROM table_versions WHERE name = 'subscriptions'")
+        version = await self._version()
+        cached = self._all
+        if cached is not None and cached.version == version:
+            return cached.subs, cached.asks
+        # Inside a transaction that changed subscriptions, what is read is not committed:
+        # not for the cache (a rolled-back version number could come back with other rows).
+        # A version that matches the committed one means this transaction changed nothing.
+        committed = self._db.current() is None or version == await self._version(committed=True)
+        if not committed or cached is None:
+            fresh = _Cached(version)
+            fresh.apply(await self._changed(0), self._decode)
+        else:
+            fresh = cached.copy(version)
+            fresh.apply(await self._changed(cached.rev), self._decode)
+            total = int(await self._db.value("SELECT count(*) FROM subscriptions"))
+            if total != len(fresh.by_channel):  # rows were removed: read them all again
+                fresh = _Cached(version)
+                fresh.apply(await self._changed(0), self._decode)
+        fresh.settle()
+        if committed:
+            self._all = fresh
+        return fresh.subs, fresh.asks
+
+    async def _changed(self, after: int) -> list[Any]:
+        """Rows written after revision `after` (each write stamps the row with a new one)."""
+        return await self._db.rows(
+            "SELECT channel, rev, doc FROM subscriptions WHERE rev > %s", (after,)
         )
-        # A version read inside a transaction counts its own writes too, so a match means
-        # the same rows; only committed reads are cached (a rolled-back bump could be reused)
-        if self._all is None or self._all[0] != version:
-            rows = await self._db.rows("SELECT doc FROM subscriptions ORDER BY channel")
-            subs = [self._decode(r[0]) for r in rows]
-            asks = DetectionAsks(
-                top_ns=tuple(sorted({s.filters.top_n for s in subs})),
-                min_move=min(
-                    (s.filters.min_move for s in subs if s.filters.min_move is not None),
-                    default=None,
-                ),
-                min_change_pct=min(
-                    (
-                        s.filters.min_change_pct
-                        for s in subs
-                        if s.filters.min_change_pct is not None
-                    ),
-                    default=None,
-                ),
-            )
-            if self._db.current() is not None:
-                return subs, asks  # uncommitted: not for other tasks to see
-            self._all = (version, subs, asks)
-        return self._all[1], self._all[2]
+
+    async def _version(self, *, committed: bool = False) -> int:
+        rows = await self._db.rows(
+            "SELECT version FROM table_versions WHERE name = 'subscriptions'",
+            committed=committed,
+        )
+        return int(rows[0][0])
 
     async def get(self, channel: ChannelRef) -> Subscription | None:
         doc = await self._db.value(
@@ -132,7 +140,16 @@ class PgSubscriptions:
         return [self._decode(r[0]) for r in rows]
 
     async def detection_asks(self) -> DetectionAsks:
-        return (await self._snapshot())[1]
+        """From the columns generated out of each record's filters, without decoding any
+        (asked at every snapshot; a new poller process has nothing decoded yet)."""
+        cached = self._all
+        if cached is not None and cached.version == await self._version():
+            return cached.asks
+        top_ns, min_move, min_change = await self._db.row(
+            "SELECT coalesce(array_agg(DISTINCT top_n ORDER BY top_n), '{}'), min(min_move), "
+            "min(min_change_pct) FROM subscriptions"
+        )
+        return DetectionAsks(tuple(top_ns), min_move, min_change)
 
     async def sync_declared(self, declared: Iterable[Subscription], now: datetime) -> None:
         wanted = {d.channel.key: d for d in declared}
@@ -165,3 +182,39 @@ class PgSubscriptions:
             (CONFIG_WORKSPACE,),
         )
         return [self._decode(r[0]) for r in rows]
+
+
+class _Cached:
+    """Every subscription as of one table version, refreshed by the rows written since."""
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+        self.rev = 0
+        self.by_channel: dict[str, Subscription] = {}
+        self.subs: list[Subscription] = []
+        self.asks = DetectionAsks()
+
+    def copy(self, version: int) -> _Cached:
+        other = _Cached(version)
+        other.rev, other.by_channel = self.rev, dict(self.by_channel)
+        return other
+
+    def apply(self, rows: list[Any], decode: Callable[[dict[str, Any]], Subscription]) -> None:
+        for channel, rev, doc in rows:
+            self.by_channel[channel] = decode(doc)
+            self.rev = max(self.rev, rev)
+
+    def settle(self) -> None:
+        self.subs = [self.by_channel[k] for k in sorted(self.by_channel)]
+        subs = self.subs
+        self.asks = DetectionAsks(
+            top_ns=tuple(sorted({s.filters.top_n for s in subs})),
+            min_move=min(
+                (s.filters.min_move for s in subs if s.filters.min_move is not None),
+                default=None,
+            ),
+            min_change_pct=min(
+                (s.filters.min_change_pct for s in subs if s.filters.min_change_pct is not None),
+                default=None,
+            ),
+        )
