@@ -50,6 +50,7 @@ from bot.delivery.sender import Sender, SendResult, SendStatus
 from bot.delivery.settings import DeliverySettings
 from bot.net.deadline import within
 from bot.net.retry import backoff
+from bot.net.slices import Slices
 from bot.store.protocols import CONTENT, FAILED, PENDING, SENT, Outbox, OutboxItem, Outcome
 
 log = logging.getLogger("rankbot.delivery")
@@ -266,7 +267,9 @@ class Delivery:
             self._wake.set()
 
     async def _start_workers(self) -> None:
+        slices = Slices()  # thousands of channels: the loop gets its turns meanwhile
         for channel in await self._outbox.channels():
+            await slices.pause()
             if channel in self._workers or await self._is_paused(channel):
                 continue
             if channel in self._waiting_for_chart:
