@@ -22,7 +22,8 @@ delivered concurrently. Outcomes:
 Isolation: a channel waiting for its rate limit or a retry holds nothing; a send holds one of
 `concurrency` slots only while it is active: a request still unanswered after
 `stalled_after_seconds` gives its slot back (it may still answer, until `send_timeout`), so
-endpoints that hang cannot starve healthy channels. The send timeout measures the request
+endpoints that hang cannot starve healthy channels. Like the timeout, that clock counts only
+time the loop could have read the answer: a busy process does not let out more requests. The send timeout measures the request
 alone (`bot.net.deadline.within`): waiting for limits, slots, the store, or a loop busy with
 other work never counts.
 
@@ -48,7 +49,7 @@ from bot.core.messages import ChannelRef
 from bot.delivery.rate_limits import RateLimiter
 from bot.delivery.sender import Sender, SendResult, SendStatus
 from bot.delivery.settings import DeliverySettings
-from bot.net.deadline import within
+from bot.net.deadline import GRACE_SECONDS, LATE_SECONDS, within
 from bot.net.retry import backoff, bounded_delay
 from bot.net.slices import Slices
 from bot.store.protocols import CONTENT, FAILED, PENDING, SENT, Outbox, OutboxItem, Outcome
@@ -125,7 +126,23 @@ class SendSlots:
                 self.stalled += stalled
                 self._free.release()
 
-        timer = asyncio.get_running_loop().call_later(self._stalled_after, give_back, True)
+        loop = asyncio.get_running_loop()
+        timer: asyncio.TimerHandle
+
+        def check(due: float) -> None:
+            # a timer that fires late found the loop busy, not the request slow: its answer
+            # may be waiting in the socket. Counting it stalled would let ever more requests
+            # out exactly when the process cannot read their answers (and every extra open
+            # connection makes each request cost more), so it gets a moment of a free loop
+            nonlocal timer
+            now = loop.time()
+            if now - due > LATE_SECONDS:
+                timer = loop.call_at(now + GRACE_SECONDS, check, now + GRACE_SECONDS)
+            else:
+                give_back(True)
+
+        due = loop.time() + self._stalled_after
+        timer = loop.call_at(due, check, due)
         try:
             yield
         finally:
