@@ -375,11 +375,11 @@ async def main(only: set[str]) -> None:
                 ratio = ours.seconds / bound
                 print(
                     f"discord 2,000 channels, {what}: rankbot {ours.seconds:5.1f} s "
-                    f"(÷ bound {bound} s = {ratio:4.2f}; goal ≤ 1.05: "
+                    f"(÷ bound {bound} s = {ratio:5.3f}; goal ≤ 1.05: "
                     f"{shapes.verdict(ratio <= 1.05)}), CPU {ours.cpu:4.1f} s, "
                     f"{ours.accepted} delivered, {ours.duplicates} duplicates, {ours.limited} 429s"
                     f" (first to last post {ours.spread:4.1f} s); bare discord.py "
-                    f"{bare.seconds:5.1f} s ({bare.seconds / bound:4.2f}), {bare.limited} 429s"
+                    f"{bare.seconds:5.1f} s ({bare.seconds / bound:5.3f}), {bare.limited} 429s"
                 )
         if "slack" in only:
             ours, bare = await slack_row(workdir)
