@@ -22,10 +22,10 @@ delivered concurrently. Outcomes:
 Isolation: a channel waiting for its rate limit or a retry holds nothing; a send holds one of
 `concurrency` slots only while it is active: a request still unanswered after
 `stalled_after_seconds` gives its slot back (it may still answer, until `send_timeout`), so
-endpoints that hang cannot starve healthy channels. Like the timeout, that clock counts only
-time the loop could have read the answer: a busy process does not let out more requests. The send timeout measures the request
+endpoints that hang cannot starve healthy channels. The send timeout measures the request
 alone (`bot.net.deadline.within`): waiting for limits, slots, the store, or a loop busy with
-other work never counts.
+other work never counts. The stall clock counts the same way: a busy process, whose answers
+wait unread, does not let out more requests.
 
 Recording is a group commit: outcomes that arrive while the previous write is on its way to
 the disk go together in the next one. A worker sends its channel's next item only once the
