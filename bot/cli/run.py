@@ -68,6 +68,27 @@ async def poll_once(args: argparse.Namespace, config: Config) -> int:
 
 
 async def run(args: argparse.Namespace, config: Config) -> int:
+    """`rankbot run --role ROLE`: what `bot.app.ROLES` says the role runs, until stopped."""
+    role = app.ROLES[args.role]
+    if not (role.polls or role.delivers):
+        return await serve_web(args.role, config)
+    return await run_all(args, config)
+
+
+async def serve_web(role: str, config: Config) -> int:
+    """`--role web`: the HTTP endpoints only (`bot.app.start_web`), until stopped."""
+    async with (
+        app.open_database(database_path(config)) as store,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        app.require_shared_database(store, role)
+        web = await app.start_web(config, store, stack)
+        log.info("rankbot %s running: %s", role, ", ".join(web.started))
+        await asyncio.Event().wait()
+    return 0
+
+
+async def run_all(args: argparse.Namespace, config: Config) -> int:
     """`rankbot run`: poller, delivery, and the Slack and Discord adapters that are configured,
     all in this one loop until stopped."""
     renderer = Renderer(config.templates_dir)
@@ -105,6 +126,13 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     run_parser.add_argument(
         "--history", metavar="FILE", help="poll a JSON Lines history, not the API"
+    )
+    run_parser.add_argument(
+        "--role",
+        choices=list(app.ROLES),
+        default="all",
+        help="what this process runs: all (the default: one process does everything) or web "
+        "(only the HTTP endpoints of Slack and Discord; needs a shared database)",
     )
     run_parser.set_defaults(handler=cmd_run)
 
