@@ -92,6 +92,9 @@ class FakeDiscord:
         """Every IDENTIFY payload, in order (its `shard` is `[id, count]`)."""
         self.shards = 1
         """The shard count GET /gateway/bot recommends."""
+        self.connections = 0
+        """Gateway connections opened (a resume after a close opens another)."""
+        self.closed_with: list[int] = []
         self.ready = asyncio.Event()
         self._canned: dict[tuple[str, str], list[Canned]] = {}
         self._ids = itertools.count(500000000000000001)
@@ -195,6 +198,12 @@ class FakeDiscord:
     def new_id(self) -> str:
         return str(next(self._ids))
 
+    async def close_gateway(self, code: int) -> None:
+        """Close every gateway connection with `code` (4000: resumable; 4004: bad token)."""
+        self.closed_with.append(code)
+        for ws in list(self._sockets):
+            await ws.close(code=code)
+
     # --- server ------------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -217,6 +226,7 @@ class FakeDiscord:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self._sockets.append(ws)
+        self.connections += 1
         await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}}))
         try:
             async for msg in ws:
