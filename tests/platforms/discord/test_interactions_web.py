@@ -4,18 +4,23 @@ against the loopback fakes of Discord and Slack."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp
 import pytest
 
 from bot import app
-from bot.cli.main import main
 from bot.config.file import Config
 from bot.delivery.sender import Sender
 from bot.engine.ingest import ingest
@@ -172,12 +177,66 @@ async def test_role_all_with_http_interactions_serves_the_endpoint_and_still_del
     assert not fake.identify  # interactions come over HTTP: no gateway connection
 
 
-def test_the_web_role_refuses_a_tinydb_file_in_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_the_web_role_refuses_a_tinydb_file_in_one_line(tmp_path: Path) -> None:
     config = tmp_path / "rankbot.toml"
     config.write_text('[store]\npath = "bot.db.json"\n')
-    assert main(["run", "--role", "web", "--config", str(config)]) == ExitCode.USAGE
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1
-    assert "--role web needs a database several processes share (PostgreSQL)" in err
+    cli = "import sys; from bot.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    argv = [sys.executable, "-c", cli, "run", "--role", "web", "--config", str(config)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == ExitCode.USAGE
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "--role web needs a database several processes share (PostgreSQL)" in done.stderr
+
+
+SERVE_WEB = """
+import sys
+from bot import app
+from bot.cli.main import main
+app.require_shared_database = lambda store, role: None  # TinyDB: one web process, no poller
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+async def test_rankbot_run_role_web_serves_until_sigterm_and_stops_cleanly(
+    tmp_path: Path, fake: FakeDiscord, config: Config, store: Store
+) -> None:
+    """The CLI path of `rankbot run --role web` in a process of its own: it answers signed
+    interactions over HTTP with no gateway connection and stops on SIGTERM with exit 0.
+    (On TinyDB the role refuses to start; the child skips only that check, the PostgreSQL
+    scenario runs it as it is.)"""
+    await stored(store, config)
+    await store.close()
+    port = free_port()
+    conf = tmp_path / "rankbot.toml"
+    conf.write_text(
+        f'[store]\npath = "{store.path}"\n\n[discord]\napi_base = "{fake.api_base}"\n'
+        f'public_key = "{fake.public_key}"\nhost = "127.0.0.1"\nport = {port}\n'
+    )
+    env = {**os.environ, "DISCORD_BOT_TOKEN": TOKEN}
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", SERVE_WEB, "run", "--role", "web", "--config", str(conf),
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        for _ in range(200):  # until it listens
+            with contextlib.suppress(aiohttp.ClientError):
+                status, pong = await fake.post_interaction(endpoint(port), PING)
+                break
+            await asyncio.sleep(0.05)
+        assert (status, pong) == (200, {"type": 1})
+        top = command_interaction(fake, "top", [{"name": "n", "type": 4, "value": 1}])
+        status, answer = await fake.post_interaction(endpoint(port), top)
+        assert status == 200
+        assert answer["data"]["embeds"][0]["fields"][0]["name"].endswith("GPT-5")
+        child.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(child.wait(), 30)
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+    err = (await child.stderr.read()).decode() if child.stderr else ""
+    assert code == 0, err
+    assert "rankbot web running: Discord (interactions endpoint)" in err
+    assert "rankbot web stopped" in err
+    assert "Traceback" not in err and TOKEN not in err
+    assert not fake.identify
