@@ -61,6 +61,7 @@ PING, APPLICATION_COMMAND, AUTOCOMPLETE = 1, 2, 4
 PONG, CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, AUTOCOMPLETE_RESULT = 1, 4, 5, 8
 """Interaction callback types."""
 EPHEMERAL = 64
+REFUSALS_LOGGED_EVERY_SECONDS = 60.0
 ANSWER_WITHIN_SECONDS = 2.5
 """Discord waits 3 s for the first answer; what has not answered by then is deferred."""
 
@@ -229,6 +230,8 @@ class InteractionsEndpoint:
     session: aiohttp.ClientSession
     answer_within: float = ANSWER_WITHIN_SECONDS
     _running: set[asyncio.Task[None]] = field(default_factory=set)
+    _refused: int = 0
+    _refusal_logged: float = -REFUSALS_LOGGED_EVERY_SECONDS
 
     def web_app(self, path: str) -> web.Application:
         app = web.Application()
@@ -241,7 +244,7 @@ class InteractionsEndpoint:
             request.headers.get(SIGNATURE_HEADER), request.headers.get(TIMESTAMP_HEADER), body
         )
         if refusal is not None:
-            log.warning("refused an interaction request from %s: %s", request.remote, refusal)
+            self._log_refusal(refusal, request.remote)
             return web.Response(status=401, text="invalid request signature")
         try:
             payload = json.loads(body)
@@ -264,6 +267,23 @@ class InteractionsEndpoint:
         finally:
             adapter.sent.set()
         return response
+
+    def _log_refusal(self, refusal: str, remote: str | None) -> None:
+        """One warning per minute at most, with the count: Discord probes with bad
+        signatures and strangers send junk, but a wrong public key refuses everything, and
+        that must show."""
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._refusal_logged < REFUSALS_LOGGED_EVERY_SECONDS:
+            return
+        log.warning(
+            "refused %d interaction request(s) since the last report, the latest from %s: %s "
+            "(if Discord's own are refused, check [discord] public_key and the clock)",
+            self._refused,
+            remote,
+            refusal,
+        )
+        self._refused, self._refusal_logged = 0, now
 
     async def answer(
         self, interaction: discord.Interaction[discord.Client], adapter: _HttpAnswer

@@ -90,7 +90,11 @@ async def test_ping_is_answered_with_pong(
 
 
 async def test_a_bad_or_missing_signature_gets_401_and_runs_nothing(
-    fake: FakeDiscord, store: Store, web: InteractionsServer, http_settings: DiscordSettings
+    fake: FakeDiscord,
+    store: Store,
+    web: InteractionsServer,
+    http_settings: DiscordSettings,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     endpoint = url(web, http_settings)
     subscribe = command_interaction(fake, "subscribe", permissions=ADMIN)
@@ -109,6 +113,10 @@ async def test_a_bad_or_missing_signature_gets_401_and_runs_nothing(
     assert status == 401
     assert await store.subscriptions.get(CHANNEL) is None  # none of them ran
     assert len(fake.calls) == calls  # nor answered anything through Discord
+    # one warning for the lot (at most one a minute), not one per request
+    (warning,) = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert warning.startswith("refused 1 interaction request(s)")
+    assert "check [discord] public_key" in warning
 
 
 async def test_a_stale_timestamp_is_refused_even_when_the_signature_is_right(
