@@ -114,8 +114,8 @@ class _HttpAnswer(AsyncWebhookAdapter):
     """discord.py's webhook adapter for one interaction that arrived over HTTP.
 
     The first interaction response resolves `first` (the HTTP answer's body) instead of being
-    POSTed to the callback endpoint; every other request goes to Discord's REST API over
-    `session` (interactions built without a login have no session of their own).
+    POSTed to the callback endpoint; every other request goes to Discord's REST API over the
+    endpoint's `session`, authorised by the interaction's token.
     """
 
     def __init__(self, application_id: int, session: aiohttp.ClientSession) -> None:
@@ -165,13 +165,12 @@ class _HttpAnswer(AsyncWebhookAdapter):
             else:
                 self.first.set_result(body)
             return _callback(interaction_id, kind, flags)
-        if self._deferred_by_us and kind == CHANNEL_MESSAGE:
-            await self._edit_original(token, data, files)
+        if self._deferred_by_us:
+            # we acknowledged it in time: the command's answer is the edit (its own defer
+            # is already done, and autocomplete choices this late are shown by nobody)
+            if kind == CHANNEL_MESSAGE:
+                await self._edit_original(token, data, files)
             return _callback(interaction_id, kind, flags)
-        if self._deferred_by_us and kind == DEFERRED_CHANNEL_MESSAGE:
-            return _callback(interaction_id, kind, flags)
-        if self._deferred_by_us and kind == AUTOCOMPLETE_RESULT:
-            return _callback(interaction_id, kind, flags)  # too late: Discord showed no choices
         # a second answer: Discord's own callback endpoint refuses it, as over the gateway
         answer = await super().create_interaction_response(
             interaction_id,
