@@ -245,11 +245,15 @@ async def run_until_stopped(bot: Bot, drain_seconds: float) -> int:
         await asyncio.wait((main, stopped), return_when=asyncio.FIRST_COMPLETED)
     finally:
         stopped.cancel()
-        if not main.done():
-            main.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await main  # raises what stopped it, unless it was the stop
-    return await bot.delivery.stop(drain_seconds)
+        main.cancel()
+        await asyncio.wait((main,))
+        # whatever ended the run, no delivery worker outlives it: the HTTP clients and the
+        # store close next, and a worker still sending would meet a closed client
+        cut = await bot.delivery.stop(drain_seconds)
+    error = None if main.cancelled() else main.exception()
+    if error is not None:
+        raise error
+    return cut
 
 
 async def one_cycle(bot: Bot) -> TickReport:

@@ -23,6 +23,7 @@ from bot.config.file import Config
 from bot.delivery.settings import DeliverySettings
 from bot.errors import ExitCode
 from bot.platforms.console import ConsoleSender
+from bot.render.template_check import check_overrides
 from bot.render.templates import Renderer
 from bot.sources.base import Source
 
@@ -35,6 +36,7 @@ def _source(args: argparse.Namespace, config: Config) -> Source:
 
 async def poll_once(args: argparse.Namespace, config: Config) -> int:
     """One tick, then one delivery attempt per due post (`rankbot poll --once`)."""
+    check_overrides(config.templates_dir)
     renderer = Renderer(config.templates_dir)
     settings: DeliverySettings = config.section("delivery")
     async with (
@@ -95,6 +97,7 @@ async def serve_web(role: str, config: Config) -> int:
 async def run_all(args: argparse.Namespace, config: Config) -> int:
     """`rankbot run`: poller, delivery, and the Slack and Discord adapters that are configured,
     all in this one loop until stopped."""
+    check_overrides(config.templates_dir)
     renderer = Renderer(config.templates_dir)
     settings: DeliverySettings = config.section("delivery")
     async with (
