@@ -15,7 +15,9 @@ nothing below this module imports it back (an import-linter layer contract check
 - `build_bot`: store → planner, poller, alert charts, delivery;
 - `default_senders` / `start_chat_adapters`: the senders, and the Slack and Discord adapters
   when they are configured (imported only then: a bot that uses one platform never loads the
-  other's library).
+  other's library);
+- `ROLES` / `start_web`: what each `rankbot run --role` process runs, and the web role's
+  HTTP endpoints (Slack HTTP mode, Discord's Interactions Endpoint URL) on a shared store.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import logging
 import os
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -98,7 +100,9 @@ class Role:
     delivers: bool
     """Runs delivery: sends what the outbox holds."""
     chat: str
-    """`configured`: Slack and Discord as configured; `none`: no chat adapter."""
+    """`configured`: Slack and Discord as configured (Socket Mode or HTTP, gateway or HTTP
+    interactions); `http`: only their HTTP endpoints (Slack HTTP mode, Discord's
+    Interactions Endpoint URL), no gateway connection; `none`: no chat adapter."""
     shared_database: bool
 
 
@@ -106,6 +110,7 @@ ROLES: Mapping[str, Role] = {
     "all": Role(polls=True, delivers=True, chat="configured", shared_database=False),
     "poller": Role(polls=True, delivers=False, chat="none", shared_database=True),
     "worker": Role(polls=False, delivers=True, chat="none", shared_database=True),
+    "web": Role(polls=False, delivers=False, chat="http", shared_database=True),
 }
 """`rankbot run --role`: the one table of what each kind of process runs (docs/scaling.md)."""
 
@@ -249,11 +254,15 @@ async def run_until_stopped(bot: Bot, drain_seconds: float) -> int:
         await asyncio.wait((main, stopped), return_when=asyncio.FIRST_COMPLETED)
     finally:
         stopped.cancel()
-        if not main.done():
-            main.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await main  # raises what stopped it, unless it was the stop
-    return await bot.delivery.stop(drain_seconds)
+        main.cancel()
+        await asyncio.wait((main,))
+        # whatever ended the run, no delivery worker outlives it: the HTTP clients and the
+        # store close next, and a worker still sending would meet a closed client
+        cut = await bot.delivery.stop(drain_seconds)
+    error = None if main.cancelled() else main.exception()
+    if error is not None:
+        raise error
+    return cut
 
 
 async def one_cycle(bot: Bot) -> TickReport:
@@ -318,12 +327,26 @@ def open_store(path: Path, *, readonly: bool = False) -> Store:
 
     The embedded store keeps the whole database in memory for the life of the process: it is
     moved out of the cyclic garbage collector's sight (`gc.freeze`), which otherwise walks
-    those millions of objects again and again while a busy poll allocates its posts."""
-    store = TinyStore.open(path, readonly=readonly)
-    gc.unfreeze()  # what an earlier store of this process left is collected, not kept
-    gc.collect()
+    those millions of objects again and again while a busy poll allocates its posts. Nor does
+    it walk them while they load (collections there found nothing to free but cost a third of
+    the open); only a process that opened a store before pays for a full collection."""
+    global _stores_opened
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        store = TinyStore.open(path, readonly=readonly)
+    finally:
+        if enabled:
+            gc.enable()
+    if _stores_opened:
+        gc.unfreeze()  # what an earlier store of this process left is collected, not kept
+        gc.collect()
+    _stores_opened += 1
     gc.freeze()
     return store
+
+
+_stores_opened = 0
 
 
 async def open_location(where: Location, *, readonly: bool = False) -> Store:
@@ -433,14 +456,11 @@ async def start_chat_adapters(
 
 
 def shared_store(store: Store, role: str) -> PgStore:
-    """The store of a role that runs beside other processes: it must be PostgreSQL."""
+    """The store of a role that runs beside other processes (`require_shared_database`)."""
     from bot.store.postgres import PgStore
 
-    if not isinstance(store, PgStore):
-        raise UsageError(
-            f"--role {role} runs beside other rankbot processes and needs PostgreSQL: set "
-            "RANKBOT_DATABASE_URL or [store] url (a TinyDB file takes --role all)"
-        )
+    require_shared_database(store, role)
+    assert isinstance(store, PgStore), "the only backend several processes share"
     return store
 
 
@@ -515,3 +535,73 @@ def worker_delivery(
         on_permanent=store.subscriptions.pause,
         **options,
     )
+
+
+def require_shared_database(store: Store, role: str) -> None:
+    """Roles other than `all` run beside other rankbot processes on one database: the TinyDB
+    file has one writer (the `all` process holds it), so they need a networked backend."""
+    if ROLES[role].shared_database and isinstance(store, TinyStore):
+        hint = (
+            'run --role all, with [discord] interactions = "http" to answer Discord over HTTP'
+            if ROLES[role].chat == "http"
+            else "set RANKBOT_DATABASE_URL or [store] url, or run --role all"
+        )
+        raise UsageError(
+            f"--role {role} needs a database several processes share (PostgreSQL); the TinyDB "
+            f"file has one writer: {hint}"
+        )
+
+
+@dataclass
+class WebEndpoints:
+    """What `start_web` started: the platforms' names and the ports they listen on."""
+
+    started: list[str] = field(default_factory=list)
+    slack_port: int | None = None
+    discord_port: int | None = None
+
+
+async def start_web(
+    config: Config,
+    store: Store,
+    stack: contextlib.AsyncExitStack,
+    environ: Mapping[str, str] = os.environ,
+) -> WebEndpoints:
+    """`rankbot run --role web`: only the HTTP endpoints, on `store`: Slack in HTTP mode and
+    Discord's Interactions Endpoint URL (logged in over REST, no gateway), each as
+    configured; their shutdown goes on `stack`. Nothing is polled or delivered here: a
+    command that enqueues (a subscription's confirmation) writes to the store, the poller
+    releases it at its next tick (at most a minute) and the workers send it. Several web
+    processes on one database answer alike (behind any load balancer)."""
+    from bot.platforms.slack.runtime import slack_wanted, start_slack
+
+    web = WebEndpoints()
+    services = Services(store, config)
+    if slack_wanted(config, environ):
+        slack_config: slack_settings.SlackSettings = config.section("slack")
+        if slack_config.mode != "http":
+            raise UsageError(
+                '--role web serves Slack over HTTP: set [slack] mode = "http" (Socket Mode '
+                "connects out from a process with --role all)"
+            )
+        slack = await start_slack(config, store, services=services)
+        stack.push_async_callback(slack.close)
+        web.slack_port = slack.port
+        web.started.append("Slack (HTTP)")
+
+    from bot.platforms.discord import runtime as discord_runtime
+
+    if "discord" in config.sections or environ.get(discord_settings.TOKEN_ENV):
+        discord_config: discord_settings.DiscordSettings = config.section("discord")
+        discord = await discord_runtime.start(
+            services, settings=replace(discord_config, interactions="http")
+        )
+        stack.push_async_callback(discord.close)
+        web.discord_port = discord.interactions.port if discord.interactions else None
+        web.started.append("Discord (interactions endpoint)")
+    if not web.started:
+        raise UsageError(
+            '--role web has nothing to serve: configure [slack] mode = "http" and/or '
+            "[discord] public_key (see docs/discord-interactions.md)"
+        )
+    return web

@@ -17,6 +17,7 @@ Pure standard library, so the core may import it too.
     │   ├── SnapshotError (core.model)          2  a reading that must not be stored
     │   ├── ScheduleError (core.local_time)     2  a time, zone or duration
     │   ├── ParseError (commands.parse)         2  a chat command line (answered, not raised)
+    │   ├── TemplateTooLong (render.templates)  2  a template override that prints too much
     │   └── ChartError (render.charts)          2  a chart that cannot be drawn
     │       ├── NotEnoughHistory
     │       └── ChartUnavailable (render.chart_pool)  the chart worker died or hung

@@ -19,11 +19,11 @@ from typing import Any
 
 from bot import app
 from bot.cli.common import config_from_args, database_path, report_line
-from bot.config.database import DatabaseUrl
 from bot.config.file import Config
 from bot.delivery.settings import DeliverySettings
-from bot.errors import ExitCode, UsageError
+from bot.errors import ExitCode
 from bot.platforms.console import ConsoleSender
+from bot.render.template_check import check_overrides
 from bot.render.templates import Renderer
 from bot.sources.base import Source
 
@@ -36,6 +36,7 @@ def _source(args: argparse.Namespace, config: Config) -> Source:
 
 async def poll_once(args: argparse.Namespace, config: Config) -> int:
     """One tick, then one delivery attempt per due post (`rankbot poll --once`)."""
+    check_overrides(config.templates_dir)
     renderer = Renderer(config.templates_dir)
     settings: DeliverySettings = config.section("delivery")
     async with (
@@ -72,12 +73,8 @@ async def poll_once(args: argparse.Namespace, config: Config) -> int:
 async def run(args: argparse.Namespace, config: Config) -> int:
     """`rankbot run --role ROLE`: what `bot.app.ROLES` says the role runs, until stopped."""
     role = app.ROLES[args.role]
-    where = database_path(config)
-    if role.shared_database and not isinstance(where, DatabaseUrl):
-        raise UsageError(
-            f"--role {args.role} runs beside other rankbot processes and needs PostgreSQL: "
-            "set RANKBOT_DATABASE_URL or [store] url (a TinyDB file takes --role all)"
-        )
+    if not (role.polls or role.delivers):
+        return await serve_web(args.role, config)
     if role.polls and role.delivers:
         return await run_all(args, config)
     return await run_part(args, config)
@@ -99,9 +96,26 @@ async def run_part(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+async def serve_web(role: str, config: Config) -> int:
+    """`--role web`: the HTTP endpoints only (`bot.app.start_web`), until stopped."""
+    async with (
+        app.open_database(database_path(config)) as store,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        app.require_shared_database(store, role)
+        stop = asyncio.Event()
+        with stop_on_signals(stop):
+            web = await app.start_web(config, store, stack)
+            log.info("rankbot %s running: %s", role, ", ".join(web.started))
+            await stop.wait()
+    log.info("rankbot %s stopped", role)
+    return 0
+
+
 async def run_all(args: argparse.Namespace, config: Config) -> int:
     """`rankbot run`: poller, delivery, and the Slack and Discord adapters that are configured,
     all in this one loop until stopped."""
+    check_overrides(config.templates_dir)
     renderer = Renderer(config.templates_dir)
     settings: DeliverySettings = config.section("delivery")
     async with (
@@ -177,8 +191,9 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         "--role",
         choices=list(app.ROLES),
         default="all",
-        help="what this process runs: all (default: everything, one process), or on "
-        "PostgreSQL one part of several processes: poller, worker (docs/scaling.md)",
+        help="what this process runs: all (the default: one process does everything), or one "
+        "part of several processes sharing a PostgreSQL database: poller, worker, web (only the "
+        "HTTP endpoints of Slack and Discord); see docs/scaling.md",
     )
     run_parser.set_defaults(handler=cmd_run)
 

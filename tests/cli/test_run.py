@@ -83,5 +83,5 @@ def test_roles_beside_other_processes_need_postgresql(
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
-    assert f"--role {role} runs beside other rankbot processes and needs PostgreSQL" in err
-    assert not (tmp_path / "bot.db.json").exists()  # refused before opening anything
+    assert f"--role {role} needs a database several processes share (PostgreSQL)" in err
+    assert "RANKBOT_DATABASE_URL" in err
