@@ -58,6 +58,8 @@ OnPermanent = Callable[[ChannelRef, str, datetime], Awaitable[None]]
 IN_FLIGHT_PER_SLOT = 8
 """Sends in flight (active or stalled) per `concurrency` slot."""
 IsPaused = Callable[[ChannelRef], Awaitable[bool]]
+OnOutcome = Callable[[OutboxItem, Outcome, SendResult], None]
+"""Told every recorded outcome with the answer it came from (the `[ops]` metrics)."""
 
 
 def retry_delay(
@@ -213,6 +215,7 @@ class Delivery:
         self._broken: asyncio.Future[None] | None = None
         self._wait_for_retries = True
         self.stats = DeliveryStats()
+        self.on_outcome: OnOutcome | None = None
 
     async def _failed_channel(self, channel: ChannelRef) -> bool:
         return channel in self._failed_channels
@@ -316,9 +319,9 @@ class Delivery:
             result = await self._send(item, sender)
             now = self._clock()
             if result.status is SendStatus.SENT:
-                await self._recorder.record(
-                    Outcome(item.key, SENT, now, platform_id=result.platform_id)
-                )
+                outcome = Outcome(item.key, SENT, now, platform_id=result.platform_id)
+                await self._recorder.record(outcome)
+                self._observe(item, outcome, result)
                 self.stats.sent += 1
                 return True
             if result.status is SendStatus.PERMANENT:
@@ -327,9 +330,9 @@ class Delivery:
             delay = retry_delay(result, attempts, self._settings, self._rng)
             not_before = now + timedelta(seconds=delay)
             reason = result.reason or "temporary failure"
-            await self._recorder.record(
-                Outcome(item.key, PENDING, now, reason=reason, not_before=not_before)
-            )
+            outcome = Outcome(item.key, PENDING, now, reason=reason, not_before=not_before)
+            await self._recorder.record(outcome)
+            self._observe(item, outcome, result)
             self.stats.retries += 1
             self.stats.rate_limited += int(result.retry_after is not None)
             log.info("%s: %s; attempt %d in %.1f s", item.channel.key, reason, attempts + 1, delay)
@@ -352,9 +355,9 @@ class Delivery:
     async def _fail(self, item: OutboxItem, result: SendResult, now: datetime) -> bool:
         """Record a permanent failure; True when the channel may go on with its next post."""
         reason = result.reason or "the platform refused the post"
-        await self._recorder.record(
-            Outcome(item.key, FAILED, now, reason=reason, failure=result.failure)
-        )
+        outcome = Outcome(item.key, FAILED, now, reason=reason, failure=result.failure)
+        await self._recorder.record(outcome)
+        self._observe(item, outcome, result)
         self.stats.failed += 1
         if result.failure == CONTENT:
             log.warning("%s: post %s refused: %s", item.channel.key, item.key, reason)
@@ -364,6 +367,10 @@ class Delivery:
         if self._on_permanent is not None:
             await self._on_permanent(item.channel, reason, now)
         return False
+
+    def _observe(self, item: OutboxItem, outcome: Outcome, result: SendResult) -> None:
+        if self.on_outcome is not None:
+            self.on_outcome(item, outcome, result)
 
     async def _wait_until(self, moment: datetime | None) -> None:
         if moment is None:

@@ -54,6 +54,10 @@ class TickReport:
     events: int = 0
     enqueued: int = 0
     source_error: str | None = None
+    polled: bool = False
+    """Whether the source was asked in this tick (it is asked only once `next_poll` came)."""
+    kinds: tuple[str, ...] = ()
+    """The kind of each event detected in this tick (for metrics)."""
 
 
 class Poller:
@@ -89,12 +93,15 @@ class Poller:
         self._pruned: datetime | None = None
         self.next_poll: datetime | None = None
         """When the source is asked next (None: at the first tick)."""
+        self.on_tick: Callable[[TickReport], None] | None = None
+        """Called with every tick's report (the `[ops]` metrics count polls and events)."""
 
     async def tick(self) -> TickReport:
         now = self._clock()
         fetched = Fetched()
         source_error = None
-        if self.next_poll is None or now >= self.next_poll:
+        polled = self.next_poll is None or now >= self.next_poll
+        if polled:
             try:
                 fetched = await self.source.fetch_new(self.store, now)
             except Exception as exc:
@@ -131,7 +138,17 @@ class Poller:
                     )
         self.charts.start(set(plan.charts.values()))
         await self._prune(now)
-        return TickReport(len(fetched.news), len(fresh), enqueued, source_error)
+        report = TickReport(
+            len(fetched.news),
+            len(fresh),
+            enqueued,
+            source_error,
+            polled=polled,
+            kinds=tuple(e.kind for e in fresh),
+        )
+        if self.on_tick is not None:
+            self.on_tick(report)
+        return report
 
     async def release_due(self, now: datetime | None = None) -> int:
         """Enqueue what is due without asking the source: confirmations of new

@@ -83,6 +83,11 @@ class FakeDiscord:
         """Registered commands by scope: `global` or a guild id."""
         self.identify: list[dict[str, Any]] = []
         self.ready = asyncio.Event()
+        self.ready_gate = asyncio.Event()
+        """READY is sent only once this is set (`hold_ready` / `release_ready`)."""
+        self.ready_gate.set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Future[None]] = set()
         self._canned: dict[tuple[str, str], list[Canned]] = {}
         self._ids = itertools.count(500000000000000001)
         self._seq = itertools.count(1)
@@ -143,12 +148,22 @@ class FakeDiscord:
         for ws in self._sockets:
             await ws.send_str(json.dumps(event))
 
+    def hold_ready(self) -> None:
+        """Answer IDENTIFY with READY only after `release_ready()` (call before start)."""
+        self.ready_gate.clear()
+
+    def release_ready(self) -> None:
+        """Let READY go out; safe to call from any thread (e.g. a test driving `threaded`)."""
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self.ready_gate.set)
+
     def new_id(self) -> str:
         return str(next(self._ids))
 
     # --- server ------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         app = web.Application(client_max_size=32 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
@@ -178,11 +193,16 @@ class FakeDiscord:
                     await ws.send_str(json.dumps({"op": 11}))
                 elif frame["op"] == 2:
                     self.identify.append(frame["d"])
-                    await ws.send_str(json.dumps(self._ready_event()))
-                    self.ready.set()
+                    self._tasks.add(asyncio.ensure_future(self._send_ready(ws)))
         finally:
             self._sockets.remove(ws)
         return ws
+
+    async def _send_ready(self, ws: web.WebSocketResponse) -> None:
+        await self.ready_gate.wait()
+        if not ws.closed:
+            await ws.send_str(json.dumps(self._ready_event()))
+            self.ready.set()
 
     def _ready_event(self) -> dict[str, Any]:
         return {

@@ -107,6 +107,18 @@ class DiscordRuntime:
     """Whether this start registered the commands (their schema had changed)."""
     _session: aiohttp.ClientSession
 
+    async def problem(self) -> str | None:
+        """Why Discord commands cannot arrive right now (None: the gateway is connected),
+        for readiness (`/readyz`)."""
+        if self.gateway.done():
+            return "the Discord gateway stopped (see the log)"
+        if not self.client.is_ready():
+            return "the Discord gateway is not connected yet (no READY)"
+        ws: discord.gateway.DiscordWebSocket | None = self.client.ws
+        if ws is None or not ws.open:
+            return "the Discord gateway is reconnecting"
+        return None
+
     async def wait_ready(self, timeout: float | None = None) -> None:
         """Until the gateway said READY (interactions arrive from then on)."""
         await asyncio.wait_for(self.client.wait_until_ready(), timeout)
