@@ -357,7 +357,11 @@ def chat_services(config: Config, bot: Bot) -> Services:
     under `--history`, whose `status` then describes the store instead of a poll record)."""
     source = bot.poller.source
     return Services(
-        bot.store, config, source=source.name, keeps_health=not isinstance(source, ReplaySource)
+        bot.store,
+        config,
+        source=source.name,
+        keeps_health=not isinstance(source, ReplaySource),
+        send_test=bot.send_test,
     )
 
 
