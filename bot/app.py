@@ -26,7 +26,7 @@ import gc
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,7 @@ from bot.delivery.workers import Delivery, send_once
 from bot.engine.alert_charts import AlertCharts, Draw, draw_in_worker
 from bot.engine.detect_params import detect_params
 from bot.engine.planner import Planner
-from bot.engine.poller import Poller, TickReport
+from bot.engine.poller import Poller, TickReport, run_forever
 from bot.errors import StoreCorrupt, UsageError
 from bot.ops import service as ops_service
 from bot.ops import settings as ops_settings
@@ -60,6 +60,8 @@ from bot.ops.health import Health
 from bot.platforms.console import ConsoleSender
 from bot.platforms.discord import settings as discord_settings
 from bot.platforms.slack import settings as slack_settings
+from bot.platforms.slack.blocks import slack_renderer
+from bot.platforms.slack.webhook import SlackWebhookSender
 from bot.platforms.webhook import WebhookSender
 from bot.render.templates import Renderer
 from bot.sources.base import Source
@@ -118,10 +120,18 @@ def default_senders(
     config: Config, client: httpx.AsyncClient, renderer: Renderer
 ) -> dict[str, Sender]:
     """The senders that need no chat login; the Slack and Discord runtimes add theirs
-    (`slack`, `discord`, and their richer `slack-webhook` / `discord-webhook`) to this dict,
-    which delivery reads on every start of a channel worker."""
-    webhook = WebhookSender(client, renderer, url_env=webhook_url_env(config))
-    return {"console": ConsoleSender(renderer), "webhook": webhook, "slack-webhook": webhook}
+    (`slack`, `discord`, `discord-webhook`) to this dict, which delivery reads on every start
+    of a channel worker. Slack incoming webhooks always get Slack's blocks and escaping
+    (`bot.platforms.slack.webhook`: httpx only, no Slack library)."""
+    url_env = webhook_url_env(config)
+    slack_webhook = SlackWebhookSender(
+        client, slack_renderer(config.templates_dir), url_env=url_env
+    )
+    return {
+        "console": ConsoleSender(renderer),
+        "webhook": WebhookSender(client, renderer, url_env=url_env),
+        "slack-webhook": slack_webhook,
+    }
 
 
 @dataclass
@@ -137,6 +147,9 @@ class Bot:
     send_timeout: float = 30.0
     health: Health | None = None
     """Readiness of this process (`[ops]`): chat adapters add their connection checks."""
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set to end `rankbot run` gracefully (`run_until_stopped`): a signal, or `fail`."""
+    failure: BaseException | None = None
 
     @property
     def outbox(self) -> Outbox:
@@ -153,6 +166,13 @@ class Bot:
         message = sample_alert(now.date(), lang)
         item = OutboxItem(f"test:{channel.key}:{now.isoformat()}", channel, message, now)
         return await send_once(sender, item, self.send_timeout)
+
+    def fail(self, error: BaseException) -> None:
+        """An adapter that cannot go on (Discord closed the gateway for good) ends the run:
+        `rankbot run` shuts down as on SIGTERM, then exits with the error's code and line."""
+        if self.failure is None:
+            self.failure = error
+        self.stop.set()
 
     async def after_command(self) -> None:
         """After a chat command changed a subscription: enqueue what it made due (a new
@@ -205,6 +225,24 @@ async def build_bot(
         clock=clock,
     )
     return Bot(store, planner, poller, charts, delivery, senders, delivery_config.send_timeout)
+
+
+async def run_until_stopped(bot: Bot, drain_seconds: float) -> int:
+    """`rankbot run`: poll and deliver until `bot.stop` is set, then stop polling and give
+    the posts in flight at most `drain_seconds` to finish and be recorded (the caller then
+    closes the adapters and the store). Returns how many sends were cut off (their posts stay
+    pending for the next start). A failure of the store or of delivery is raised."""
+    main = asyncio.ensure_future(run_forever(bot.poller, bot.delivery))
+    stopped = asyncio.ensure_future(bot.stop.wait())
+    try:
+        await asyncio.wait((main, stopped), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not main.done():
+            main.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await main  # raises what stopped it, unless it was the stop
+    return await bot.delivery.stop(drain_seconds)
 
 
 async def one_cycle(bot: Bot) -> TickReport:
@@ -356,12 +394,14 @@ def chat_services(config: Config, bot: Bot) -> Services:
     """What chat commands read: the bot's store, and the source it runs (a recorded history
     under `--history`, whose `status` then describes the store instead of a poll record)."""
     source = bot.poller.source
+    delivery: DeliverySettings = config.section("delivery")
     return Services(
         bot.store,
         config,
         source=source.name,
         keeps_health=not isinstance(source, ReplaySource),
         send_test=bot.send_test,
+        resend_within_days=delivery.resend_within_days,
     )
 
 
@@ -391,13 +431,11 @@ async def start_chat_adapters(
             bot.store,
             services=chat_services(config, bot),
             on_command=bot.after_command,
-            webhook_env=url_env,
         )
         stack.push_async_callback(slack.close)
         if health is not None:
             health.add_check("slack", slack.problem)
         senders["slack"] = slack.sender
-        senders["slack-webhook"] = slack.webhook_sender
         started.append("Slack")
 
     from bot.platforms.discord import runtime as discord_runtime
@@ -412,6 +450,7 @@ async def start_chat_adapters(
             settings=discord_config,
             on_command=bot.after_command,
             webhook_env=url_env,
+            on_fatal=bot.fail,
         )
         stack.push_async_callback(discord.close)
         if health is not None:

@@ -223,11 +223,16 @@ def cmd_channels(args: argparse.Namespace) -> int:
         was = "was paused" if doc["was_paused"] else "was not paused"
         when = "now" if doc["delivering_now"] else "at the next `rankbot run` or `poll --once`"
         text = (
-            f"{doc['channel']}: resumed ({was}); {doc['resent']} failed post(s) sent again, "
+            f"{doc['channel']}: resumed ({was}); {doc['resent']} missed post(s) sent again, "
             f"{doc['pending']} waiting post(s) go out {when}"
         )
-        if doc["too_old_to_resend"]:
-            text += f"; {len(doc['too_old_to_resend'])} too old to resend (rankbot outbox retry)"
+        if doc["dropped_too_old"]:
+            text += (
+                f"; {doc['dropped_too_old']} missed post(s) older than "
+                f"{doc['resend_within_days']:g} days dropped"
+            )
+        if doc["refused"]:
+            text += f"; {doc['refused']} refused by the platform (rankbot outbox list)"
     show(args, doc, text)
     return 0
 

@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Mapping
+import signal
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from bot import app
 from bot.cli.common import config_from_args, database_path, report_line
 from bot.config.file import Config
 from bot.delivery.settings import DeliverySettings
-from bot.engine.poller import TickReport, run_forever
+from bot.engine.poller import TickReport
 from bot.errors import ExitCode, UsageError
 from bot.platforms.console import ConsoleSender
 from bot.render.templates import Renderer
@@ -110,14 +111,49 @@ async def run(args: argparse.Namespace, config: Config) -> int:
         senders = app.default_senders(config, client, renderer)
         bot = await app.build_bot(config, store, _source(args, config), senders)
         app.warm_charts()
-        async with (
-            app.ops_listener(config, bot),
-            contextlib.AsyncExitStack() as adapters,
-        ):
-            started = await app.start_chat_adapters(config, bot, senders, adapters)
-            log.info("rankbot running: %s", ", ".join(started) or "webhooks and console only")
-            await run_forever(bot.poller, bot.delivery)
+        with stop_on_signals(bot):
+            async with (
+                app.ops_listener(config, bot),
+                contextlib.AsyncExitStack() as adapters,
+            ):
+                started = await app.start_chat_adapters(config, bot, senders, adapters)
+                log.info("rankbot running: %s", ", ".join(started) or "webhooks and console only")
+                cut = await app.run_until_stopped(bot, settings.drain_seconds)
+            pending = await bot.outbox.count()
+    log.info(
+        "rankbot stopped%s: %d post(s) sent, %d pending for the next start%s",
+        f" ({bot.failure})" if bot.failure else "",
+        bot.delivery.stats.sent,
+        pending,
+        f" ({cut} cut off after {settings.drain_seconds:g} s)" if cut else "",
+    )
+    if bot.failure is not None:
+        raise bot.failure
     return 0
+
+
+@contextlib.contextmanager
+def stop_on_signals(bot: app.Bot) -> Iterator[None]:
+    """SIGTERM and SIGINT end `rankbot run` gracefully (`app.run_until_stopped`) instead of
+    killing it on the spot; a second one while stopping is logged and ignored (the drain is
+    bounded by `[delivery] drain_seconds`)."""
+    loop = asyncio.get_running_loop()
+
+    def stop(sig: signal.Signals) -> None:
+        if bot.stop.is_set():
+            log.warning("%s again: already stopping", sig.name)
+            return
+        log.info("%s: stopping (posts in flight may finish)", sig.name)
+        bot.stop.set()
+
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop, sig)
+    try:
+        yield
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
 
 
 def cmd_poll(args: argparse.Namespace) -> int:

@@ -33,11 +33,12 @@ from bot.core.subscription import (
     Subscription,
     summary,
 )
-from bot.core.text import T, Text
+from bot.core.text import TN, T, Text
+from bot.delivery.resume import RESEND_WITHIN_DAYS, ResumeResult, resume_channel
 from bot.delivery.sender import SendResult, SendStatus
 from bot.i18n import DEFAULT, lang_or_default, say
 from bot.render.templates import PERIOD_WORDS, Renderer
-from bot.store.protocols import Store
+from bot.store.protocols import CONTENT, FAILED, Store
 from bot.store.source_health import has_health, read_health
 
 
@@ -58,6 +59,8 @@ class Services:
     keeps_health: bool = True
     """Whether the running source keeps a poll record (a recorded history does not: `status`
     then describes what the store holds instead of saying it never polled)."""
+    resend_within_days: float = RESEND_WITHIN_DAYS
+    """`[delivery] resend_within_days`: how old a missed alert `resume` still sends."""
 
     def render(self, name: str, ctx: CommandContext, **context: Any) -> str:
         """`templates/text/<name>` in the reply's language (`ctx.lang`, set by `execute`)."""
@@ -371,8 +374,17 @@ async def _status(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Re
         ),
         "pending_here": await outbox.count(ctx.channel),
         "pending_total": await outbox.count(),
+        **await _failed_here(s, ctx),
     }
     return Reply(s.render("reply_status.j2", ctx, st=data), view="status", data=data)
+
+
+async def _failed_here(s: Services, ctx: CommandContext) -> dict[str, int]:
+    """This channel's failed posts: those a `resume` sends (access) and those the platform
+    refused (content)."""
+    failed = await s.store.outbox.items(ctx.channel, FAILED)
+    refused = sum(1 for item in failed if item.failure == CONTENT)
+    return {"waiting_resume_here": len(failed) - refused, "refused_here": refused}
 
 
 _HEALTH_KEYS = ("last_good_fetch", "consecutive_failures", "newest_day", "last_error", "next_poll")
@@ -420,6 +432,8 @@ async def _subscribe(args: tuple[str, ...], ctx: CommandContext, s: Services) ->
     if req.lang is not None:  # asked for a language: the answer is in it already
         ctx = replace(ctx, lang=req.lang)
     existing = await s.store.subscriptions.get(ctx.channel)
+    if existing is not None and existing.paused:  # subscribing again resumes: the same way
+        existing = (await _resume_here(ctx, s)).subscription or existing
     sub = existing or Subscription(ctx.channel, kinds=(), created_by=_who(ctx), created_at=ctx.now)
     if req.reset:
         sub = replace(
@@ -520,12 +534,65 @@ async def _quiet(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Rep
 
 
 async def _resume(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
-    sub = await _existing(ctx, s, _nothing_to(ctx, T("resume")))
-    if not sub.paused:
-        return _settings_reply(s, ctx, T("Deliveries here are not paused. Active now:"), sub)
-    sub = await s.store.subscriptions.resume(ctx.channel, ctx.now, by=_who(ctx)) or sub
-    headline = T("Resumed: deliveries to this channel start again. Active now:")
-    return _settings_reply(s, ctx, headline, sub)
+    await _existing(ctx, s, _nothing_to(ctx, T("resume")))
+    result = await _resume_here(ctx, s)
+    if result.changed:
+        headline = T("Resumed: deliveries to this channel start again. Active now:")
+    else:
+        headline = T("Deliveries here are not paused. Active now:")
+    reply = _settings_reply(s, ctx, headline, result.subscription)
+    notes = [s.say(note, ctx) for note in _resume_notes(result, s)]
+    if not notes:
+        return reply
+    return replace(
+        reply,
+        text="\n".join([reply.text, "", *notes]),
+        data={
+            **reply.data,
+            "resumed": {
+                "requeued": result.requeued,
+                "dropped": result.dropped,
+                "refused": result.refused,
+            },
+        },
+    )
+
+
+async def _resume_here(ctx: CommandContext, s: Services) -> ResumeResult:
+    return await resume_channel(
+        s.store, ctx.channel, ctx.now, by=_who(ctx), resend_within_days=s.resend_within_days
+    )
+
+
+def _resume_notes(result: ResumeResult, s: Services) -> list[Text]:
+    """What a resume did with the alerts the channel missed (nothing when it missed none)."""
+    notes = []
+    if result.requeued:
+        notes.append(
+            TN(
+                "%(n)s missed alert goes out now.",
+                "%(n)s missed alerts go out now.",
+                result.requeued,
+            )
+        )
+    if result.dropped:
+        notes.append(
+            TN(
+                "%(n)s missed alert was older than %(days)s days and is not sent.",
+                "%(n)s missed alerts were older than %(days)s days and are not sent.",
+                result.dropped,
+                days=f"{s.resend_within_days:g}",
+            )
+        )
+    if result.refused:
+        notes.append(
+            TN(
+                "%(n)s alert was refused by the platform for its content and is not resent.",
+                "%(n)s alerts were refused by the platform for their content and are not resent.",
+                result.refused,
+            )
+        )
+    return notes
 
 
 async def _test(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:

@@ -14,7 +14,9 @@ from pathlib import Path
 from bot.config.file import Section
 from bot.core.messages import ChannelRef
 from bot.delivery.rate_limits import DEFAULT_LIMITS, Limit, PlatformLimits
+from bot.delivery.resume import RESEND_WITHIN_DAYS
 from bot.errors import ConfigError
+from bot.net.retry import MAX_RETRY_AFTER_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +36,16 @@ class DeliverySettings:
     max_backoff: float = 300.0
     """Cap on the delay between two attempts of one post (a post is retried, never dropped)."""
     operator_channel: ChannelRef | None = None
-    """Where the operator hears about source outages (whatever channels subscribed to)."""
+    """Where the operator hears about source outages and dead tokens (whatever channels
+    subscribed to)."""
+    max_retry_after_seconds: float = MAX_RETRY_AFTER_SECONDS
+    """The longest a platform's `Retry-After` may make a post wait (a hint of 1e9 s would
+    park the channel until 2058)."""
+    resend_within_days: float = RESEND_WITHIN_DAYS
+    """On `resume`, posts that failed for lack of access within this many days are sent;
+    older ones are dropped (`bot.delivery.resume`)."""
+    drain_seconds: float = 10.0
+    """On SIGTERM / SIGINT, how long posts in flight may take to finish before exiting."""
 
 
 def parse(section: Section, base: Path) -> DeliverySettings:
@@ -44,6 +55,11 @@ def parse(section: Section, base: Path) -> DeliverySettings:
     limits_section = section.table("limits")
     for platform in limits_section.data:
         table = limits_section.table(platform)
+        if platform not in DEFAULT_LIMITS:
+            raise ConfigError(
+                f"{table.where}: unknown platform {platform!r}; limits apply to "
+                + ", ".join(sorted(DEFAULT_LIMITS))
+            )
         current = limits.get(platform, PlatformLimits())
         limits[platform] = PlatformLimits(
             channel=_limit(table, "channel", current.channel),
@@ -61,9 +77,24 @@ def parse(section: Section, base: Path) -> DeliverySettings:
         backoff_base=section.number("backoff_base", defaults.backoff_base, lo=0.1),
         max_backoff=section.number("max_backoff", defaults.max_backoff, lo=1),
         operator_channel=_channel(section, "operator_channel"),
+        max_retry_after_seconds=_max_retry_after(section),
+        resend_within_days=section.number("resend_within_days", defaults.resend_within_days, lo=0),
+        drain_seconds=section.number("drain_seconds", defaults.drain_seconds, lo=0),
     )
     section.done()
     return settings
+
+
+def _max_retry_after(section: Section) -> float:
+    """At most `MAX_RETRY_AFTER_SECONDS`: the senders' own parsers stop there already
+    (`bot.net.retry`), so a larger bound would only pretend to allow longer waits."""
+    key = "max_retry_after_seconds"
+    seconds = section.number(key, MAX_RETRY_AFTER_SECONDS, lo=0)
+    if seconds > MAX_RETRY_AFTER_SECONDS:
+        raise ConfigError(
+            f"{section.where} {key}: expected at most {MAX_RETRY_AFTER_SECONDS:g}, got {seconds:g}"
+        )
+    return seconds
 
 
 def _limit(table: Section, scope: str, default: Limit | None) -> Limit | None:

@@ -49,7 +49,7 @@ from bot.delivery.rate_limits import RateLimiter
 from bot.delivery.sender import Sender, SendResult, SendStatus
 from bot.delivery.settings import DeliverySettings
 from bot.net.deadline import within
-from bot.net.retry import backoff
+from bot.net.retry import backoff, bounded_delay
 from bot.store.protocols import CONTENT, FAILED, PENDING, SENT, Outbox, OutboxItem, Outcome
 
 log = logging.getLogger("rankbot.delivery")
@@ -69,10 +69,13 @@ def retry_delay(
 
     Backoff doubles per failed attempt up to `max_backoff`, with "equal jitter" (between half
     and all of the step) so channels failing together do not retry together, and never less
-    than half of `backoff_base`. A 429's `retry_after` is a floor: it is always honoured.
+    than half of `backoff_base`. A 429's `retry_after` is a floor, honoured up to
+    `max_retry_after_seconds`: whatever a sender reports (a hint of 1e9 s, inf, NaN), the
+    delay stays a finite number a `datetime` can take.
     """
     delay = backoff(attempts, base=settings.backoff_base, cap=settings.max_backoff, rng=rng)
-    return max(delay, result.retry_after or 0.0)
+    hint = bounded_delay(result.retry_after, settings.max_retry_after_seconds)
+    return max(delay, hint or 0.0)
 
 
 async def send_once(sender: Sender, item: OutboxItem, timeout: float) -> SendResult:
@@ -214,6 +217,9 @@ class Delivery:
         self._wake: asyncio.Event | None = None
         self._broken: asyncio.Future[None] | None = None
         self._wait_for_retries = True
+        self._stopping = False
+        self._sending: set[ChannelRef] = set()
+        """Channels whose worker has a request out, or its outcome on the way to the disk."""
         self.stats = DeliveryStats()
         self.on_outcome: OnOutcome | None = None
 
@@ -263,12 +269,33 @@ class Delivery:
             if self._broken.done():
                 self._broken.result()  # a worker that failed (e.g. the disk) stops the bot loudly
 
+    async def stop(self, timeout: float) -> int:
+        """Take no new post; let the sends in flight finish and be recorded, for at most
+        `timeout` seconds (SIGTERM: `[delivery] drain_seconds`). Workers that only wait (a
+        retry time, a rate limit) stop at once. Returns how many sends were cut off: their
+        posts stay pending and go out after the restart."""
+        self._stopping = True
+        idle = [t for c, t in self._workers.items() if c not in self._sending]
+        busy = [t for c, t in self._workers.items() if c in self._sending]
+        for task in idle:
+            task.cancel()
+        cut = 0
+        if busy:
+            _, late = await asyncio.wait(busy, timeout=timeout)
+            cut = len(late)
+            for task in late:
+                task.cancel()
+        await asyncio.gather(*idle, *busy, return_exceptions=True)
+        return cut
+
     def kick(self) -> None:
         """Tell delivery that items were enqueued, a chart attached or a channel resumed."""
         if self._wake is not None:
             self._wake.set()
 
     async def _start_workers(self) -> None:
+        if self._stopping:
+            return
         for channel in await self._outbox.channels():
             if channel in self._workers or await self._is_paused(channel):
                 continue
@@ -291,7 +318,7 @@ class Delivery:
 
     async def _drain(self, channel: ChannelRef, sender: Sender) -> None:
         try:
-            while not await self._is_paused(channel):
+            while not self._stopping and not await self._is_paused(channel):
                 item = await self._outbox.head(channel)
                 if item is None:
                     return
@@ -316,27 +343,31 @@ class Delivery:
             if not self._wait_for_retries and not item.is_due(self._clock()):
                 return False
             await self._wait_until(not_before)
-            result = await self._send(item, sender)
-            now = self._clock()
-            if result.status is SendStatus.SENT:
-                outcome = Outcome(item.key, SENT, now, platform_id=result.platform_id)
+            self._sending.add(item.channel)
+            try:
+                result = await self._send(item, sender)
+                now = self._clock()
+                if result.status is SendStatus.SENT:
+                    outcome = Outcome(item.key, SENT, now, platform_id=result.platform_id)
+                    await self._recorder.record(outcome)
+                    self._observe(item, outcome, result)
+                    self.stats.sent += 1
+                    return True
+                if result.status is SendStatus.PERMANENT:
+                    return await self._fail(item, result, now)
+                attempts += 1
+                delay = retry_delay(result, attempts, self._settings, self._rng)
+                not_before = now + timedelta(seconds=delay)
+                reason = result.reason or "temporary failure"
+                outcome = Outcome(item.key, PENDING, now, reason=reason, not_before=not_before)
                 await self._recorder.record(outcome)
                 self._observe(item, outcome, result)
-                self.stats.sent += 1
-                return True
-            if result.status is SendStatus.PERMANENT:
-                return await self._fail(item, result, now)
-            attempts += 1
-            delay = retry_delay(result, attempts, self._settings, self._rng)
-            not_before = now + timedelta(seconds=delay)
-            reason = result.reason or "temporary failure"
-            outcome = Outcome(item.key, PENDING, now, reason=reason, not_before=not_before)
-            await self._recorder.record(outcome)
-            self._observe(item, outcome, result)
+            finally:
+                self._sending.discard(item.channel)
             self.stats.retries += 1
             self.stats.rate_limited += int(result.retry_after is not None)
             log.info("%s: %s; attempt %d in %.1f s", item.channel.key, reason, attempts + 1, delay)
-            if not self._wait_for_retries:
+            if not self._wait_for_retries or self._stopping:
                 return False
         return False
 

@@ -23,9 +23,11 @@ MAX_RETRY_AFTER_SECONDS = 3600.0
 """The longest a server's `Retry-After` may make rankbot wait before trying again."""
 
 
-def bounded_delay(seconds: float, max_seconds: float = MAX_RETRY_AFTER_SECONDS) -> float | None:
-    """`seconds` clamped to [0, `max_seconds`]; None for NaN (no usable hint)."""
-    if math.isnan(seconds):
+def bounded_delay(
+    seconds: float | None, max_seconds: float = MAX_RETRY_AFTER_SECONDS
+) -> float | None:
+    """`seconds` clamped to [0, `max_seconds`]; None for None or NaN (no usable hint)."""
+    if seconds is None or math.isnan(seconds):
         return None
     return min(max(seconds, 0.0), max_seconds)
 

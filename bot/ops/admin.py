@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,9 @@ from bot.clock import Clock, utcnow
 from bot.config.file import Config
 from bot.core.messages import ChannelRef
 from bot.core.subscription import CONFIG_WORKSPACE, Subscription
+from bot.delivery.resume import resume_channel
 from bot.delivery.sender import SendResult, SendStatus
+from bot.delivery.settings import DeliverySettings
 from bot.errors import ExitCode, RankbotError, UsageError
 from bot.ops.health import Readiness
 from bot.store.protocols import FAILED, PENDING, OutboxItem, PostState, Store
@@ -32,8 +34,6 @@ from bot.store.source_health import has_health, read_health
 
 EXPORT_FORMAT = "rankbot-subscriptions/1"
 STATES: tuple[PostState, ...] = ("pending", "sent", "failed", "dropped")
-RESEND_WITHIN_DAYS = 7.0
-"""Access failures younger than this are sent again on resume (issue 13's default)."""
 
 
 class AdminError(UsageError):
@@ -164,18 +164,24 @@ class Admin:
 
     async def channels_resume(self, args: Mapping[str, Any]) -> dict[str, Any]:
         sub = await self._subscription(str(args["channel"]))
-        now = self._clock()
-        was_paused, reason = sub.paused, sub.pause_reason
-        requeued = await resume_channel(self.store, sub.channel, now, by="rankbot channels resume")
+        settings: DeliverySettings = self.config.section("delivery")
+        result = await resume_channel(
+            self.store,
+            sub.channel,
+            self._clock(),
+            by="rankbot channels resume",
+            resend_within_days=settings.resend_within_days,
+        )
         self._kick()
-        pending = await self.store.outbox.count(sub.channel)
         return {
             "channel": sub.channel.key,
-            "was_paused": was_paused,
-            "pause_reason": reason,
-            "resent": len(requeued.requeued),
-            "too_old_to_resend": list(requeued.older),
-            "pending": pending,
+            "was_paused": result.was_paused,
+            "pause_reason": sub.pause_reason,
+            "resent": result.requeued,
+            "dropped_too_old": result.dropped,
+            "refused": result.refused,
+            "resend_within_days": settings.resend_within_days,
+            "pending": await self.store.outbox.count(sub.channel),
             "delivering_now": self.live is not None,
         }
 
@@ -357,19 +363,6 @@ class Admin:
     def _kick(self) -> None:
         if self.live is not None:
             self.live.kick()
-
-
-async def resume_channel(store: Store, channel: ChannelRef, now: datetime, *, by: str) -> Any:
-    """Un-pause a channel and send again what failed for lack of access recently.
-
-    TODO(issue 13): the hostile-endpoints work owns what resume means and provides ONE
-    resume function for chat, buttons and this command; call it here once it is on main.
-    Until then this does what that issue specifies: un-pause, then access failures newer
-    than `RESEND_WITHIN_DAYS` go back to pending (older ones are reported, not resent).
-    """
-    async with store.transaction():
-        await store.subscriptions.resume(channel, now, by=by)
-        return await store.outbox.requeue(channel, now - timedelta(days=RESEND_WITHIN_DAYS))
 
 
 def _iso(moment: datetime | None) -> str | None:

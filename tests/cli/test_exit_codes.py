@@ -363,7 +363,9 @@ def test_debug_with_a_user_error_shows_its_traceback_too(
 # --- 130 and 141 -------------------------------------------------------------------------------
 
 
-def test_ctrl_c_exits_130_without_a_traceback(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_run_stops_gracefully_on_sigint_and_sigterm(tmp_path: Path, sig: signal.Signals) -> None:
+    # a service manager's stop is not a crash: `rankbot run` exits 0 with one line
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "run", "--history", str(DEMO), "--db", "d.json"],
         cwd=tmp_path,
@@ -377,10 +379,12 @@ def test_ctrl_c_exits_130_without_a_traceback(tmp_path: Path) -> None:
     for line in proc.stderr:  # wait until the bot runs
         if "rankbot running" in line or time.monotonic() > deadline:
             break
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     rest = proc.stderr.read()
-    assert proc.wait(30) == ExitCode.INTERRUPTED == 130
+    assert proc.wait(30) == ExitCode.OK
     assert "Traceback" not in rest
+    assert f"{sig.name}: stopping" in rest
+    assert len([line for line in rest.splitlines() if "rankbot stopped" in line]) == 1
 
 
 def test_ctrl_c_in_a_one_shot_command_exits_130_quietly(

@@ -305,13 +305,13 @@ def test_status_of_a_recorded_history_describes_the_store(services: Services) ->
     # status says what is stored instead of "last successful poll: never"
     from types import SimpleNamespace
 
-    from bot.app import chat_services
+    from bot.app import chat_services, load_config
     from bot.sources.replay import ReplaySource
 
     # what chat_services reads of the running bot: its store, its poller's source, its test send
     poller = SimpleNamespace(source=ReplaySource([]))
     running = SimpleNamespace(store=services.store, poller=poller, send_test=None)
-    wired = chat_services(services.config, running)  # type: ignore[arg-type]
+    wired = chat_services(load_config(None), running)  # type: ignore[arg-type]
     assert wired.source == "replay" and not wired.keeps_health
     reply = run(wired, "status")
     assert "never" not in reply.text
@@ -328,6 +328,46 @@ def test_every_command_in_a_paused_channel_mentions_the_pause(services: Services
     resumed = run(services, "resume")
     assert resumed.ok and "Resumed" in resumed.text and "paused" not in resumed.data
     assert "not paused" in run(services, "resume").text
+
+
+def test_resume_sends_missed_alerts_and_status_counts_them(services: Services) -> None:
+    from bot.store.protocols import Outcome
+
+    run(services, "subscribe")
+    outbox = services.store.outbox
+    posts = [Planned(CH, Message(notice=k), k) for k in ("missed", "old", "refused")]
+    sync(outbox.enqueue(posts, now=NOW - timedelta(days=10)))
+    outcomes = [
+        Outcome("missed", "failed", NOW - timedelta(days=1), reason="gone", failure="access"),
+        Outcome("old", "failed", NOW - timedelta(days=9), reason="gone", failure="access"),
+        Outcome("refused", "failed", NOW, reason="invalid_blocks", failure="content"),
+    ]
+    sync(outbox.record(outcomes))
+    sync(services.store.subscriptions.pause(CH, "not_in_channel", NOW))
+    status = run(services, "status")
+    assert "2 missed alerts wait for `resume` here" in status.text
+    assert "1 alert refused by the platform for its content" in status.text
+    resumed = run(services, "resume")
+    assert "1 missed alert goes out now." in resumed.text
+    assert "1 missed alert was older than 7 days and is not sent." in resumed.text
+    assert "1 alert was refused by the platform for its content and is not resent." in (
+        resumed.text
+    )
+    assert resumed.data["resumed"] == {"requeued": 1, "dropped": 1, "refused": 1}
+    assert sync(outbox.state_of("missed")) == "pending"
+    assert sync(outbox.state_of("old")) == "dropped"
+    assert "missed alert" not in run(services, "status").text
+
+
+def test_subscribe_in_a_paused_channel_resends_what_it_missed(services: Services) -> None:
+    from bot.store.protocols import Outcome
+
+    run(services, "subscribe")
+    sync(services.store.outbox.enqueue([Planned(CH, Message(notice="m"), "m")], now=NOW))
+    sync(services.store.outbox.record([Outcome("m", "failed", NOW, failure="access")]))
+    sync(services.store.subscriptions.pause(CH, "gone", NOW))
+    run(services, "subscribe surge")
+    assert sync(services.store.outbox.state_of("m")) == "pending"
 
 
 def test_subscribe_unpauses(services: Services) -> None:

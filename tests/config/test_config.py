@@ -36,6 +36,16 @@ def test_defaults_without_a_file() -> None:
         ("[delivery]\nsend_timeout = inf\n", "[delivery] send_timeout: expected a finite number"),
         ("[delivery]\nmax_backoff = -inf\n", "[delivery] max_backoff: expected a finite number"),
         ("[source]\ntimeout = nan\n", "[source] timeout: expected a finite number"),
+        (
+            "[delivery.limits.slak]\nchannel_messages = 1\n",
+            "[delivery.limits.slak]: unknown platform 'slak'; limits apply to console, discord",
+        ),
+        (
+            "[delivery]\nmax_retry_after_seconds = 1e9\n",
+            "[delivery] max_retry_after_seconds: expected at most 3600, got 1e+09",
+        ),
+        ("[delivery]\nresend_within_days = nan\n", "[delivery] resend_within_days: expected a"),
+        ("[delivery]\ndrain_seconds = -1\n", "[delivery] drain_seconds: expected a finite"),
         ("[delivery]\nsend_timeout = 1e300\n", "[delivery] send_timeout: expected a finite"),
         ('[countries]\nacme = "ZZ"\n', "[countries] acme: expected an ISO 3166 alpha-2 code"),
         (

@@ -7,7 +7,7 @@ import itertools
 import random
 from collections import defaultdict
 from collections.abc import Coroutine, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -241,3 +241,14 @@ def test_backoff_doubles_with_jitter_up_to_the_cap_and_honours_retry_after() -> 
         delays = [retry_delay(server_error, attempt, SETTINGS, rng) for _ in range(200)]
         assert step / 2 <= min(delays) and max(delays) <= step
     assert retry_delay(SendResult(SendStatus.RETRY, retry_after=120), 1, SETTINGS, rng) == 120
+
+
+@pytest.mark.parametrize("hint", [1e9, 1e20, float("inf"), float("nan"), -5.0])
+def test_a_retry_after_hint_is_bounded_by_max_retry_after_seconds(hint: float) -> None:
+    # every sender's hint passes here, whatever the sender did with it
+    settings = DeliverySettings(backoff_base=1.0, max_backoff=60.0, max_retry_after_seconds=600)
+    delay = retry_delay(
+        SendResult(SendStatus.RETRY, retry_after=hint), 1, settings, random.Random()
+    )
+    assert 0.5 <= delay <= 600
+    assert START + timedelta(seconds=delay) > START  # a datetime can take it

@@ -82,6 +82,9 @@ class FakeDiscord:
         self.commands: dict[str, list[dict[str, Any]]] = {}
         """Registered commands by scope: `global` or a guild id."""
         self.identify: list[dict[str, Any]] = []
+        self.connections = 0
+        """Gateway connections opened (a resume after a close opens another)."""
+        self.closed_with: list[int] = []
         self.ready = asyncio.Event()
         self.ready_gate = asyncio.Event()
         """READY is sent only once this is set (`hold_ready` / `release_ready`)."""
@@ -160,6 +163,12 @@ class FakeDiscord:
     def new_id(self) -> str:
         return str(next(self._ids))
 
+    async def close_gateway(self, code: int) -> None:
+        """Close every gateway connection with `code` (4000: resumable; 4004: bad token)."""
+        self.closed_with.append(code)
+        for ws in list(self._sockets):
+            await ws.close(code=code)
+
     # --- server ------------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -183,6 +192,7 @@ class FakeDiscord:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self._sockets.append(ws)
+        self.connections += 1
         await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}}))
         try:
             async for msg in ws:

@@ -64,7 +64,7 @@ def test_a_paused_webhook_is_seen_resumed_and_delivered_without_a_bot(
 
     assert main(["channels", "resume", "ops", *cfg]) == 0
     said = capsys.readouterr().out
-    assert "resumed (was paused); 1 failed post(s) sent again" in said
+    assert "resumed (was paused); 1 missed post(s) sent again" in said
     assert "at the next `rankbot run` or `poll --once`" in said
     hook.mock(return_value=httpx.Response(200))
     assert main(poll) == ExitCode.OK

@@ -102,8 +102,38 @@ async def test_a_deleted_or_forbidden_webhook_is_permanent(
 ) -> None:
     respx.post(URL).mock(return_value=httpx.Response(status))
     result = await sender(client).send(OPS, Message(notice="hi"), idempotency_key="k")
-    assert result.status is SendStatus.PERMANENT
+    assert result.status is SendStatus.PERMANENT and result.failure == "access"
     assert result.reason == f"webhook deleted or forbidden (HTTP {status})"
+
+
+@respx.mock
+@pytest.mark.parametrize("status", [400, 413, 422])
+async def test_a_refused_body_is_a_content_failure(client: httpx.AsyncClient, status: int) -> None:
+    respx.post(URL).mock(return_value=httpx.Response(status))
+    result = await sender(client).send(OPS, Message(notice="hi"), idempotency_key="k")
+    assert (result.status, result.failure) == (SendStatus.PERMANENT, "content")
+
+
+class Huge:
+    """A 1 GB body made on demand, counting the megabytes anyone asked for."""
+
+    def __init__(self) -> None:
+        self.pulled = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for _ in range(1024):
+            self.pulled += 1
+            yield b"x" * 2**20
+
+
+@respx.mock
+@pytest.mark.parametrize("status", [200, 400, 500])
+async def test_a_huge_answer_is_not_read(client: httpx.AsyncClient, status: int) -> None:
+    huge = Huge()
+    respx.post(URL).mock(return_value=httpx.Response(status, content=huge))
+    result = await sender(client).send(OPS, Message(notice="hi"), idempotency_key="k")
+    assert result.status is not None
+    assert huge.pulled <= 1  # at most the first megabyte of 1,024, of which 16 KiB are kept
 
 
 async def test_a_missing_url_names_the_variable_to_set(client: httpx.AsyncClient) -> None:

@@ -86,13 +86,53 @@ def webhook_sender(
     return DiscordWebhookSender(session, discord_renderer(templates_dir), url_env=url_env)
 
 
-def _report_gateway_end(task: asyncio.Task[None]) -> None:
-    """discord.py reconnects by itself; the task only ends on close or a fatal error."""
-    if not task.cancelled() and task.exception() is not None:
-        exc = task.exception()
-        log.error(
-            "Discord gateway stopped: %s: %s (commands are not answered)", type(exc).__name__, exc
+FATAL_CLOSES: dict[int, str] = {
+    4004: f"the bot token was refused (reset or revoked?): put the current one in {TOKEN_ENV}",
+    4010: "an invalid shard was sent: check the sharding settings",
+    4011: "the bot is in too many servers for one connection: sharding is required",
+    4012: "an invalid gateway API version was sent: upgrade rankbot",
+    4013: "invalid intents were sent: upgrade rankbot",
+    4014: "a privileged intent is asked for but not enabled in the Developer Portal",
+}
+"""Gateway close codes after which discord.py stops for good (it resumes after any other,
+4000 or a network drop included), with what the operator must fix."""
+
+OnFatal = Callable[[BaseException], None]
+
+
+def gateway_failure(exc: BaseException) -> DiscordUnavailable:
+    """The one line (and exit code) for a gateway connection that ended for good: a bot that
+    keeps running with its commands dead is worse than one that stops and says why."""
+    code = getattr(exc, "code", None)
+    if isinstance(exc, discord.PrivilegedIntentsRequired):
+        code = 4014
+    if isinstance(code, int) and code in FATAL_CLOSES:
+        return DiscordUnavailable(
+            f"Discord closed the gateway for good ({code}): {FATAL_CLOSES[code]}",
+            exit_code=ExitCode.CREDENTIALS,
         )
+    return DiscordUnavailable(
+        f"the Discord gateway stopped ({type(exc).__name__}"
+        + (f" {code}" if isinstance(code, int) else "")
+        + "): commands cannot be answered; restart rankbot",
+        exit_code=ExitCode.NETWORK,
+    )
+
+
+def _watch_gateway(on_fatal: OnFatal | None) -> Callable[[asyncio.Task[None]], None]:
+    """discord.py reconnects by itself; the task only ends on close or a fatal error, which
+    goes to `on_fatal` (the composition root stops the bot with it)."""
+
+    def done(task: asyncio.Task[None]) -> None:
+        exc = None if task.cancelled() else task.exception()
+        if exc is None:
+            return
+        error = gateway_failure(exc)
+        log.error("%s", error)
+        if on_fatal is not None:
+            on_fatal(error)
+
+    return done
 
 
 @dataclass
@@ -140,13 +180,15 @@ async def start(
     clock: Clock | None = None,
     client_options: dict[str, Any] | None = None,
     webhook_env: UrlEnv = env_name,
+    on_fatal: OnFatal | None = None,
 ) -> DiscordRuntime:
     """Log in, sync the commands if needed, connect the gateway as a task of this loop.
 
     `token` defaults to `$DISCORD_BOT_TOKEN`; `on_command` is called after a command changed
     a subscription (the composition root wires it to `Delivery.kick`, so `/resume` takes
     effect at once); `client_options` go to `discord.Client` (tests pass
-    `guild_ready_timeout`); `webhook_env` names each `discord-webhook` channel's URL variable.
+    `guild_ready_timeout`); `webhook_env` names each `discord-webhook` channel's URL variable;
+    `on_fatal` gets a `DiscordUnavailable` when the gateway closes for good (4004, 4010–4014).
     """
     settings = settings or services.config.section("discord")
     token = token or token_from_env()
@@ -175,7 +217,7 @@ async def start(
         scope = f"server {settings.dev_guild_id}" if settings.dev_guild_id else "globally"
         log.info("command schema changed: synced %s", scope)
     gateway = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
-    gateway.add_done_callback(_report_gateway_end)
+    gateway.add_done_callback(_watch_gateway(on_fatal))
     session = aiohttp.ClientSession()
 
     return DiscordRuntime(

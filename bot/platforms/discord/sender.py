@@ -32,6 +32,7 @@ from bot.net.retry import bounded_delay, parse_retry_after
 from bot.platforms.discord.embeds import files_of, message_parts
 from bot.render.per_message import PerMessage
 from bot.render.templates import Renderer
+from bot.store.protocols import ACCESS, CONTENT
 
 PERMANENT_CODES: dict[int, str] = {
     50001: "the bot has no access to this channel (Discord 50001 Missing Access)",
@@ -63,7 +64,7 @@ def result_for_error(exc: discord.DiscordException) -> SendResult:
     if not isinstance(exc, discord.HTTPException):
         return SendResult(SendStatus.RETRY, reason=f"Discord client error ({type(exc).__name__})")
     if exc.code in PERMANENT_CODES:
-        return SendResult(SendStatus.PERMANENT, reason=PERMANENT_CODES[exc.code])
+        return SendResult(SendStatus.PERMANENT, reason=PERMANENT_CODES[exc.code], failure=ACCESS)
     if exc.status == 429:
         # Sent back only when discord.py gave up in place (a Cloudflare block, or 5 tries).
         retry_after = _retry_after(exc.response)
@@ -74,12 +75,14 @@ def result_for_error(exc: discord.DiscordException) -> SendResult:
         return SendResult(
             SendStatus.PERMANENT,
             reason=f"Discord refused the post (HTTP {exc.status}, code {exc.code}: {exc.text})",
+            failure=ACCESS,
         )
     if exc.status >= 500 or exc.status == 408:
         return SendResult(SendStatus.RETRY, reason=f"Discord server error (HTTP {exc.status})")
-    return SendResult(
+    return SendResult(  # 400 (50035 Invalid Form Body, …): this message, not the channel
         SendStatus.PERMANENT,
         reason=f"Discord rejected the post (HTTP {exc.status}, code {exc.code}: {exc.text})",
+        failure=CONTENT,
     )
 
 

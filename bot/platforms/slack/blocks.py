@@ -65,6 +65,15 @@ def slack_renderer(templates_dir: Path | None = None) -> Renderer:
     return Renderer(templates_dir, extra_filters={"md": mrkdwn_escape})
 
 
+def rendered(
+    renderer: Renderer, message: Message, where: str, *, actions: bool = True
+) -> tuple[str, list[Block] | None]:
+    """A message's plain-text fallback and its blocks (None: text only); `actions=False`
+    leaves out the buttons, which an incoming webhook cannot answer."""
+    text = fallback_text(renderer, message)
+    return text, blocks_or_none(lambda: message_blocks(renderer, message, actions=actions), where)
+
+
 def blocks_or_none(build: Callable[[], list[Block]], what: str) -> list[Block] | None:
     """`build()`, or None (post the text alone) when a template fails: an operator's override
     rendering broken JSON must not turn every alert into a retry that can never succeed."""

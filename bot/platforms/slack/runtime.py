@@ -4,8 +4,8 @@
 connected over Socket Mode (`AsyncSocketModeHandler.connect_async`, which runs its receiver as
 tasks of the current loop) or served over HTTP (an aiohttp `AppRunner` on `[slack] host:port`).
 `AsyncApp.start()` is never used: it would take over the loop the poller and delivery run in.
-The runtime's `sender` (platform `slack`) and `webhook_sender` (`slack-webhook`) go into
-delivery's senders; `close()` disconnects.
+The runtime's `sender` (platform `slack`) goes into delivery's senders (`slack-webhook`
+channels need no app: `bot.platforms.slack.webhook`); `close()` disconnects.
 """
 
 from __future__ import annotations
@@ -26,12 +26,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clock import Clock, utcnow
 from bot.commands.execute import Services
 from bot.config.file import Config
-from bot.delivery.webhook_urls import UrlEnv, env_name
 from bot.errors import ExitCode, RankbotError
 from bot.platforms.slack.app import SlashCommands, build_app
 from bot.platforms.slack.blocks import slack_renderer
 from bot.platforms.slack.installation import StoreInstallationStore
-from bot.platforms.slack.sender import ClientFor, SlackSender, SlackWebhookSender, error_code
+from bot.platforms.slack.sender import ClientFor, SlackSender, error_code
 from bot.platforms.slack.settings import (
     APP_TOKEN_ENV,
     BOT_TOKEN_ENV,
@@ -53,7 +52,6 @@ class SlackStartError(RankbotError):
 class SlackRuntime:
     app: AsyncApp
     sender: SlackSender
-    webhook_sender: SlackWebhookSender
     settings: SlackSettings
     port: int | None = None
     """HTTP mode: the port actually bound (useful with `port = 0`)."""
@@ -88,14 +86,12 @@ async def start_slack(
     secrets: SlackSecrets | None = None,
     services: Services | None = None,
     on_command: Callable[[], Awaitable[None]] | None = None,
-    webhook_env: UrlEnv = env_name,
     clock: Clock = utcnow,
 ) -> SlackRuntime:
     """Connect (Socket Mode) or listen (HTTP mode) in the running loop; see the module doc.
 
     `secrets` default to the environment. `on_command` runs after each `/rankbot` command:
-    wire it to `Delivery.kick` so a `resume` takes effect at once. `webhook_env(channel)`
-    names the variable holding a `slack-webhook` channel's URL (`bot.app.webhook_url_env`).
+    wire it to `Delivery.kick` so a `resume` takes effect at once.
     """
     settings: SlackSettings = config.section("slack")
     secrets = secrets or SlackSecrets.from_env()
@@ -117,7 +113,6 @@ async def start_slack(
     runtime = SlackRuntime(
         app=app,
         sender=SlackSender(_client_for(app, settings, store), renderer, clock=clock),
-        webhook_sender=SlackWebhookSender(renderer, url_env=webhook_env, clock=clock),
         settings=settings,
     )
     if not settings.oauth:

@@ -1,5 +1,5 @@
-"""Posting planned messages to Slack: `chat.postMessage` and incoming webhooks, with the same
-Block Kit blocks and plain-text fallback.
+"""Posting planned messages to Slack with `chat.postMessage`: Block Kit blocks and a plain-text
+fallback (incoming webhooks get the same, from `bot.platforms.slack.webhook`).
 
 Slack's answers become the three outcomes delivery understands. The errors that mean "this
 channel cannot take posts" (`not_in_channel`, `channel_not_found`, `is_archived`, and the
@@ -15,23 +15,22 @@ delivered, since posting it again would duplicate the text.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.clock import Clock, utcnow
 from bot.core.messages import Attachment, ChannelRef, Message
 from bot.delivery.sender import SendResult, SendStatus
-from bot.delivery.webhook_urls import UrlEnv, env_name, lookup
 from bot.net.retry import parse_retry_after
-from bot.platforms.slack.blocks import Block, blocks_or_none, fallback_text, message_blocks
+from bot.platforms.slack.blocks import Block, rendered
 from bot.render.per_message import PerMessage
 from bot.render.templates import Renderer
+from bot.store.protocols import ACCESS, CONTENT
 
 log = logging.getLogger("rankbot.slack")
 
@@ -47,20 +46,23 @@ CANNOT_POST = frozenset(
         "missing_scope",
     }
 )
-"""Errors after which posting to the channel again cannot work until someone acts."""
+"""Errors after which posting to the channel again cannot work until someone acts: access
+failures (the post is kept; `resume` sends it)."""
 BLOCKS_REFUSED = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long"})
+REFUSED_CONTENT = BLOCKS_REFUSED | {
+    "msg_too_long",
+    "no_text",
+    "too_many_attachments",
+    "invalid_attachments",
+    "invalid_arguments",
+    "invalid_metadata_format",
+    "metadata_too_large",
+}
+"""Errors that refuse this message, not the channel: content failures (reported, never resent;
+the channel goes on)."""
 
 ClientFor = Callable[[str], Awaitable[AsyncWebClient | None]]
 """The Web API client holding the bot token of a workspace (team id), None if not installed."""
-
-
-def rendered(
-    renderer: Renderer, message: Message, where: str, *, actions: bool = True
-) -> tuple[str, list[Block] | None]:
-    """A message's plain-text fallback and its blocks (None: text only); `actions=False`
-    leaves out the buttons, which an incoming webhook cannot answer."""
-    text = fallback_text(renderer, message)
-    return text, blocks_or_none(lambda: message_blocks(renderer, message, actions=actions), where)
 
 
 class SlackSender:
@@ -168,62 +170,9 @@ def _api_failure(exc: SlackApiError, now: datetime) -> SendResult:
         retry_after = parse_retry_after(exc.response.headers.get("Retry-After"), now)
         return SendResult(SendStatus.RETRY, retry_after=retry_after, reason="rate limited (429)")
     if error in CANNOT_POST:
-        return SendResult(SendStatus.PERMANENT, reason=error)
+        return SendResult(SendStatus.PERMANENT, reason=error, failure=ACCESS)
+    if error in REFUSED_CONTENT:
+        return SendResult(SendStatus.PERMANENT, reason=error, failure=CONTENT)
     # Server errors, and errors this module does not know (`fatal_error`, `internal_error`,
     # new ones): retried with backoff rather than pausing a channel that may be fine.
     return SendResult(SendStatus.RETRY, reason=f"Slack error ({error})")
-
-
-WEBHOOK_GONE = {403: "webhook forbidden", 404: "webhook deleted", 410: "channel archived"}
-
-
-class SlackWebhookSender:
-    """Delivers `slack-webhook` channels with the same blocks as the bot posts.
-
-    The incoming webhook URL is a secret: it is read from the environment variable that
-    `url_env(channel)` names (`[[channels]] url_env`, else `RANKBOT_WEBHOOK_<NAME>`) at each
-    send, and never stored or logged.
-    """
-
-    def __init__(
-        self,
-        renderer: Renderer,
-        *,
-        url_env: UrlEnv = env_name,
-        environ: Mapping[str, str] | None = None,
-        clock: Clock = utcnow,
-    ) -> None:
-        self._renderer = renderer
-        self._url_env = url_env
-        self._environ = environ
-        self._clock = clock
-        self._rendered: PerMessage[tuple[str, list[Block] | None]] = PerMessage()
-
-    async def send(
-        self, channel: ChannelRef, message: Message, *, idempotency_key: str
-    ) -> SendResult:
-        found = lookup(channel, self._url_env, self._environ)
-        url = found.url
-        if url is None:
-            return found.unset()
-        webhook = AsyncWebhookClient(url)
-        text, blocks = self._rendered.get(
-            message, None, lambda: rendered(self._renderer, message, channel.key, actions=False)
-        )
-        try:
-            response = await webhook.send(text=text, blocks=blocks)
-            if blocks and response.status_code == 400 and response.body in BLOCKS_REFUSED:
-                response = await webhook.send(text=text)
-        except (aiohttp.ClientError, TimeoutError) as exc:  # messages may hold the URL
-            return SendResult(SendStatus.RETRY, reason=f"network error ({type(exc).__name__})")
-        status = response.status_code
-        if 200 <= status < 300:
-            return SendResult(SendStatus.SENT)
-        if status == 429:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock())
-            return SendResult(SendStatus.RETRY, retry_after=retry_after, reason="rate limited")
-        if status >= 500:
-            return SendResult(SendStatus.RETRY, reason=f"webhook server error (HTTP {status})")
-        gone = WEBHOOK_GONE.get(status)
-        reason = f"{gone} ({response.body})" if gone else f"webhook refused the post ({status})"
-        return SendResult(SendStatus.PERMANENT, reason=reason)

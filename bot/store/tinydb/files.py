@@ -6,14 +6,17 @@ Three files share the database path `P` (`[store] path` / `--db`):
   commit `meta.seq`; rewritten only by compaction (temporary file, fsync, rename, fsync of
   the directory), so a kill at any instant leaves the old base or the new one;
 - `P.journal`: every commit since, appended (`bot.store.tinydb.journal`);
-- `P.lock`: an exclusive `flock` held by the one process that writes. A second writer gets
+- `P.lock`: an exclusive `flock` held by the one process that writes (`P` taken through
+  symlinks, `real_path`, so every name of one database shares one lock). A second writer gets
   `StoreBusy` instead of racing; the kernel releases the lock if the holder dies. It is a
   sidecar, not the base itself, because compaction replaces the base (a lock on a replaced
   inode protects nothing) and because rankbot before schema 3 locked the same file, so an old
   and a new rankbot exclude each other too.
 
-What the operating system refuses (a full disk, a read-only file system, a permission)
-becomes a `StoreIOError` naming the file and the fix, never a bare `OSError`.
+Every file is created 0600 (the database holds Slack bot tokens), and a rewritten base keeps
+the mode the operator gave it. What the operating system refuses (a full disk, a read-only
+file system, a permission) becomes a `StoreIOError` naming the file and the fix, never a
+bare `OSError`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -34,6 +38,16 @@ _FIXES = {
     errno.EACCES: "permission denied: check the owner and mode of the file and its directory",
     errno.EPERM: "permission denied: check the owner and mode of the file and its directory",
 }
+
+
+FILE_MODE = 0o600
+"""New database files are readable by their owner only: they hold Slack bot tokens."""
+
+
+def real_path(path: Path) -> Path:
+    """The file a database path names, through symlinks: `alias.json -> db.json` must share
+    `db.json`'s lock and journal, or two processes would write one database at once."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
 def journal_path(path: Path) -> Path:
@@ -62,16 +76,31 @@ def io_error(action: str, path: Path, exc: OSError) -> StoreIOError:
 
 def write_atomically(path: Path, chunks: Iterable[bytes]) -> int:
     """Replace `path` with `chunks`: temporary file, fsync, rename, fsync of the directory.
-    Returns the bytes written."""
+    Returns the bytes written.
+
+    The new file gets the mode of the one it replaces (an operator's 0600 stays 0600), or
+    `FILE_MODE` for a new database: it holds Slack bot tokens. A write that fails (a full
+    disk) removes its temporary file, which would otherwise keep the disk full."""
     tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        mode = FILE_MODE
     size = 0
-    with open(tmp, "wb") as handle:
-        for chunk in chunks:
-            handle.write(chunk)
-            size += len(chunk)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with open(fd, "wb") as handle:
+            os.fchmod(fd, mode)  # whatever the umask or an earlier temporary file said
+            for chunk in chunks:
+                handle.write(chunk)
+                size += len(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     fsync_dir(path.parent)
     return size
 
@@ -86,7 +115,7 @@ def fsync_dir(directory: Path) -> None:
 
 def acquire_lock(path: Path) -> int:
     """Hold the database's write lock (see the module docstring); returns its descriptor."""
-    fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, FILE_MODE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

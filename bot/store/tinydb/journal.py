@@ -127,7 +127,9 @@ def replay(path: Path, tables: Tables, base_seq: int) -> Replayed:
         line_no += 1
         try:
             entry = json.loads(raw[position:end])
-        except ValueError:
+            if not isinstance(entry, dict):
+                raise ValueError("not an object")
+        except (ValueError, RecursionError):
             if raw.find(b"\n", end + 1) < 0 and not raw[end + 1 :].strip(b"\x00 \t\r\n"):
                 break  # the last line, cut and then followed by nothing: torn
             raise StoreCorrupt(

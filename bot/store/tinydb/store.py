@@ -25,18 +25,20 @@ import contextlib
 import json
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.clock import utcnow
 from bot.errors import StoreCorrupt, StoreIOError, StoreReadOnly
 from bot.store.protocols import SCHEMA_VERSION, Compacted
 from bot.store.tinydb import migrate
 from bot.store.tinydb.files import (
+    FILE_MODE,
     acquire_lock,
     fsync_dir,
     journal_path,
+    real_path,
     translated,
     write_atomically,
 )
@@ -57,6 +59,8 @@ from bot.store.tinydb.table import Changes, Database, Doc, JournalStorage, Liste
 
 COMPACT_ON_OPEN_BYTES = 1_048_576
 """At open, a journal larger than this and than the base is compacted (nothing else runs)."""
+T = TypeVar("T")
+
 OPEN_RETRIES = 5
 """A read-only open that meets a compaction half-way (the journal no longer continues the
 base it read) reads again."""
@@ -87,8 +91,6 @@ class TinyStore:
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
         self._writer: JournalWriter | None = None
-        if not readonly:
-            self._writer = JournalWriter(path, journal_bytes=journal_bytes, base_bytes=base_bytes)
         self._compacting: asyncio.Future[None] | None = None
         db = self._db
         self._history = TinyHistory(db)
@@ -98,6 +100,8 @@ class TinyStore:
         self._subscriptions = TinySubscriptions(self, db, self._held)
         self._outbox = TinyOutbox(self, db, self._history)
         self._slack = TinySlackInstallations(self, db)
+        if not readonly:  # last: a database whose records do not load creates no journal
+            self._writer = JournalWriter(path, journal_bytes=journal_bytes, base_bytes=base_bytes)
         self._history.bind(self, self._state)
 
     # --- opening ------------------------------------------------------------------------------
@@ -106,7 +110,7 @@ class TinyStore:
     def open(cls, path: str | Path, *, readonly: bool = False) -> TinyStore:
         """Open (or create) the database at `path`; see the module docstring for what that
         involves. Raises `StoreBusy`, `StoreCorrupt` or `StoreIOError` with the fix."""
-        path = Path(path)
+        path = real_path(Path(path))
         lock_fd = None
         if not readonly:
             with translated("open", path):
@@ -162,36 +166,61 @@ class TinyStore:
                 "upgrade rankbot)"
             )
         if version < SCHEMA_VERSION:
-            tables = migrate.upgrade(tables, version)
-            if not readonly:
+            old = tables
+            tables = cls._checked(path, lambda: migrate.upgrade(old, version))
+            if not readonly:  # only what loads is upgraded: a bad file is left as it was
+                cls._checked(path, lambda: cls._open_in_memory(path, tables, len(raw)))
                 cls._write_upgrade(path, raw, tables, version)
         meta = tables["meta"]["1"]
         with translated("read", path):
             replayed = replay(path, tables, int(meta.get("seq", 0)))
-        journal_bytes = replayed.size
+        journal_bytes = replayed.good_bytes if not readonly else replayed.size
+        store = cls._checked(
+            path,
+            lambda: cls(
+                path,
+                tables,
+                seq=replayed.seq,
+                readonly=readonly,
+                lock_fd=lock_fd,
+                journal_bytes=journal_bytes,
+                base_bytes=len(raw),
+            ),
+        )
         if not readonly and replayed.good_bytes < replayed.size:
             with translated("repair", journal):
                 os.truncate(journal, replayed.good_bytes)
-            journal_bytes = replayed.good_bytes
-        store = cls(
-            path,
-            tables,
-            seq=replayed.seq,
-            readonly=readonly,
-            lock_fd=lock_fd,
-            journal_bytes=journal_bytes,
-            base_bytes=len(raw),
-        )
         if not readonly and journal_bytes > max(len(raw), COMPACT_ON_OPEN_BYTES):
             store._compact_now()
         return store
+
+    @classmethod
+    def _open_in_memory(cls, path: Path, tables: Tables, base_bytes: int) -> TinyStore:
+        return cls(
+            path, tables, seq=0, readonly=True, lock_fd=None, journal_bytes=0, base_bytes=base_bytes
+        )
+
+    @staticmethod
+    def _checked(path: Path, build: Callable[[], T]) -> T:
+        """`build()`, with a record of the wrong shape (valid JSON, not rankbot's: a list
+        where a post should be, a missing key) reported as `StoreCorrupt` before anything is
+        written, instead of a crash after."""
+        try:
+            return build()
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise StoreCorrupt(
+                f"{path} does not hold a rankbot database (a record has the wrong shape: "
+                f"{type(exc).__name__}): restore it from a backup, or point [store] path or "
+                "--db at another file"
+            ) from None
 
     @staticmethod
     def _write_upgrade(path: Path, raw: bytes, tables: Tables, version: int) -> None:
         """Keep the old file as `P.schema<N>.bak`, then write the upgraded base."""
         backup = path.with_name(f"{path.name}.schema{version}.bak")
         with translated("back up", path):
-            with open(backup, "wb") as handle:
+            fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+            with open(fd, "wb") as handle:
                 handle.write(raw)
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -392,10 +421,20 @@ def fresh_meta() -> Doc:
 def parse_base(path: Path, raw: bytes) -> Tables:
     try:
         data = json.loads(raw)
+    except UnicodeDecodeError:
+        raise StoreCorrupt(f"{path} is not UTF-8 JSON: restore it from a backup") from None
     except ValueError as exc:
         raise StoreCorrupt(f"{path} is not valid JSON ({exc})") from None
-    if not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values()):
-        raise StoreCorrupt(f"{path} does not hold a rankbot database")
+    except RecursionError:
+        raise StoreCorrupt(f"{path} is nested too deeply to be a rankbot database") from None
+    if not isinstance(data, dict) or not all(
+        isinstance(table, dict) and all(isinstance(doc, dict) for doc in table.values())
+        for table in data.values()
+    ):
+        raise StoreCorrupt(
+            f"{path} does not hold a rankbot database (every table must map ids to records): "
+            "restore it from a backup, or point [store] path or --db at another file"
+        )
     return data
 
 
@@ -407,6 +446,7 @@ def schema_of(tables: Tables) -> Any:
 
 def copy_database(source: Path, target: Path) -> None:
     """Copy a database's files (base and journal) for a throwaway run (`--dry-run`)."""
+    source = real_path(source)
     with translated("copy", source):
         if source.exists():
             shutil.copyfile(source, target)

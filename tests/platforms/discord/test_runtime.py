@@ -23,6 +23,7 @@ from bot.engine.alert_charts import AlertCharts
 from bot.engine.ingest import ingest
 from bot.engine.planner import Planner
 from bot.engine.poller import Poller
+from bot.errors import ExitCode
 from bot.platforms.discord import runtime
 from bot.platforms.discord.embeds import DESCRIPTION_MAX, FIELDS_MAX, TITLE_MAX, TOTAL_MAX
 from bot.platforms.discord.sender import nonce_for
@@ -519,3 +520,55 @@ async def test_a_refused_token_stops_the_start_with_a_clear_error(
         await runtime.start(Services(store, config), token="wrong-token", settings=settings)
     assert "wrong-token" not in str(caught.value)
     assert not fake.requests("PUT", rf"/applications/{APP_ID}/commands")
+
+
+# --- gateway closes --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", [4004, 4010, 4011, 4012, 4013, 4014])
+async def test_a_gateway_closed_for_good_stops_the_bot_with_one_line(
+    fake: FakeDiscord, store: Store, config: Config, settings: DiscordSettings, code: int
+) -> None:
+    fatal: list[BaseException] = []
+    rt = await runtime.start(
+        Services(store, config),
+        token=TOKEN,
+        settings=settings,
+        client_options={"guild_ready_timeout": 0.01},
+        on_fatal=fatal.append,
+    )
+    try:
+        await rt.wait_ready(5)
+        await fake.close_gateway(code)
+        await asyncio.wait_for(asyncio.wait({rt.gateway}), 5)
+        (error,) = fatal
+        assert isinstance(error, runtime.DiscordUnavailable)
+        assert error.code == ExitCode.CREDENTIALS
+        assert str(error).startswith(f"Discord closed the gateway for good ({code}): ")
+        assert "\n" not in str(error) and TOKEN not in str(error)
+    finally:
+        await rt.close()
+
+
+async def test_a_resumable_close_keeps_the_gateway_running(
+    fake: FakeDiscord, store: Store, config: Config, settings: DiscordSettings
+) -> None:
+    fatal: list[BaseException] = []
+    rt = await runtime.start(
+        Services(store, config),
+        token=TOKEN,
+        settings=settings,
+        client_options={"guild_ready_timeout": 0.01},
+        on_fatal=fatal.append,
+    )
+    try:
+        await rt.wait_ready(5)
+        await fake.close_gateway(4000)
+        for _ in range(100):  # discord.py reconnects (and resumes) by itself
+            if fake.connections >= 2:
+                break
+            await asyncio.sleep(0.05)
+        assert fake.connections >= 2
+        assert not rt.gateway.done() and fatal == []
+    finally:
+        await rt.close()

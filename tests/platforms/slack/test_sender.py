@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
+import httpx
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -13,7 +14,8 @@ from bot.core.events import Event
 from bot.core.messages import Attachment, ChannelRef, Message
 from bot.delivery.sender import SendStatus
 from bot.platforms.slack.blocks import slack_renderer
-from bot.platforms.slack.sender import SlackSender, SlackWebhookSender
+from bot.platforms.slack.sender import SlackSender
+from bot.platforms.slack.webhook import SlackWebhookSender
 from tests.fakes.slack_fake import TEAM_ID, SlackFake
 
 CHANNEL = ChannelRef("slack", TEAM_ID, "C0ALERTS")
@@ -133,8 +135,12 @@ async def test_a_failed_upload_still_delivers_the_text(fake: SlackFake) -> None:
     assert len(fake.called("chat.postMessage")) == 1
 
 
+def webhook_sender(environ: dict[str, str]) -> SlackWebhookSender:
+    return SlackWebhookSender(httpx.AsyncClient(), slack_renderer(), environ=environ)
+
+
 async def test_webhook_sender_posts_the_same_blocks(fake: SlackFake) -> None:
-    sender = SlackWebhookSender(slack_renderer(), environ={ENV: fake.webhook_url()})
+    sender = webhook_sender({ENV: fake.webhook_url()})
     result = await sender.send(HOOK, NOTICE, idempotency_key="k")
     (hook,) = fake.called("webhook")
     assert result.status is SendStatus.SENT
@@ -143,7 +149,7 @@ async def test_webhook_sender_posts_the_same_blocks(fake: SlackFake) -> None:
 
 
 async def test_webhook_outcomes(fake: SlackFake) -> None:
-    sender = SlackWebhookSender(slack_renderer(), environ={ENV: fake.webhook_url()})
+    sender = webhook_sender({ENV: fake.webhook_url()})
     fake.fail("webhook", status=429, retry_after=3)
     fake.fail("webhook", status=404, error="no_service")
     fake.fail("webhook", status=400, error="invalid_blocks")
@@ -157,7 +163,7 @@ async def test_webhook_outcomes(fake: SlackFake) -> None:
 
 
 async def test_webhook_without_url_names_the_variable() -> None:
-    sender = SlackWebhookSender(slack_renderer(), environ={})
+    sender = webhook_sender({})
     result = await sender.send(HOOK, NOTICE, idempotency_key="k")
     assert result.status is SendStatus.PERMANENT
     assert result.reason == "no webhook URL: set RANKBOT_WEBHOOK_ALERTS"

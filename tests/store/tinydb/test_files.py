@@ -193,3 +193,97 @@ async def test_commits_are_encoded_and_written_off_the_event_loop(
         await store.outbox.enqueue(posts, now=NOW)
         await store.compact()
     assert where == {"rankbot-journal"}
+
+
+# --- modes, symlinks, files that are not a database (issue 13) ---------------------------------
+
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+async def test_new_files_are_0600_and_a_rewrite_keeps_the_operators_mode(tmp_path: Path) -> None:
+    path = tmp_path / "db.json"
+    old_umask = os.umask(0o022)
+    try:
+        async with TinyStore.open(path) as store:
+            await store.state.set("a", 1)
+        assert {mode(p) for p in (path, journal_path(path), tmp_path / "db.json.lock")} == {0o600}
+        os.chmod(path, 0o640)  # the operator's choice (a backup group may read it)
+        async with TinyStore.open(path) as store:
+            await store.state.set("b", 2)
+            await store.compact()  # the base is rewritten: temporary file renamed over it
+        assert mode(path) == 0o640
+    finally:
+        os.umask(old_umask)
+
+
+async def test_every_name_of_one_database_shares_one_lock(tmp_path: Path) -> None:
+    path = tmp_path / "db.json"
+    alias = tmp_path / "alias.json"
+    alias.symlink_to(path.name)
+    async with TinyStore.open(path) as store:
+        await store.state.set("a", 1)
+        with pytest.raises(StoreBusy, match="in use by another rankbot process"):
+            TinyStore.open(alias)
+    async with TinyStore.open(alias) as store:  # the same data, the same journal
+        assert await store.state.get("a") == 1
+        await store.state.set("b", 2)
+    assert not journal_path(alias).exists() and alias.is_symlink()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"meta": "\xe9t\xe9"}', "is not UTF-8 JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"outbox": [1, 2]}', "does not hold a rankbot database"),
+        (b'{"outbox": {"1": 5}}', "does not hold a rankbot database"),
+        (  # valid JSON of the current schema, a post without its fields
+            b'{"meta": {"1": {"schema": 3, "seq": 0}}, "outbox": {"1": {"key": "k"}}}',
+            "a record has the wrong shape",
+        ),
+        (  # an old schema: the upgrade must not be written for a file that does not load
+            b'{"outbox": {"1": {"key": "k"}}}',
+            "does not hold a rankbot database",
+        ),
+    ],
+)
+def test_a_file_that_is_not_a_database_is_refused_untouched(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "db.json"
+    path.write_bytes(content)
+    with pytest.raises(StoreCorrupt, match=message) as refused:
+        TinyStore.open(path)
+    assert str(path) in str(refused.value) and "\n" not in str(refused.value)
+    assert path.read_bytes() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["db.json", "db.json.lock"]
+
+
+async def test_a_full_disk_during_compaction_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from bot.errors import StoreIOError
+    from bot.store.tinydb import files
+
+    path = tmp_path / "db.json"
+    async with TinyStore.open(path) as store:
+        await store.state.set("a", 1)
+    before = path.read_bytes()
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fsync", full)
+    with pytest.raises(StoreIOError, match=f"database {path}: the disk is full"):
+        store = TinyStore.open(path)
+        try:
+            await store.compact()
+        finally:
+            monkeypatch.setattr(files.os, "fsync", os.fsync)
+            store.close_now()
+    assert path.read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
