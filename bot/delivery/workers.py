@@ -62,6 +62,11 @@ OnOutcome = Callable[[OutboxItem, Outcome, SendResult], None]
 """Told every recorded outcome with the answer it came from (the `[ops]` metrics)."""
 
 
+def context(item: OutboxItem) -> dict[str, str]:
+    """A delivery log line's structured context (`bot.logs.CONTEXT_FIELDS`)."""
+    return {"channel": item.channel.key, "platform": item.channel.platform, "key": item.key}
+
+
 def retry_delay(
     result: SendResult, attempts: int, settings: DeliverySettings, rng: random.Random
 ) -> float:
@@ -92,7 +97,9 @@ async def send_once(sender: Sender, item: OutboxItem, timeout: float) -> SendRes
     except TimeoutError:
         return SendResult(SendStatus.RETRY, reason=f"no answer within {timeout:g} s")
     except Exception as exc:
-        log.warning("sender for %s raised %s", item.channel.key, type(exc).__name__)
+        log.warning(
+            "sender for %s raised %s", item.channel.key, type(exc).__name__, extra=context(item)
+        )
         return SendResult(SendStatus.RETRY, reason=f"sender error ({type(exc).__name__})")
 
 
@@ -366,7 +373,14 @@ class Delivery:
                 self._sending.discard(item.channel)
             self.stats.retries += 1
             self.stats.rate_limited += int(result.retry_after is not None)
-            log.info("%s: %s; attempt %d in %.1f s", item.channel.key, reason, attempts + 1, delay)
+            log.info(
+                "%s: %s; attempt %d in %.1f s",
+                item.channel.key,
+                reason,
+                attempts + 1,
+                delay,
+                extra={**context(item), "attempt": attempts + 1},
+            )
             if not self._wait_for_retries or self._stopping:
                 return False
         return False
@@ -391,10 +405,14 @@ class Delivery:
         self._observe(item, outcome, result)
         self.stats.failed += 1
         if result.failure == CONTENT:
-            log.warning("%s: post %s refused: %s", item.channel.key, item.key, reason)
+            log.warning(
+                "%s: post %s refused: %s", item.channel.key, item.key, reason, extra=context(item)
+            )
             return True
         self._failed_channels.add(item.channel)
-        log.warning("%s: %s; its deliveries are paused", item.channel.key, reason)
+        log.warning(
+            "%s: %s; its deliveries are paused", item.channel.key, reason, extra=context(item)
+        )
         if self._on_permanent is not None:
             await self._on_permanent(item.channel, reason, now)
         return False

@@ -108,7 +108,12 @@ class Poller:
                 # An outage of the rankings must not stop held-back posts or delivery; the
                 # source is asked again at its next poll (its own health is its business).
                 source_error = f"{type(exc).__name__}: {exc}"
-                log.warning("poll of %s failed: %s", self.source.name, source_error)
+                log.warning(
+                    "poll of %s failed: %s",
+                    self.source.name,
+                    source_error,
+                    extra={"source": self.source.name},
+                )
             self.next_poll = self.source.next_poll(now)
         enqueued = await self.release_due(now)  # first: a confirmation precedes its alerts
         # Everything one poll brought (a day and its rolling week; the recent days caught up
@@ -168,7 +173,8 @@ class Poller:
         notice = await self.source.health_notice(self.store, now)
         if notice is None:
             return []
-        log.warning("source %s: %s notice sent", self.source.name, notice)
+        source = self.source.name
+        log.warning("source %s: %s notice sent", source, notice, extra={"source": source})
         return await self._planner.health_notices(
             self.source.name, notice, self.source.outage_hours, now
         )
@@ -195,7 +201,7 @@ async def run_forever(poller: Poller, delivery: Delivery, *, clock: Clock = utcn
     try:
         while True:
             report = await poller.tick()
-            log.info("poll: %s", report)
+            log.info("poll: %s", report, extra={"source": poller.source.name})
             delivery.kick()
             now = clock()
             wake = min(poller.next_poll or now, now + MAX_SLEEP)

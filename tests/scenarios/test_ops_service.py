@@ -218,7 +218,9 @@ def test_a_running_bot_reports_health_readiness_metrics_and_takes_a_resume(
     service["proc"].wait(30)
     lines = service["log"].read_text().splitlines()
     assert lines, "the bot logged nothing"
-    for line in lines:
-        record = json.loads(line)  # every line is one JSON object
-        assert {"level", "message"} <= set(record)
+    records = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert all({"level", "message"} <= set(record) for record in records)
+    paused = [r for r in records if "deliveries are paused" in r["message"]]
+    assert paused and paused[0]["channel"] == "webhook:config:ops"  # structured context
+    assert paused[0]["platform"] == "webhook" and paused[0]["level"] == "warning"
     assert hook.url not in service["log"].read_text()  # the webhook URL is a secret
