@@ -129,14 +129,22 @@ class Metrics:
         elif outcome.state == FAILED:
             self.posts_failed.labels(platform, outcome.failure or "access").inc()
 
-    async def sample(self, store: Store, now: datetime) -> None:
-        """The store-backed gauges (on the loop; a few cheap reads)."""
+    async def sample(self, store: Store, now: datetime, *, full: bool = True) -> None:
+        """The store-backed gauges, on the loop. The counts are cheap (kept by the outbox);
+        the oldest pending post and the paused channels read every channel (about 0.1 s at
+        10,000 channels on TinyDB, benchmarks/ops.py), so they are read only when `full`,
+        and the oldest post only while something is pending."""
         outbox = store.outbox
-        self.outbox_pending.set(await outbox.count())
+        pending = await outbox.count()
+        self.outbox_pending.set(pending)
         self.outbox_failed.set(await outbox.count(state=FAILED))
-        channels = await outbox.channels()  # the one with the oldest pending post first
-        head = await outbox.head(channels[0]) if channels else None
-        age = (now - head.enqueued_at).total_seconds() if head is not None else 0.0
+        if not full:
+            return
+        age = 0.0
+        if pending:
+            channels = await outbox.channels()  # the one with the oldest pending post first
+            head = await outbox.head(channels[0]) if channels else None
+            age = (now - head.enqueued_at).total_seconds() if head is not None else 0.0
         self.oldest_pending.set(max(0.0, age))
         subs = await store.subscriptions.all()
         self.channels_paused.set(sum(1 for s in subs if s.paused))

@@ -28,7 +28,10 @@ log = logging.getLogger("rankbot.ops")
 
 BEAT_SECONDS = 1.0
 SAMPLE_EVERY = 5
-"""Beats between two samples of the outbox and paused-channel gauges."""
+"""Beats between two samples of the outbox counts."""
+FULL_SAMPLE_EVERY = 10
+"""Beats between two samples of the gauges that read every channel (oldest pending post,
+paused channels): `Metrics.sample`."""
 
 
 @dataclass
@@ -55,7 +58,7 @@ async def heartbeat(
         try:
             await ops.health.publish()
             if beats % SAMPLE_EVERY == 0:
-                await ops.metrics.sample(store, clock())
+                await ops.metrics.sample(store, clock(), full=beats % FULL_SAMPLE_EVERY == 0)
         except Exception as exc:  # a failing gauge must not stop the heartbeat
             log.warning("ops sampling failed: %s", type(exc).__name__)
         beats += 1

@@ -176,7 +176,7 @@ def test_a_running_bot_reports_health_readiness_metrics_and_takes_a_resume(
     assert metric(base, "rankbot_posts_failed_total", platform="webhook") == 1
     assert metric(base, "rankbot_posts_sent_total", platform="webhook") == 0
     # the store-backed gauges are sampled every few seconds
-    wait_for(lambda: metric(base, "rankbot_channels_paused") == 1 or None, 15, "paused gauge")
+    wait_for(lambda: metric(base, "rankbot_channels_paused") == 1 or None, 25, "paused gauge")
     assert metric(base, "rankbot_outbox_failed") == 1
 
     discord.release_ready()
