@@ -28,7 +28,6 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -61,27 +60,24 @@ async def one_cycle(base: Path, workdir: Path, count: int, kind: str, repeat: in
         shapes.copy_store(base, path)
         days = shapes.year_of_days()
         now = shapes.as_of_now(max(days))
-        clock = [now]
-
-        def now_of(clock: list[datetime] = clock) -> datetime:
-            return clock[0]
+        clock = shapes.MovingClock(now)
 
         with shapes.ApiServer() as api:
             config = shapes.bot_config(workdir, api.base_url)
             async with app.open_database(path) as store:
                 subs = shapes.subscription_mix(count, now=now)
                 await shapes.add_subscriptions(store, subs)
-                bot = await app.build_bot(config, store, app.build_source(config), {}, clock=now_of)
+                bot = await app.build_bot(config, store, app.build_source(config), {}, clock=clock)
                 await bot.poller.tick()  # nothing new: caches warm, the day's prune done
                 news = [shapes.quiet_day(days)] if kind == "quiet" else shapes.busy_days(days)
                 for day, rows in news[:-1]:  # the busy day's eve
                     api.publish(day, rows)
-                    clock[0] = shapes.as_of_now(day)
+                    clock.set(shapes.as_of_now(day))
                     await bot.poller.tick()
                     await bot.charts.settle()
                 day, rows = news[-1]
                 api.publish(day, rows)
-                clock[0] = shapes.as_of_now(day)
+                clock.set(shapes.as_of_now(day))
                 # compaction is periodic maintenance, measured on its own (see main)
                 await store.compact()
                 pids = default_pool().worker_pids()

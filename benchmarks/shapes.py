@@ -198,6 +198,22 @@ def as_of_now(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), dtime(2, 30), tzinfo=UTC)
 
 
+class MovingClock:
+    """The bot's clock in a benchmark: set to a simulated moment (`set`), from which it runs
+    on at the real clock's pace. A frozen clock would never let delivery's rate limits
+    (windows on the injected clock) free a token: the first 50 Discord posts would go and
+    the rest would wait forever."""
+
+    def __init__(self, moment: datetime) -> None:
+        self.set(moment)
+
+    def set(self, moment: datetime) -> None:
+        self._moment, self._since = moment, time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self._moment + timedelta(seconds=time.monotonic() - self._since)
+
+
 # --- measuring ---------------------------------------------------------------------------------
 
 

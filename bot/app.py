@@ -308,12 +308,26 @@ def open_store(path: Path, *, readonly: bool = False) -> Store:
 
     The embedded store keeps the whole database in memory for the life of the process: it is
     moved out of the cyclic garbage collector's sight (`gc.freeze`), which otherwise walks
-    those millions of objects again and again while a busy poll allocates its posts."""
-    store = TinyStore.open(path, readonly=readonly)
-    gc.unfreeze()  # what an earlier store of this process left is collected, not kept
-    gc.collect()
+    those millions of objects again and again while a busy poll allocates its posts. Nor does
+    it walk them while they load (collections there found nothing to free but cost a third of
+    the open); only a process that opened a store before pays for a full collection."""
+    global _stores_opened
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        store = TinyStore.open(path, readonly=readonly)
+    finally:
+        if enabled:
+            gc.enable()
+    if _stores_opened:
+        gc.unfreeze()  # what an earlier store of this process left is collected, not kept
+        gc.collect()
+    _stores_opened += 1
     gc.freeze()
     return store
+
+
+_stores_opened = 0
 
 
 @contextlib.asynccontextmanager

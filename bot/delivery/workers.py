@@ -24,7 +24,8 @@ Isolation: a channel waiting for its rate limit or a retry holds nothing; a send
 `stalled_after_seconds` gives its slot back (it may still answer, until `send_timeout`), so
 endpoints that hang cannot starve healthy channels. The send timeout measures the request
 alone (`bot.net.deadline.within`): waiting for limits, slots, the store, or a loop busy with
-other work never counts.
+other work never counts. The stall clock counts the same way: a busy process, whose answers
+wait unread, does not let out more requests.
 
 Recording is a group commit: outcomes that arrive while the previous write is on its way to
 the disk go together in the next one. A worker sends its channel's next item only once the
@@ -48,8 +49,9 @@ from bot.core.messages import ChannelRef
 from bot.delivery.rate_limits import RateLimiter
 from bot.delivery.sender import Sender, SendResult, SendStatus
 from bot.delivery.settings import DeliverySettings
-from bot.net.deadline import within
+from bot.net.deadline import GRACE_SECONDS, LATE_SECONDS, within
 from bot.net.retry import backoff, bounded_delay
+from bot.net.slices import Slices
 from bot.store.protocols import CONTENT, FAILED, PENDING, SENT, Outbox, OutboxItem, Outcome
 
 log = logging.getLogger("rankbot.delivery")
@@ -133,7 +135,23 @@ class SendSlots:
                 self.stalled += stalled
                 self._free.release()
 
-        timer = asyncio.get_running_loop().call_later(self._stalled_after, give_back, True)
+        loop = asyncio.get_running_loop()
+        timer: asyncio.TimerHandle
+
+        def check(due: float) -> None:
+            # a timer that fires late found the loop busy, not the request slow: its answer
+            # may be waiting in the socket. Counting it stalled would let ever more requests
+            # out exactly when the process cannot read their answers (and every extra open
+            # connection makes each request cost more), so it gets a moment of a free loop
+            nonlocal timer
+            now = loop.time()
+            if now - due > LATE_SECONDS:
+                timer = loop.call_at(now + GRACE_SECONDS, check, now + GRACE_SECONDS)
+            else:
+                give_back(True)
+
+        due = loop.time() + self._stalled_after
+        timer = loop.call_at(due, check, due)
         try:
             yield
         finally:
@@ -301,9 +319,11 @@ class Delivery:
             self._wake.set()
 
     async def _start_workers(self) -> None:
-        if self._stopping:
-            return
+        slices = Slices()  # thousands of channels: the loop gets its turns meanwhile
         for channel in await self._outbox.channels():
+            await slices.pause()
+            if self._stopping:
+                return
             if channel in self._workers or await self._is_paused(channel):
                 continue
             if channel in self._waiting_for_chart:

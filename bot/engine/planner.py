@@ -34,6 +34,7 @@ from bot.core.source_health import Notice
 from bot.core.subscription import Subscription
 from bot.core.text import Text
 from bot.i18n import DEFAULT, say
+from bot.net.slices import Slices
 from bot.render.chart_attachments import EVENT_CHARTS
 from bot.store.protocols import ChartSpec, Store
 from bot.store.source_health import read_health
@@ -76,7 +77,9 @@ class Planner:
         plan = Plan()
         said: dict[tuple[int, str, str | None], Message] = {}
         charted: dict[tuple[int, str], ChartSpec | None] = {}
+        slices = Slices()  # 10,000 channels take longer than the loop may wait
         for sub in subscriptions:
+            await slices.pause()
             routed = router.route(sub, now)
             post = routed.post
             if post is not None:
@@ -123,7 +126,8 @@ class Planner:
                 planned.append(in_channel_language(released.post, sub))
             if released.clear:
                 await store.held.release(channel, [h.event.key for h in items])
-            updated = replace(updated, skipped=updated.skipped + released.skipped)
+            if released.skipped:
+                updated = replace(updated, skipped=updated.skipped + released.skipped)
             notice = mute_ended(updated, now)
             if notice is not None:
                 planned.append(in_channel_language(notice, sub))
@@ -190,4 +194,4 @@ def in_channel_language(
         )
         if said is not None:
             said[ident] = message
-    return replace(post, message=message, title=None, notice=None, note=None)
+    return Planned(post.channel, message, post.key)  # not `replace`: once per channel

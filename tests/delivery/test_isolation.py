@@ -137,3 +137,25 @@ def test_a_post_waits_for_its_chart_and_others_do_not(store: TinyStore) -> None:
     sender = run_virtual(main)
     times = {c.channel: c.t for c in sender.calls}
     assert times[plain] < 1.0 and 2.0 <= times[charted] < 3.0
+
+
+def test_a_send_is_not_counted_stalled_while_the_process_itself_was_busy() -> None:
+    """The stall timer that fires late found the loop busy, not the endpoint slow: the send
+    keeps its slot (a busy process letting out ever more requests would only get busier);
+    one that fires on time gives it back."""
+    import time
+
+    from bot.delivery.workers import SendSlots
+
+    async def scenario(busy: bool) -> int:
+        slots = SendSlots(1, stalled_after=0.05)
+        async with slots.active():
+            if busy:
+                time.sleep(0.2)  # the loop is held past the stall deadline
+                await asyncio.sleep(0.01)  # the late timer runs now
+            else:
+                await asyncio.sleep(1.0)  # an endpoint that does not answer
+        return slots.stalled
+
+    assert asyncio.run(scenario(busy=True)) == 0
+    assert asyncio.run(scenario(busy=False)) == 1

@@ -235,3 +235,36 @@ async def test_a_digest_spanning_weeks_lays_out_newest_first(store: Store) -> No
     await planned_after(store, [MILESTONE], NOW + timedelta(hours=1))
     [digest] = await flush(store, datetime(2026, 2, 17, 9, tzinfo=UTC))
     assert digest.message.events == (MILESTONE, old_entry)
+
+
+async def test_planning_for_many_channels_gives_the_event_loop_turns(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A poll with news for 10,000 channels plans for longer than the loop may wait, so the
+    planner pauses between channels once a slice is used up (here: every slice is)."""
+    import asyncio
+    import types
+
+    import bot.net.slices
+
+    ticks = iter(range(0, 10**6, 1))
+    monkeypatch.setattr(
+        bot.net.slices, "time", types.SimpleNamespace(perf_counter=lambda: float(next(ticks)))
+    )
+    for i in range(20):
+        await subscribe(store, ChannelRef("slack", "T1", f"C{i}"))
+    turns = 0
+
+    async def other_work() -> None:
+        nonlocal turns
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+
+    other = asyncio.ensure_future(other_work())
+    await asyncio.sleep(0)
+    before = turns
+    planned = await planned_after(store, [LEADER], NOW)
+    other.cancel()
+    assert len(planned) == 20
+    assert turns - before >= 19

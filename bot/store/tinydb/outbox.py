@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from bot.core.messages import Attachment, ChannelRef, Message
 from bot.core.planning import Planned
+from bot.net.slices import Slices
 from bot.store.protocols import (
     ACCESS,
     DROPPED,
@@ -315,8 +316,10 @@ class TinyOutbox:
         alive: list[Message] = []  # keeps `id(message)` unique while `bodies` uses it
         added = 0
         table, by_key = self.items_table, self._index.by_key
+        slices = Slices()
         async with self._store.write():
             for post in posts:
+                await slices.pause()
                 if by_key.get(post.key) is not None:
                     continue
                 chart = charts.get(post.key) if charts else None

@@ -315,11 +315,17 @@ class TinyStore:
 
     def _submit(self, ops: list[Op]) -> asyncio.Future[None]:
         assert self._writer is not None
-        durable = self._writer.submit(self._seq, ops)
+        # sorted out before the journal thread wakes up: afterwards this loop would share the
+        # GIL with its encoding of the same thousands of documents
         by_table: dict[str, list[tuple[int, Doc | None]]] = {}
+        listeners = self._listeners
         for table, doc_id, doc in ops:
-            if table in self._listeners:
-                by_table.setdefault(table, []).append((doc_id, doc))
+            if table in listeners:
+                entries = by_table.get(table)
+                if entries is None:
+                    entries = by_table[table] = []
+                entries.append((doc_id, doc))
+        durable = self._writer.submit(self._seq, ops)
         if by_table:
 
             def committed(future: asyncio.Future[None]) -> None:
