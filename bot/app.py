@@ -15,7 +15,9 @@ nothing below this module imports it back (an import-linter layer contract check
 - `build_bot`: store → planner, poller, alert charts, delivery;
 - `default_senders` / `start_chat_adapters`: the senders, and the Slack and Discord adapters
   when they are configured (imported only then: a bot that uses one platform never loads the
-  other's library).
+  other's library);
+- `ROLES` / `start_web`: what each `rankbot run --role` process runs, and the web role's
+  HTTP endpoints (Slack HTTP mode, Discord's Interactions Endpoint URL) on a shared store.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +75,8 @@ from bot.sources.replay import ReplaySource
 from bot.store.protocols import Outbox, OutboxItem, Store
 from bot.store.tinydb import TinyStore, copy_database
 
+log = logging.getLogger("rankbot.app")
+
 CONFIG_SECTIONS: Mapping[str, SectionParser] = {
     "delivery": delivery_settings.parse,
     "source": source_settings.parse,
@@ -82,6 +87,30 @@ CONFIG_SECTIONS: Mapping[str, SectionParser] = {
     "ops": ops_settings.parse,
 }
 """Top-level config keys owned by a part of the bot, and the parser each owner provides."""
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    """What one `rankbot run --role NAME` process does. `all` is the single-process bot;
+    the others split it over processes that share one database, so they need a backend
+    several processes can open at once (not the TinyDB file, which has one writer)."""
+
+    polls: bool
+    """Runs the poller: fetch, store, detect, plan, enqueue."""
+    delivers: bool
+    """Runs delivery: sends what the outbox holds."""
+    chat: str
+    """`configured`: Slack and Discord as configured (Socket Mode or HTTP, gateway or HTTP
+    interactions); `http`: only their HTTP endpoints (Slack HTTP mode, Discord's
+    Interactions Endpoint URL), no gateway connection; `none`: no chat adapter."""
+    shared_database: bool
+
+
+ROLES: Mapping[str, Role] = {
+    "all": Role(polls=True, delivers=True, chat="configured", shared_database=False),
+    "web": Role(polls=False, delivers=False, chat="http", shared_database=True),
+}
+"""`rankbot run --role`: the one table of what each kind of process runs."""
 
 
 def load_config(path: Path | None) -> Config:
@@ -381,6 +410,21 @@ async def ops_listener(config: Config, bot: Bot) -> AsyncIterator[ops_service.Op
             bot.health = None
 
 
+@contextlib.asynccontextmanager
+async def ops_listener_for_store(config: Config, store: Store) -> AsyncIterator[ops_service.Ops]:
+    """`[ops]` for a role that runs no poller and no delivery (`--role web`): health, the
+    store-backed gauges and the admin operations on the shared store."""
+
+    def admin(ops: ops_service.Ops) -> Admin:
+        async def backup(target: Path) -> str:
+            return await backup_database(Path(store.location), target)
+
+        return Admin(store, config, backup=backup)
+
+    async with ops_service.serve(config.section("ops"), store, utcnow, admin=admin) as ops:
+        yield ops
+
+
 async def backup_database(path: Path, target: Path) -> str:
     """A verified copy of the database at `path` (`rankbot db backup`): the embedded store's
     base and journal are copied, then the copy is opened read-only to prove it reads; a
@@ -481,3 +525,69 @@ async def start_chat_adapters(
         )
         started.append("Discord webhooks")
     return started
+
+
+def require_shared_database(store: Store, role: str) -> None:
+    """Roles other than `all` run beside other rankbot processes on one database: the TinyDB
+    file has one writer (the `all` process holds it), so they need a networked backend."""
+    if ROLES[role].shared_database and isinstance(store, TinyStore):
+        raise UsageError(
+            f"--role {role} needs a database several processes share (PostgreSQL); the TinyDB "
+            'file has one writer: run --role all, with [discord] interactions = "http" to '
+            "answer Discord over HTTP"
+        )
+
+
+@dataclass
+class WebEndpoints:
+    """What `start_web` started: the platforms' names and the ports they listen on."""
+
+    started: list[str] = field(default_factory=list)
+    slack_port: int | None = None
+    discord_port: int | None = None
+
+
+async def start_web(
+    config: Config,
+    store: Store,
+    stack: contextlib.AsyncExitStack,
+    environ: Mapping[str, str] = os.environ,
+) -> WebEndpoints:
+    """`rankbot run --role web`: only the HTTP endpoints, on `store`: Slack in HTTP mode and
+    Discord's Interactions Endpoint URL (logged in over REST, no gateway), each as
+    configured; their shutdown goes on `stack`. Nothing is polled or delivered here: a
+    command that enqueues (a subscription's confirmation) writes to the store, the poller
+    releases it at its next tick (at most a minute) and the workers send it. Several web
+    processes on one database answer alike (behind any load balancer)."""
+    from bot.platforms.slack.runtime import slack_wanted, start_slack
+
+    web = WebEndpoints()
+    services = Services(store, config)
+    if slack_wanted(config, environ):
+        slack_config: slack_settings.SlackSettings = config.section("slack")
+        if slack_config.mode != "http":
+            raise UsageError(
+                '--role web serves Slack over HTTP: set [slack] mode = "http" (Socket Mode '
+                "connects out from a process with --role all)"
+            )
+        slack = await start_slack(config, store, services=services)
+        stack.push_async_callback(slack.close)
+        web.slack_port = slack.port
+        web.started.append("Slack (HTTP)")
+
+    from bot.platforms.discord import runtime as discord_runtime
+
+    if "discord" in config.sections or environ.get(discord_settings.TOKEN_ENV):
+        discord_config: discord_settings.DiscordSettings = config.section("discord")
+        discord = await discord_runtime.start(
+            services, settings=replace(discord_config, interactions="http")
+        )
+        stack.push_async_callback(discord.close)
+        web.discord_port = discord.interactions.port if discord.interactions else None
+        web.started.append("Discord (interactions endpoint)")
+    if not web.started:
+        raise UsageError(
+            '--role web has nothing to serve: configure [slack] mode = "http" and/or '
+            "[discord] public_key (see docs/discord-interactions.md)"
+        )
+    return web

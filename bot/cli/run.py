@@ -99,6 +99,31 @@ async def poll_once(args: argparse.Namespace, config: Config) -> int:
 
 
 async def run(args: argparse.Namespace, config: Config) -> int:
+    """`rankbot run --role ROLE`: what `bot.app.ROLES` says the role runs, until stopped."""
+    role = app.ROLES[args.role]
+    if not (role.polls or role.delivers):
+        return await serve_web(args.role, config)
+    return await run_all(args, config)
+
+
+async def serve_web(role: str, config: Config) -> int:
+    """`--role web`: the HTTP endpoints only (`bot.app.start_web`), until stopped."""
+    async with (
+        app.open_database(database_path(config)) as store,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        app.require_shared_database(store, role)
+        await stack.enter_async_context(app.ops_listener_for_store(config, store))
+        stop = asyncio.Event()
+        with stop_on_signals(stop):
+            web = await app.start_web(config, store, stack)
+            log.info("rankbot %s running: %s", role, ", ".join(web.started))
+            await stop.wait()
+    log.info("rankbot %s stopped", role)
+    return 0
+
+
+async def run_all(args: argparse.Namespace, config: Config) -> int:
     """`rankbot run`: poller, delivery, and the Slack and Discord adapters that are configured,
     all in this one loop until stopped, with the `[ops]` listener when one is set."""
     require_webhook_urls(config)
@@ -111,7 +136,7 @@ async def run(args: argparse.Namespace, config: Config) -> int:
         senders = app.default_senders(config, client, renderer)
         bot = await app.build_bot(config, store, _source(args, config), senders)
         app.warm_charts()
-        with stop_on_signals(bot):
+        with stop_on_signals(bot.stop):
             async with (
                 app.ops_listener(config, bot),
                 contextlib.AsyncExitStack() as adapters,
@@ -133,18 +158,18 @@ async def run(args: argparse.Namespace, config: Config) -> int:
 
 
 @contextlib.contextmanager
-def stop_on_signals(bot: app.Bot) -> Iterator[None]:
-    """SIGTERM and SIGINT end `rankbot run` gracefully (`app.run_until_stopped`) instead of
-    killing it on the spot; a second one while stopping is logged and ignored (the drain is
-    bounded by `[delivery] drain_seconds`)."""
+def stop_on_signals(stopping: asyncio.Event) -> Iterator[None]:
+    """SIGTERM and SIGINT set `stopping` (the bot's `stop`: `app.run_until_stopped` ends
+    gracefully) instead of killing the process on the spot; a second one while stopping is
+    logged and ignored (the drain is bounded by `[delivery] drain_seconds`)."""
     loop = asyncio.get_running_loop()
 
     def stop(sig: signal.Signals) -> None:
-        if bot.stop.is_set():
+        if stopping.is_set():
             log.warning("%s again: already stopping", sig.name)
             return
         log.info("%s: stopping (posts in flight may finish)", sig.name)
-        bot.stop.set()
+        stopping.set()
 
     signals = (signal.SIGTERM, signal.SIGINT)
     for sig in signals:
@@ -175,6 +200,13 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     run_parser.add_argument(
         "--history", metavar="FILE", help="poll a JSON Lines history, not the API"
+    )
+    run_parser.add_argument(
+        "--role",
+        choices=list(app.ROLES),
+        default="all",
+        help="what this process runs: all (the default: one process does everything) or web "
+        "(only the HTTP endpoints of Slack and Discord; needs a shared database)",
     )
     run_parser.set_defaults(handler=cmd_run)
 

@@ -6,6 +6,10 @@ error code, ...). Payloads are complete enough for discord.py 2.7 to parse them 
 ../shared/docs/testing-chat-offline.md); every JSON answer carries `Content-Type:
 application/json` exactly, because discord.py treats anything else as text.
 
+For the Interactions Endpoint URL it plays Discord's other side too: `post_interaction`
+signs an interaction with the application's Ed25519 key (a fresh pair per fake; the endpoint
+is configured with `fake.public_key`) and POSTs it to the bot, as Discord does.
+
 Point discord.py at it with `discord.http.Route.BASE = fake.api_base` and
 `discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)` (monkeypatched:
 both are process-wide class attributes).
@@ -17,11 +21,14 @@ import asyncio
 import itertools
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import WSMsgType, web
+from nacl.signing import SigningKey
 
 API_PREFIX = "/api/v10"
 APP_ID = "100000000000000001"
@@ -82,6 +89,9 @@ class FakeDiscord:
         self.commands: dict[str, list[dict[str, Any]]] = {}
         """Registered commands by scope: `global` or a guild id."""
         self.identify: list[dict[str, Any]] = []
+        """Every IDENTIFY payload, in order (its `shard` is `[id, count]`)."""
+        self.shards = 1
+        """The shard count GET /gateway/bot recommends."""
         self.connections = 0
         """Gateway connections opened (a resume after a close opens another)."""
         self.closed_with: list[int] = []
@@ -98,6 +108,8 @@ class FakeDiscord:
         self._runner: web.AppRunner | None = None
         self._changed = asyncio.Condition()
         self.port = 0
+        self.signing_key = SigningKey.generate()
+        """The application's key pair: Discord signs interactions with the private half."""
 
     # --- control from tests ------------------------------------------------------------------
 
@@ -160,6 +172,43 @@ class FakeDiscord:
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self.ready_gate.set)
 
+    @property
+    def public_key(self) -> str:
+        """What the developer portal shows as the application's Public Key (hex)."""
+        return self.signing_key.verify_key.encode().hex()
+
+    async def post_interaction(
+        self,
+        url: str,
+        payload: dict[str, Any],
+        *,
+        key: SigningKey | None = None,
+        timestamp: str | None = None,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> tuple[int, Any]:
+        """POST `payload` to an Interactions Endpoint as Discord does: the signature covers
+        the timestamp and the exact bytes sent. `key` signs with another key, `timestamp`
+        claims another time, `headers` replaces the signature headers, `body` sends other
+        bytes than were signed. Returns the status and the JSON (or text) answer."""
+        raw = json.dumps(payload).encode()
+        stamp = timestamp or str(int(time.time()))
+        signature = (key or self.signing_key).sign(stamp.encode() + raw).signature.hex()
+        sent = {
+            "X-Signature-Ed25519": signature,
+            "X-Signature-Timestamp": stamp,
+            "Content-Type": "application/json",
+        }
+        if headers is not None:
+            sent = {"Content-Type": "application/json", **headers}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, data=body if body is not None else raw, headers=sent) as response,
+        ):
+            if response.content_type == "application/json":
+                return response.status, await response.json()
+            return response.status, await response.text()
+
     def new_id(self) -> str:
         return str(next(self._ids))
 
@@ -203,18 +252,19 @@ class FakeDiscord:
                     await ws.send_str(json.dumps({"op": 11}))
                 elif frame["op"] == 2:
                     self.identify.append(frame["d"])
-                    self._tasks.add(asyncio.ensure_future(self._send_ready(ws)))
+                    shard = frame["d"].get("shard") or [0, 1]
+                    self._tasks.add(asyncio.ensure_future(self._send_ready(ws, shard)))
         finally:
             self._sockets.remove(ws)
         return ws
 
-    async def _send_ready(self, ws: web.WebSocketResponse) -> None:
+    async def _send_ready(self, ws: web.WebSocketResponse, shard: list[int]) -> None:
         await self.ready_gate.wait()
         if not ws.closed:
-            await ws.send_str(json.dumps(self._ready_event()))
+            await ws.send_str(json.dumps(self._ready_event(shard)))
             self.ready.set()
 
-    def _ready_event(self) -> dict[str, Any]:
+    def _ready_event(self, shard: list[int]) -> dict[str, Any]:
         return {
             "op": 0,
             "t": "READY",
@@ -226,7 +276,7 @@ class FakeDiscord:
                 "session_id": "fake-session",
                 "resume_gateway_url": self.gateway_url,
                 "application": {"id": APP_ID, "flags": 0},
-                "shard": [0, 1],
+                "shard": shard,
             },
         }
 
@@ -267,8 +317,21 @@ class FakeDiscord:
             return _json(user_payload(BOT_ID, "rankbot", bot=True))
         if m == "GET" and p == "/oauth2/applications/@me":
             return _json(self._application())
-        if m == "GET" and p in ("/gateway", "/gateway/bot"):
-            return _json({"url": self.gateway_url, "shards": 1})
+        if m == "GET" and p == "/gateway":
+            return _json({"url": self.gateway_url})
+        if m == "GET" and p == "/gateway/bot":
+            return _json(
+                {
+                    "url": self.gateway_url,
+                    "shards": self.shards,
+                    "session_start_limit": {
+                        "total": 1000,
+                        "remaining": 999,
+                        "reset_after": 0,
+                        "max_concurrency": 1,
+                    },
+                }
+            )
         if match := re.fullmatch(r"/applications/(\d+)(?:/guilds/(\d+))?/commands", p):
             if m == "PUT":
                 scope = match.group(2) or "global"
@@ -297,7 +360,7 @@ class FakeDiscord:
             "bot_public": True,
             "bot_require_code_grant": False,
             "owner": user_payload(OWNER_ID, "owner"),
-            "verify_key": "0" * 64,
+            "verify_key": self.public_key,
             "flags": 0,
             "summary": "",
         }

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import discord
@@ -206,6 +207,24 @@ class RankbotTree(app_commands.CommandTree):
             )
         else:
             await self._runner.answer(interaction, reply, ephemeral=True, deferred=False)
+
+
+def command_tree(
+    client: discord.Client,
+    services: Services,
+    renderer: Renderer,
+    *,
+    clock: Clock = utcnow,
+    on_command: Callable[[], Awaitable[None]] | None = None,
+) -> app_commands.CommandTree:
+    """The commands as both transports answer them: the gateway (`runtime.start`) and the
+    Interactions Endpoint (`interactions.serve`) build exactly this tree, so a command is
+    parsed, checked, run and rendered the same way whichever way it arrived. Replies render
+    with Discord's filters (names from the data markdown-escaped)."""
+    runner = CommandRunner(
+        replace(services, renderer=renderer), renderer, clock=clock, on_command=on_command
+    )
+    return build_tree(client, runner)
 
 
 def build_tree(client: discord.Client, runner: CommandRunner) -> app_commands.CommandTree:

@@ -3,6 +3,8 @@
 `await start(services)` logs in over REST, syncs the commands if their schema changed, and
 starts the gateway connection (`client.connect()`, which is `client.start()` after the login)
 as a task of the running loop; it never calls `client.run()`, which would take the loop over.
+With `[discord] interactions = "http"` it connects no gateway and serves the Interactions
+Endpoint instead (`interactions.serve`), with the same client and command tree.
 It returns a `DiscordRuntime` whose `sender` and `webhook_sender` plug into delivery
 (`senders["discord"]`, `senders["discord-webhook"]`) and whose `close()` shuts everything down.
 
@@ -16,23 +18,23 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import discord
-import discord.gateway
-import discord.http
-import yarl
 from discord import app_commands
 
 from bot.clock import Clock, utcnow
 from bot.commands.execute import Services
 from bot.delivery.webhook_urls import UrlEnv, env_name
 from bot.errors import ExitCode, RankbotError
-from bot.platforms.discord.commands import CommandRunner, build_tree
+from bot.platforms.discord import interactions
+from bot.platforms.discord.commands import command_tree
 from bot.platforms.discord.embeds import discord_renderer
+from bot.platforms.discord.endpoints import apply_endpoints as apply_endpoints
+from bot.platforms.discord.interactions import InteractionsServer
 from bot.platforms.discord.sender import DiscordSender, DiscordWebhookSender
 from bot.platforms.discord.settings import TOKEN_ENV, DiscordSettings, token_from_env
 from bot.platforms.discord.sync import sync_if_changed
@@ -63,14 +65,21 @@ async def login(client: discord.Client, token: str, api_base: str) -> None:
         ) from exc
 
 
-def apply_endpoints(settings: DiscordSettings) -> None:
-    """Point discord.py at `[discord] api_base` and `gateway_url` (defaults: the real ones).
-
-    Both are process-wide class attributes of discord.py, so this is done once at start-up,
-    before any client or webhook sends a request.
-    """
-    discord.http.Route.BASE = settings.api_base
-    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+def new_client(
+    settings: DiscordSettings, client_options: dict[str, Any] | None = None
+) -> discord.Client:
+    """The bot's client. Always discord.py's `AutoShardedClient`: with `[discord] shards =
+    "auto"` it asks Discord how many shards the bot needs (GET /gateway/bot) at each connect
+    and runs them all, so a bot that grows past 2,500 servers, where Discord requires
+    sharding, needs no change; with one shard it is the plain client plus that one request.
+    No intents: app commands arrive as interactions whatever the intents, and alerts are
+    plain REST posts."""
+    return discord.AutoShardedClient(
+        intents=discord.Intents.none(),
+        shard_count=settings.shards,
+        max_ratelimit_timeout=settings.max_ratelimit_wait,
+        **(client_options or {}),
+    )
 
 
 def webhook_sender(
@@ -141,33 +150,45 @@ class DiscordRuntime:
     tree: app_commands.CommandTree
     sender: DiscordSender
     webhook_sender: DiscordWebhookSender
-    gateway: asyncio.Task[None]
-    """The gateway connection; it reconnects by itself and ends only on a fatal error."""
+    gateway: asyncio.Task[None] | None
+    """The gateway connection; it reconnects by itself and ends only on a fatal error. None
+    when interactions arrive over HTTP (`[discord] interactions = "http"`)."""
     synced: bool
     """Whether this start registered the commands (their schema had changed)."""
     _session: aiohttp.ClientSession
+    interactions: InteractionsServer | None = None
+    """The Interactions Endpoint, when interactions arrive over HTTP."""
 
     async def problem(self) -> str | None:
-        """Why Discord commands cannot arrive right now (None: the gateway is connected),
-        for readiness (`/readyz`)."""
+        """Why Discord commands cannot arrive right now (None: the gateway is connected, or
+        interactions arrive over HTTP and its endpoint listens), for readiness (`/readyz`)."""
+        if self.gateway is None:
+            return None if self.interactions is not None else "no Discord connection"
         if self.gateway.done():
             return "the Discord gateway stopped (see the log)"
         if not self.client.is_ready():
             return "the Discord gateway is not connected yet (no READY)"
-        ws: discord.gateway.DiscordWebSocket | None = self.client.ws
-        if ws is None or not ws.open:
-            return "the Discord gateway is reconnecting"
+        if isinstance(self.client, discord.AutoShardedClient):
+            shards = self.client.shards.items()
+            closed = sorted(i for i, shard in shards if shard.is_closed())
+            if closed:
+                return f"Discord gateway shard(s) {closed} reconnecting"
         return None
 
     async def wait_ready(self, timeout: float | None = None) -> None:
-        """Until the gateway said READY (interactions arrive from then on)."""
-        await asyncio.wait_for(self.client.wait_until_ready(), timeout)
+        """Until the gateway said READY (interactions arrive from then on); at once when
+        they arrive over HTTP."""
+        if self.gateway is not None:
+            await asyncio.wait_for(self.client.wait_until_ready(), timeout)
 
     async def close(self) -> None:
+        if self.interactions is not None:
+            await self.interactions.close()
         await self.client.close()
-        self.gateway.cancel()
-        with contextlib.suppress(asyncio.CancelledError, discord.DiscordException):
-            await self.gateway
+        if self.gateway is not None:
+            self.gateway.cancel()
+            with contextlib.suppress(asyncio.CancelledError, discord.DiscordException):
+                await self.gateway
         await self._session.close()
 
 
@@ -196,15 +217,8 @@ async def start(
         raise DiscordUnavailable(f"set {TOKEN_ENV} to the bot token to use Discord")
     apply_endpoints(settings)
     renderer = discord_renderer(services.config.templates_dir)
-    # replies render with Discord's filters too: names from the data are markdown-escaped
-    services = replace(services, renderer=renderer)
-    client = discord.Client(
-        intents=discord.Intents.none(),
-        max_ratelimit_timeout=settings.max_ratelimit_wait,
-        **(client_options or {}),
-    )
-    runner = CommandRunner(services, renderer, clock=clock or utcnow, on_command=on_command)
-    tree = build_tree(client, runner)
+    client = new_client(settings, client_options)
+    tree = command_tree(client, services, renderer, clock=clock or utcnow, on_command=on_command)
     synced = False
     await login(client, token, settings.api_base)
     try:
@@ -216,11 +230,21 @@ async def start(
     if synced:
         scope = f"server {settings.dev_guild_id}" if settings.dev_guild_id else "globally"
         log.info("command schema changed: synced %s", scope)
-    gateway = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
-    gateway.add_done_callback(_watch_gateway(on_fatal))
+    gateway: asyncio.Task[None] | None = None
+    endpoint: InteractionsServer | None = None
+    if settings.serves_http:
+        try:
+            endpoint = await interactions.serve(settings, client, tree)
+        except BaseException:
+            await client.close()
+            raise
+    else:
+        gateway = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
+        gateway.add_done_callback(_watch_gateway(on_fatal))
     session = aiohttp.ClientSession()
 
     return DiscordRuntime(
+        interactions=endpoint,
         client=client,
         tree=tree,
         sender=DiscordSender(client, renderer),
