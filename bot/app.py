@@ -49,6 +49,7 @@ from bot.core.model import Snapshot
 from bot.delivery import settings as delivery_settings
 from bot.delivery.sender import Sender, SendResult, SendStatus
 from bot.delivery.settings import DeliverySettings
+from bot.delivery.tokens import describe as describe_token
 from bot.delivery.webhook_urls import UrlEnv, declared_url_env
 from bot.delivery.workers import Delivery, send_once
 from bot.engine.alert_charts import AlertCharts, Draw, draw_in_worker
@@ -267,11 +268,15 @@ async def run_until_stopped(bot: Bot, drain_seconds: float) -> int:
         await asyncio.wait((main, stopped), return_when=asyncio.FIRST_COMPLETED)
     finally:
         stopped.cancel()
-        if not main.done():
-            main.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await main  # raises what stopped it, unless it was the stop
-    return await bot.delivery.stop(drain_seconds)
+        main.cancel()
+        await asyncio.wait((main,))
+        # whatever ended the run, no delivery worker outlives it: the HTTP clients and the
+        # store close next, and a worker still sending would meet a closed client
+        cut = await bot.delivery.stop(drain_seconds)
+    error = None if main.cancelled() else main.exception()
+    if error is not None:
+        raise error
+    return cut
 
 
 async def one_cycle(bot: Bot) -> TickReport:
@@ -392,6 +397,7 @@ async def ops_listener(config: Config, bot: Bot) -> AsyncIterator[ops_service.Op
             next_poll=lambda: bot.poller.next_poll,
             send_test=bot.send_test,
             platforms=lambda: [p for p in ("slack", "discord") if p in ops.health.conditions],
+            tokens_held=lambda: tokens_held(bot),
         )
 
         async def backup(target: Path) -> str:
@@ -403,11 +409,25 @@ async def ops_listener(config: Config, bot: Bot) -> AsyncIterator[ops_service.Op
         bot.poller.on_tick = lambda report: ops.metrics.on_tick(source, report)
         bot.delivery.on_outcome = ops.metrics.on_outcome
         ops.metrics.platforms(bot.senders)
+
+        async def no_token_held() -> str | None:
+            held = tokens_held(bot)
+            return "; ".join(f"{which} was refused ({why})" for _, which, why in held) or None
+
+        ops.health.add_check("tokens", no_token_held)
         bot.health = ops.health
         try:
             yield ops
         finally:
             bot.health = None
+
+
+def tokens_held(bot: Bot) -> list[tuple[str, str, str]]:
+    """(platform, which token, why) of every bot token delivery holds as refused."""
+    return [
+        (scope[0], describe_token(scope), held.reason)
+        for scope, held in bot.delivery.tokens.all.items()
+    ]
 
 
 @contextlib.asynccontextmanager

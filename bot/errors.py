@@ -18,6 +18,7 @@ Pure standard library, so the core may import it too.
     │   ├── ScheduleError (core.local_time)     2  a time, zone or duration
     │   ├── ParseError (commands.parse)         2  a chat command line (answered, not raised)
     │   ├── AdminError (ops.admin)              2  an admin operation as asked cannot be done
+    │   ├── TemplateTooLong (render.templates)  2  a template override that prints too much
     │   └── ChartError (render.charts)          2  a chart that cannot be drawn
     │       ├── NotEnoughHistory
     │       └── ChartUnavailable (render.chart_pool)  the chart worker died or hung

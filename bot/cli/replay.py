@@ -21,6 +21,7 @@ from bot.core.text import T
 from bot.engine.ingest import ingest
 from bot.errors import UsageError
 from bot.i18n import say
+from bot.render.template_check import check_overrides
 from bot.render.templates import Renderer
 from bot.sources.replay import load_history
 
@@ -44,6 +45,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise UsageError(f"history file not found: {path}")
         snapshots = load_history(path)
+    check_overrides(config.templates_dir)  # a preview of broken overrides says which, at once
     renderer = Renderer(config.templates_dir)
     params = _detect_params(args, config)
     with tempfile.TemporaryDirectory(prefix="rankbot-") as tmp:

@@ -25,6 +25,7 @@ from bot.delivery.settings import DeliverySettings
 from bot.engine.poller import TickReport
 from bot.errors import ExitCode, UsageError
 from bot.platforms.console import ConsoleSender
+from bot.render.template_check import check_overrides
 from bot.render.templates import Renderer
 from bot.sources.base import Source
 
@@ -63,6 +64,7 @@ async def poll_once(args: argparse.Namespace, config: Config) -> int:
     """One tick, then one delivery attempt per due post (`rankbot poll --once`)."""
     if not args.dry_run:
         require_webhook_urls(config)
+    check_overrides(config.templates_dir)
     renderer = Renderer(config.templates_dir)
     settings: DeliverySettings = config.section("delivery")
     async with (
@@ -127,6 +129,7 @@ async def run_all(args: argparse.Namespace, config: Config) -> int:
     """`rankbot run`: poller, delivery, and the Slack and Discord adapters that are configured,
     all in this one loop until stopped, with the `[ops]` listener when one is set."""
     require_webhook_urls(config)
+    check_overrides(config.templates_dir)
     renderer = Renderer(config.templates_dir)
     settings: DeliverySettings = config.section("delivery")
     async with (

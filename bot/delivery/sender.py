@@ -1,8 +1,9 @@
 """The one contract every chat platform implements to deliver a post: `Sender` and its
 `SendResult`.
 
-Why three outcomes and not an exception: delivery (`bot.delivery.workers`) must decide per
-answer whether to record the post as sent, try again later, or pause the channel; a sender
+Why a few outcomes and not an exception: delivery (`bot.delivery.workers`) must decide per
+answer whether to record the post as sent, try again later, pause the channel, or hold every
+channel of a refused token; a sender
 classifies its platform's answer once (healthchecks' `permanent=`, Alertmanager's recoverable
 flag), and delivery never needs to know the platform.
 """
@@ -23,6 +24,10 @@ class SendStatus(Enum):
     """Temporary: rate limited, server error, timeout. Try again after `retry_after`."""
     PERMANENT = "permanent"
     """It will not work by trying again: the post fails for good (see `SendResult.failure`)."""
+    HELD = "held"
+    """The bot token was refused (revoked, reset): not this channel's fault. The post stays
+    pending, untouched, and every channel of that token waits until it works again
+    (`bot.delivery.tokens`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,15 +40,25 @@ import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clock import Clock, utcnow
-from bot.core.messages import ChannelRef
+from bot.core.messages import ChannelRef, Message
+from bot.core.planning import Planned
 from bot.delivery.rate_limits import RateLimiter
 from bot.delivery.sender import Sender, SendResult, SendStatus
 from bot.delivery.settings import DeliverySettings
+from bot.delivery.tokens import (
+    CHECK_FIRST_SECONDS,
+    CHECK_MAX_SECONDS,
+    Scope,
+    TokenCheck,
+    TokenHealth,
+    describe,
+    token_scope,
+)
 from bot.net.deadline import GRACE_SECONDS, LATE_SECONDS, within
 from bot.net.retry import backoff, bounded_delay
 from bot.net.slices import Slices
@@ -221,6 +231,7 @@ class Delivery:
         clock: Clock = utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
+        tokens: TokenHealth | None = None,
     ) -> None:
         self._outbox = outbox
         self._senders = senders
@@ -243,6 +254,9 @@ class Delivery:
         self._broken: asyncio.Future[None] | None = None
         self._wait_for_retries = True
         self._stopping = False
+        self.tokens = tokens or TokenHealth()
+        """Bot tokens refused right now: their channels wait (`bot.delivery.tokens`)."""
+        self._token_checks: dict[Scope, asyncio.Task[None]] = {}
         self._sending: set[ChannelRef] = set()
         """Channels whose worker has a request out, or its outcome on the way to the disk."""
         self.stats = DeliveryStats()
@@ -300,6 +314,8 @@ class Delivery:
         retry time, a rate limit) stop at once. Returns how many sends were cut off: their
         posts stay pending and go out after the restart."""
         self._stopping = True
+        for check in self._token_checks.values():
+            check.cancel()
         idle = [t for c, t in self._workers.items() if c not in self._sending]
         busy = [t for c, t in self._workers.items() if c in self._sending]
         for task in idle:
@@ -324,7 +340,9 @@ class Delivery:
             await slices.pause()
             if self._stopping:
                 return
-            if channel in self._workers or await self._is_paused(channel):
+            if channel in self._workers or self.tokens.held_channel(channel):
+                continue
+            if await self._is_paused(channel):
                 continue
             if channel in self._waiting_for_chart:
                 head = await self._outbox.head(channel)
@@ -345,7 +363,7 @@ class Delivery:
 
     async def _drain(self, channel: ChannelRef, sender: Sender) -> None:
         try:
-            while not self._stopping and not await self._is_paused(channel):
+            while not self._stopping and not await self._stopped_here(channel):
                 item = await self._outbox.head(channel)
                 if item is None:
                     return
@@ -366,7 +384,7 @@ class Delivery:
                 self._settings.concurrency, self._settings.stalled_after_seconds
             )
         attempts, not_before = item.attempts, item.not_before
-        while not await self._is_paused(item.channel):
+        while not await self._stopped_here(item.channel):
             if not self._wait_for_retries and not item.is_due(self._clock()):
                 return False
             await self._wait_until(not_before)
@@ -382,6 +400,8 @@ class Delivery:
                     return True
                 if result.status is SendStatus.PERMANENT:
                     return await self._fail(item, result, now)
+                if result.status is SendStatus.HELD:
+                    return await self._hold_token(item, result, sender, now)
                 attempts += 1
                 delay = retry_delay(result, attempts, self._settings, self._rng)
                 not_before = now + timedelta(seconds=delay)
@@ -440,6 +460,66 @@ class Delivery:
     def _observe(self, item: OutboxItem, outcome: Outcome, result: SendResult) -> None:
         if self.on_outcome is not None:
             self.on_outcome(item, outcome, result)
+
+    async def _stopped_here(self, channel: ChannelRef) -> bool:
+        """Whether `channel` must not get posts now: its token is held, or it is paused."""
+        return bool(self.tokens.held_channel(channel)) or await self._is_paused(channel)
+
+    async def _hold_token(
+        self, item: OutboxItem, result: SendResult, sender: Sender, now: datetime
+    ) -> bool:
+        """The token was refused: hold every channel that uses it (the post stays pending,
+        no attempt counted), say so once, and check the token until it works again."""
+        scope = token_scope(item.channel)
+        if scope is None:  # a platform without bot tokens: the channel's own problem
+            return await self._fail(item, replace(result, status=SendStatus.PERMANENT), now)
+        reason = result.reason or "the token was refused"
+        if self.tokens.hold(scope, reason, now):
+            what = describe(scope)
+            log.error(
+                "%s was refused (%s): posts to every channel using it wait until it works "
+                "again (it is checked with backoff); put a valid token in place",
+                what,
+                reason,
+            )
+            await self._notify_operator(f"⚠️ {what} was refused ({reason}): alerts wait.", now)
+            if isinstance(sender, TokenCheck) and self._wake is not None:
+                self._token_checks[scope] = asyncio.ensure_future(self._check_token(scope, sender))
+        return False
+
+    async def _check_token(self, scope: Scope, sender: TokenCheck) -> None:
+        """Ask the platform again, with backoff, until the token works; then go on."""
+        attempt = 0
+        try:
+            while True:
+                attempt += 1
+                await self._sleep(
+                    backoff(attempt, base=CHECK_FIRST_SECONDS, cap=CHECK_MAX_SECONDS, rng=self._rng)
+                )
+                try:
+                    works = await within(sender.check_token(scope[1]), self._settings.send_timeout)
+                except Exception as exc:  # a check that fails says nothing about the token
+                    log.info("%s: check failed (%s)", describe(scope), type(exc).__name__)
+                    continue
+                if works:
+                    break
+        finally:
+            self._token_checks.pop(scope, None)
+        held = self.tokens.release(scope)
+        log.warning("%s works again: its channels get their waiting posts", describe(scope))
+        if held is not None:
+            await self._notify_operator(f"✅ {describe(scope)} works again.", self._clock())
+        self.kick()
+
+    async def _notify_operator(self, text: str, now: datetime) -> None:
+        """A notice to `[delivery] operator_channel`, unless that channel cannot get it (it
+        uses a held token, or there is none: the log line is then all there is)."""
+        operator = self._settings.operator_channel
+        if operator is None or self.tokens.held_channel(operator):
+            return
+        key = f"token-notice:{operator.key}:{now.isoformat()}"
+        await self._outbox.enqueue([Planned(operator, Message(notice=text), key)], now=now)
+        self.kick()
 
     async def _wait_until(self, moment: datetime | None) -> None:
         if moment is None:

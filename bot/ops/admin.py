@@ -51,6 +51,8 @@ class Live:
     next_poll: Callable[[], datetime | None]
     send_test: Callable[[ChannelRef, str], Awaitable[SendResult]]
     platforms: Callable[[], Sequence[str]]
+    tokens_held: Callable[[], Sequence[tuple[str, str, str]]] = lambda: ()
+    """(platform, which token, why) of every bot token refused right now (`TokenHealth`)."""
 
 
 Backup = Callable[[Path], Awaitable[str]]
@@ -312,9 +314,10 @@ class Admin:
             bot["not_ready"] = dict(readiness.reasons)
             live_next = self.live.next_poll()
             next_poll = _iso(live_next) if live_next is not None else next_poll
+            tokens = self.live.tokens_held()
             for platform in self.live.platforms():
                 problem = readiness.reasons.get(platform)
-                held = {k: v for k, v in readiness.reasons.items() if k.startswith("token:")}
+                held = {which: why for p, which, why in tokens if p == platform}
                 platforms.append(
                     {
                         "platform": platform,

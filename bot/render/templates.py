@@ -11,6 +11,7 @@ the templates `{% trans %}` and `_()`, whose `gettext` comes from that language'
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -18,7 +19,17 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, pass_context
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateNotFound,
+    TemplateRuntimeError,
+    TemplateSyntaxError,
+    pass_context,
+)
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -27,10 +38,13 @@ from bot.core.countries import UNKNOWN, flag
 from bot.core.countries import country_name as core_country_name
 from bot.core.events import Event
 from bot.core.text import T
+from bot.errors import UsageError
 from bot.i18n import DEFAULT, gettext_for, say
 from bot.i18n.formats import compact_tokens, dates, day_label, moment, window
 from bot.i18n.formats import country_name as localized_country
 from bot.i18n.formats import day as iso_day
+
+log = logging.getLogger("rankbot.render")
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]
 """`bot/`: the templates sit in `bot/templates` (wheel) or beside the package (checkout)."""
@@ -182,8 +196,22 @@ class _WithGettext(Protocol):
     ) -> None: ...
 
 
+MAX_OUTPUT_CHARS = 200_000
+"""No template renders more than this (the longest real post is a few thousand characters):
+a hostile override that loops cannot fill the memory."""
+
+
+class TemplateTooLong(UsageError, TemplateRuntimeError):
+    """A template rendered more than `MAX_OUTPUT_CHARS` (a Jinja2 error too, so what catches
+    a template's failures catches this one)."""
+
+
 class Renderer:
-    """Renders events and views; `extra_filters` lets a flavour add its own (e.g. escaping)."""
+    """Renders events and views; `extra_filters` lets a flavour add its own (e.g. escaping).
+
+    A template from the override directory that fails when rendered (an error the start-up
+    check could not foresee, `bot.render.template_check`) is replaced by the built-in one of
+    the same name, with a warning: a broken override must not block a channel's posts."""
 
     def __init__(
         self,
@@ -191,12 +219,18 @@ class Renderer:
         *,
         extra_filters: Mapping[str, Any] | None = None,
     ) -> None:
+        self.override_dir = override_dir
+        self._extra_filters = extra_filters
         loaders = []
         if override_dir is not None:
             loaders.append(FileSystemLoader(str(override_dir)))
         loaders.append(FileSystemLoader(str(shipped_templates_dir())))
-        self.env = SandboxedEnvironment(
-            loader=ChoiceLoader(loaders),
+        self.env = self._environment(ChoiceLoader(loaders))
+        self._builtin: SandboxedEnvironment | None = None
+
+    def _environment(self, loader: BaseLoader) -> SandboxedEnvironment:
+        env = SandboxedEnvironment(
+            loader=loader,
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
@@ -206,19 +240,41 @@ class Renderer:
         )
         # New style: `{% trans %}` hands its values to the callables, which apply them after
         # translating; each render passes its language's callables in the context.
-        cast(_WithGettext, self.env).install_gettext_callables(*gettext_for(DEFAULT), newstyle=True)
-        self.env.filters.update(FILTERS)
-        self.env.globals["under_heading"] = False
+        cast(_WithGettext, env).install_gettext_callables(*gettext_for(DEFAULT), newstyle=True)
+        env.filters.update(FILTERS)
+        env.globals["under_heading"] = False
         """An event template leaves out its window when a grouped post's headline or section
         heading already names it (`grouped.j2` sets this to true around its events)."""
-        if extra_filters:
-            self.env.filters.update(extra_filters)
+        if self._extra_filters:
+            env.filters.update(self._extra_filters)
+        return env
 
     def render(
         self, name: str, *, lang: str = DEFAULT, tz: str | None = None, **context: Any
     ) -> str:
         """Template `name` in language `lang` (times in zone `tz`)."""
-        return self.env.get_template(name).render(**language_context(lang, tz), **context).strip()
+        values = {**language_context(lang, tz), **context}
+        try:
+            return bounded_render(self.env.get_template(name), values)
+        except Exception as exc:
+            if self.override_dir is None or not _raised_in(exc, self.override_dir):
+                raise
+            builtin = self._builtin_env()
+            try:
+                template = builtin.get_template(name)
+            except TemplateNotFound:
+                raise exc from None
+            log.warning(
+                "template override %s does not render (%s): the built-in one is used",
+                name,
+                _reason(exc),
+            )
+            return bounded_render(template, values)
+
+    def _builtin_env(self) -> SandboxedEnvironment:
+        if self._builtin is None:
+            self._builtin = self._environment(FileSystemLoader(str(shipped_templates_dir())))
+        return self._builtin
 
     def event(self, event: Event, flavour: str = "text", *, lang: str = DEFAULT) -> str:
         return self.render(
@@ -238,6 +294,37 @@ class Renderer:
         `shown` are rendered and the rest counted ("…and N more"), while the headline and the
         one citation line describe them all; in `lang`."""
         return self.render(f"{flavour}/grouped.j2", lang=lang, **group_context(events, shown, note))
+
+
+def bounded_render(template: Template, context: Mapping[str, Any]) -> str:
+    """`template.render(context)`, stopped with `TemplateTooLong` beyond `MAX_OUTPUT_CHARS`."""
+    parts: list[str] = []
+    size = 0
+    for chunk in template.generate(context):
+        size += len(chunk)
+        if size > MAX_OUTPUT_CHARS:
+            raise TemplateTooLong(f"renders more than {MAX_OUTPUT_CHARS:,} characters")
+        parts.append(chunk)
+    return "".join(parts).strip()
+
+
+def _raised_in(exc: BaseException, directory: Path) -> bool:
+    """Whether `exc` comes from a template file under `directory` (Jinja2 puts template
+    files in tracebacks, and syntax errors carry their file)."""
+    prefix = str(directory)
+    if isinstance(exc, TemplateSyntaxError):
+        return (exc.filename or "").startswith(prefix)
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.startswith(prefix):
+            return True
+        tb = tb.tb_next
+    return isinstance(exc, TemplateTooLong)
+
+
+def _reason(exc: BaseException) -> str:
+    where = f" line {exc.lineno}" if isinstance(exc, TemplateSyntaxError) else ""
+    return f"{type(exc).__name__}{where}: {' '.join(str(exc).split())[:200]}"
 
 
 def group_context(

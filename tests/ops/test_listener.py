@@ -144,3 +144,27 @@ def test_admin_requests_need_the_header_and_json(listener: tuple[LoopThread, Ops
     # this listener was started without admin operations
     ok = httpx.post(f"{base}/admin/status", json={}, headers={"X-Rankbot-Admin": "1"})
     assert ok.status_code == 404
+
+
+def test_a_refused_bot_token_makes_the_bot_not_ready(tmp_path: Path) -> None:
+    from bot.sources.replay import ReplaySource
+
+    now = datetime(2026, 3, 2, 12, tzinfo=UTC)
+
+    async def main() -> None:
+        config = app.config_from_mapping({}, base=tmp_path)
+        async with app.open_database(tmp_path / "db.json") as store:
+            bot = await app.build_bot(config, store, ReplaySource([]), {})
+            async with app.ops_listener(config, bot) as ops:
+                assert (await ops.health.publish()).ready
+                bot.delivery.tokens.hold(("discord", ""), "HTTP 401", now)
+                readiness = await ops.health.publish()
+                assert not readiness.ready
+                assert readiness.reasons == {
+                    "tokens": "the Discord bot token was refused (HTTP 401)"
+                }
+                assert app.tokens_held(bot) == [("discord", "the Discord bot token", "HTTP 401")]
+                bot.delivery.tokens.release(("discord", ""))
+                assert (await ops.health.publish()).ready
+
+    asyncio.run(main())

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,16 @@ from jinja2.exceptions import SecurityError
 from bot.core.countries import shipped_table
 from bot.core.events import KINDS, DetectParams, Event
 from bot.engine.ingest import ingest
-from bot.render.templates import Renderer, human_tokens, percent, rank_arrow, signed_percent
+from bot.errors import ConfigError
+from bot.render.template_check import check_overrides
+from bot.render.templates import (
+    Renderer,
+    bounded_render,
+    human_tokens,
+    percent,
+    rank_arrow,
+    signed_percent,
+)
 from bot.store.protocols import Store
 from tests.helpers import read_store, snap
 
@@ -103,5 +113,58 @@ def test_override_directory_wins_and_runs_sandboxed(tmp_path: Path) -> None:
     leader = next(e for e in events if e.kind == "new_leader")
     assert Renderer(tmp_path / "tpl").event(leader) == "LEADER minimax/m 1.5T"
     (override / "new_leader.j2").write_text("{{ e.__class__.__mro__ }}")
-    with pytest.raises(SecurityError):
-        Renderer(tmp_path / "tpl").render("text/new_leader.j2", e=().__class__)
+    with pytest.raises(SecurityError):  # the sandbox refuses it
+        bounded_render(Renderer(tmp_path / "tpl").env.get_template("text/new_leader.j2"), {})
+    # and at send time the built-in template takes its place
+    assert Renderer(tmp_path / "tpl").event(leader) == Renderer().event(leader)
+
+
+def _override(tmp_path: Path, name: str, text: str) -> Path:
+    root = tmp_path / "tpl"
+    (root / name).parent.mkdir(parents=True, exist_ok=True)
+    (root / name).write_text(text)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "problem"),
+    [
+        ("text/new_leader.j2", "{% if %}", "text/new_leader.j2 line 1 does not compile"),
+        ("slack/grouped.j2", "{{ e | nosuchfilter }}", "slack/grouped.j2 line 1 does not compile"),
+        ("discord/surge.j2", "{{ e.__class__.__mro__ }}", "discord/surge.j2 does not render"),
+        ("text/drop.j2", "{{ e.no_such_field }}", "text/drop.j2 does not render"),
+        (
+            "text/grouped.j2",
+            "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+            "more than 200,000 characters",
+        ),
+        ("slack/_section.j2", "{% for %}", "slack/_section.j2 line 1 does not compile"),
+    ],
+)
+def test_a_bad_or_hostile_override_stops_the_start_naming_the_file(
+    tmp_path: Path, name: str, text: str, problem: str
+) -> None:
+    root = _override(tmp_path, name, text)
+    with pytest.raises(ConfigError, match=re.escape(problem)) as refused:
+        check_overrides(root)
+    assert str(root / name) in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_good_overrides_pass_the_check(tmp_path: Path) -> None:
+    root = _override(tmp_path, "text/new_leader.j2", "LEADER {{ e.name }}")
+    _override(tmp_path, "slack/new_leader.j2", "*{{ e.name | md }}*")
+    check_overrides(root)
+    check_overrides(None)
+
+
+def test_an_override_that_fails_at_send_time_falls_back_to_the_built_in(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    events = _sample_events(tmp_path / "a")
+    leader = next(e for e in events if e.kind == "new_leader")
+    # passes the start-up check (its sample has a rank), fails on this event's data
+    root = _override(tmp_path, "text/new_leader.j2", "{{ 1 // (e.rank - 1) }}")
+    with caplog.at_level("WARNING", logger="rankbot.render"):
+        text = Renderer(root).event(leader)
+    assert text == Renderer().event(leader)
+    assert "template override text/new_leader.j2 does not render" in caplog.text

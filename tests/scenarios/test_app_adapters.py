@@ -4,6 +4,9 @@ replayed snapshot reaching a subscribed channel on each platform exactly once.""
 from __future__ import annotations
 
 import contextlib
+import io
+import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +14,7 @@ import discord
 import httpx
 import pytest
 
-from bot import app
+from bot import app, logs
 from bot.app import build_bot, default_senders, start_chat_adapters
 from bot.commands.execute import Services, execute
 from bot.core.messages import Caller, ChannelRef, CommandContext
@@ -33,15 +36,43 @@ def discord_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(gateway, "DEFAULT_GATEWAY", gateway.DEFAULT_GATEWAY)
 
 
+SECRETS = {
+    "SLACK_BOT_TOKEN": "xoxb-1234567890-0987654321-AbCdEfSeCrEt",
+    "SLACK_APP_TOKEN": "xapp-1-A0SECRET-1234567890-abcdef0123",
+    "DISCORD_BOT_TOKEN": "MTIzNDU2Nzg5MDEyMzQ1Njc4OTA.GaBcDe.SeCrEtDiScOrDtOkEnAbCdEfGhIjKl",
+}
+
+
+@pytest.fixture(params=["text", "json"])
+def debug_log(request: pytest.FixtureRequest) -> Iterator[io.StringIO]:
+    """Every record at DEBUG, through rankbot's own log setup, into a buffer."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    out = io.StringIO()
+    yield out
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
 async def test_run_starts_both_adapters_and_each_channel_gets_one_post(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, discord_endpoints: None
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    discord_endpoints: None,
+    debug_log: io.StringIO,
+    request: pytest.FixtureRequest,
 ) -> None:
     slack_fake = await SlackFake().start()
     discord_fake = FakeDiscord()
     await discord_fake.start()
-    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
-    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-test")
-    monkeypatch.setenv("DISCORD_BOT_TOKEN", "discord-test-token")
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    # no token in any line at any level, from rankbot or the libraries (slack_sdk, discord.py,
+    # aiohttp): the secrets above have the platforms' shapes, so the redactor's patterns and
+    # its environment rule both stand between them and the log
+    logs.configure("debug", request.node.callspec.params["debug_log"], stream=debug_log)
     config = app.config_from_mapping(
         {
             "slack": {"api_url": slack_fake.api_url},
@@ -87,3 +118,10 @@ async def test_run_starts_both_adapters_and_each_channel_gets_one_post(
     finally:
         await slack_fake.close()
         await discord_fake.close()
+    written = debug_log.getvalue()
+    assert written.count("\n") > 20, "debug logging wrote next to nothing"
+    assert "slack_sdk" in written and "discord." in written  # the libraries did speak
+    for value in SECRETS.values():
+        for part in value.split("-")[-1:] + value.split(".")[-1:]:
+            assert part not in written
+    assert "xoxb-1" not in written and "xapp-1-" not in written

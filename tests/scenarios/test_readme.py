@@ -108,10 +108,16 @@ def follow(
         if " run " in f"{line} ":
             log = (clone / "run.log").open("wb")
             bot = subprocess.Popen(["bash", "-c", line], cwd=clone, env=env, stdout=log, stderr=log)
-            wait_ready(port, bot, clone / "run.log")
+            try:
+                wait_ready(port, bot, clone / "run.log")
+            except BaseException:
+                stop(bot)  # never leave the bot running after a failed test
+                raise
             continue
         done = subprocess.run(["bash", "-c", line], cwd=clone, env=env, capture_output=True)
         output = (done.stdout + done.stderr).decode()
+        if done.returncode != 0 and bot is not None:
+            stop(bot)
         assert done.returncode == 0, f"{line}\n{output}"
     assert bot is not None, "the README never starts the bot"
     return bot

@@ -7,7 +7,9 @@ resend of the same post within Discord's dedup window (a crash between the send 
 record) is dropped by Discord itself. Webhook executions take no nonce: the outbox's own
 record is their only dedup.
 
-Answers become what delivery understands (platform-rules.md): 403/404 and the codes 50001
+Answers become what delivery understands (platform-rules.md): a 401 (the bot token was reset
+or revoked) is HELD, every Discord channel waits until `GET /users/@me` works again
+(`check_token`); 403/404 and the codes 50001
 (Missing Access), 50013 (Missing Permissions) and 10003 (Unknown Channel) are PERMANENT with
 the reason (the subscription is paused and never retried in a loop: 10,000 such answers in
 ten minutes get the IP banned); a 429 is RETRY at Discord's `retry_after`. discord.py itself
@@ -63,6 +65,8 @@ def result_for_error(exc: discord.DiscordException) -> SendResult:
         )
     if not isinstance(exc, discord.HTTPException):
         return SendResult(SendStatus.RETRY, reason=f"Discord client error ({type(exc).__name__})")
+    if exc.status == 401:  # the bot token was reset or revoked: every channel waits for it
+        return SendResult(SendStatus.HELD, reason=f"HTTP 401, code {exc.code}")
     if exc.code in PERMANENT_CODES:
         return SendResult(SendStatus.PERMANENT, reason=PERMANENT_CODES[exc.code], failure=ACCESS)
     if exc.status == 429:
@@ -71,7 +75,7 @@ def result_for_error(exc: discord.DiscordException) -> SendResult:
         return SendResult(
             SendStatus.RETRY, retry_after=retry_after, reason="rate limited by Discord (429)"
         )
-    if exc.status in (401, 403, 404):
+    if exc.status in (403, 404):
         return SendResult(
             SendStatus.PERMANENT,
             reason=f"Discord refused the post (HTTP {exc.status}, code {exc.code}: {exc.text})",
@@ -102,6 +106,16 @@ class DiscordSender:
         self._client = client
         self._renderer = renderer
         self._embeds: PerMessage[discord.Embed] = PerMessage()
+
+    async def check_token(self, workspace: str) -> bool | None:
+        """`GET /users/@me` with the bot token (`bot.delivery.tokens.TokenCheck`)."""
+        try:
+            await self._client.http.request(discord.http.Route("GET", "/users/@me"))
+        except discord.HTTPException as exc:
+            return False if exc.status == 401 else None
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            return None
+        return True
 
     async def send(
         self, channel: ChannelRef, message: Message, *, idempotency_key: str

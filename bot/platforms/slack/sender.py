@@ -1,10 +1,12 @@
 """Posting planned messages to Slack with `chat.postMessage`: Block Kit blocks and a plain-text
 fallback (incoming webhooks get the same, from `bot.platforms.slack.webhook`).
 
-Slack's answers become the three outcomes delivery understands. The errors that mean "this
-channel cannot take posts" (`not_in_channel`, `channel_not_found`, `is_archived`, and the
-token being dead) are PERMANENT with Slack's error code as the reason, so delivery pauses the
-subscription and `/rankbot status` can say why. A 429 is RETRY with its `Retry-After`; server
+Slack's answers become the outcomes delivery understands. The errors that mean "this
+channel cannot take posts" (`not_in_channel`, `channel_not_found`, `is_archived`) are
+PERMANENT access failures with Slack's error code as the reason, so delivery pauses the
+subscription and `/rankbot status` can say why; a dead token (`invalid_auth`, `token_revoked`,
+`account_inactive`) is HELD: every channel of the workspace waits until `auth.test` works
+again (`check_token`). A 429 is RETRY with its `Retry-After`; server
 errors and network trouble are RETRY too: delivery (the outbox) waits and tries again, so this
 module never sleeps and never retries by itself. Blocks Slack refuses are not worth a retry:
 the text fallback is posted alone instead. Charts (`Message.attachments`) are uploaded with the
@@ -34,15 +36,14 @@ from bot.store.protocols import ACCESS, CONTENT
 
 log = logging.getLogger("rankbot.slack")
 
+TOKEN_REFUSED = frozenset({"invalid_auth", "account_inactive", "token_revoked", "not_authed"})
+"""The workspace's bot token is dead: every channel of the workspace waits for it (HELD,
+`bot.delivery.tokens`), none is paused."""
 CANNOT_POST = frozenset(
     {
         "not_in_channel",
         "channel_not_found",
         "is_archived",
-        "invalid_auth",
-        "account_inactive",
-        "token_revoked",
-        "not_authed",
         "missing_scope",
     }
 )
@@ -107,6 +108,19 @@ class SlackSender:
             await self._upload(client, channel, ts, message.attachments)
         return SendResult(SendStatus.SENT, platform_id=ts)
 
+    async def check_token(self, workspace: str) -> bool | None:
+        """`auth.test` with the workspace's token (`bot.delivery.tokens.TokenCheck`)."""
+        client = await self._client_for(workspace)
+        if client is None:
+            return False
+        try:
+            await client.auth_test()
+        except SlackApiError as exc:
+            return False if error_code(exc) in TOKEN_REFUSED else None
+        except (aiohttp.ClientError, TimeoutError):
+            return None
+        return True
+
     @staticmethod
     async def _post(
         client: AsyncWebClient, channel: ChannelRef, text: str, blocks: list[Any] | None
@@ -169,6 +183,8 @@ def _api_failure(exc: SlackApiError, now: datetime) -> SendResult:
     if status == 429 or error == "ratelimited":
         retry_after = parse_retry_after(exc.response.headers.get("Retry-After"), now)
         return SendResult(SendStatus.RETRY, retry_after=retry_after, reason="rate limited (429)")
+    if error in TOKEN_REFUSED:
+        return SendResult(SendStatus.HELD, reason=error)
     if error in CANNOT_POST:
         return SendResult(SendStatus.PERMANENT, reason=error, failure=ACCESS)
     if error in REFUSED_CONTENT:

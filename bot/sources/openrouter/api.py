@@ -23,6 +23,7 @@ import httpx
 
 from bot.clock import utcnow
 from bot.errors import ExitCode, SourceError
+from bot.net.bodies import ANSWER_BYTES, read_at_most
 from bot.net.retry import backoff, parse_retry_after
 from bot.sources.openrouter.limiter import RequestLimiter
 
@@ -55,6 +56,11 @@ class Unavailable(OpenRouterError):
 
 class BadResponse(OpenRouterError):
     """The response is not the JSON object the API documents (truncated, garbage)."""
+
+
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+"""The largest answer read from the API: the model catalogue and a year of daily rankings
+are a few MB; an answer of 64 MB is an endpoint gone wrong, not data."""
 
 
 def user_agent(contact: str | None) -> str:
@@ -141,7 +147,7 @@ class OpenRouterApi:
             self.requests += 1
             unreachable = False
             try:
-                response = await self._client.get(path, params=params, headers=headers)
+                response, body = await self._fetch(path, params, headers)
             except httpx.TimeoutException:
                 problem = f"no answer within {self._timeout:g} s"
             except httpx.TransportError as exc:
@@ -150,8 +156,8 @@ class OpenRouterApi:
             else:
                 status = response.status_code
                 if status == 200:
-                    return self._json(response, what)
-                problem = f"HTTP {status}: {self._error_text(response)}"
+                    return self._json(body, what)
+                problem = f"HTTP {status}: {self._error_text(response, body)}"
                 if status == 401:
                     raise AuthError(BAD_KEY)
                 if status == 400 or (400 <= status < 500 and status != 429):
@@ -163,13 +169,31 @@ class OpenRouterApi:
             exit_code=ExitCode.NETWORK if unreachable else None,
         )
 
-    def _json(self, response: httpx.Response, what: str) -> Any:
+    async def _fetch(
+        self, path: str, params: dict[str, str], headers: dict[str, str]
+    ) -> tuple[httpx.Response, bytes]:
+        """One GET and its body: at most `MAX_RESPONSE_BYTES` of an answer (`BadResponse`
+        beyond), `ANSWER_BYTES` of an error (`bot.net.bodies`)."""
+        assert self._client is not None
+        async with self._client.stream("GET", path, params=params, headers=headers) as response:
+            limit = MAX_RESPONSE_BYTES if response.status_code == 200 else ANSWER_BYTES
+            body, more = await read_at_most(response, limit)
+        if more and response.status_code == 200:
+            raise BadResponse(
+                f"GET {path} answered more than {MAX_RESPONSE_BYTES // (1024 * 1024)} MB, "
+                "far beyond any real answer: not read"
+            )
+        return response, body
+
+    def _json(self, content: bytes, what: str) -> Any:
         try:
-            body = json.loads(response.content)
+            body = json.loads(content)
+        except RecursionError:
+            raise BadResponse(f"{what} returned JSON nested too deeply to be data") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise BadResponse(
                 f"{what} returned a body that is not JSON (truncated or garbage: {exc.msg} "
-                f"at byte {exc.pos} of {len(response.content)})"
+                f"at byte {exc.pos} of {len(content)})"
                 if isinstance(exc, json.JSONDecodeError)
                 else f"{what} returned a body that is not UTF-8 JSON"
             ) from None
@@ -177,15 +201,15 @@ class OpenRouterApi:
             raise BadResponse(f"{what} returned JSON that is not an object")
         return body
 
-    def _error_text(self, response: httpx.Response) -> str:
+    def _error_text(self, response: httpx.Response, content: bytes) -> str:
         """The API's `{"error": {"message"}}`, or the reason phrase; redacted, kept short."""
         message = response.reason_phrase or "error"
         try:
-            body = response.json()
+            body = json.loads(content)
             err = body.get("error") if isinstance(body, dict) else None
             if isinstance(err, dict) and isinstance(err.get("message"), str):
                 message = err["message"]
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):
             pass
         return self._redact(message[:200])
 

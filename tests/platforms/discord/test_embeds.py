@@ -130,7 +130,7 @@ def http_error(status: int, code: int, message: str = "x") -> discord.HTTPExcept
         (403, 50001, SendStatus.PERMANENT),
         (404, 10003, SendStatus.PERMANENT),
         (404, 0, SendStatus.PERMANENT),
-        (401, 0, SendStatus.PERMANENT),
+        (401, 0, SendStatus.HELD),  # the token: every channel waits for it
         (400, 50035, SendStatus.PERMANENT),
         (500, 0, SendStatus.RETRY),
         (503, 0, SendStatus.RETRY),

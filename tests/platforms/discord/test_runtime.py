@@ -449,6 +449,33 @@ async def test_403_missing_permissions_pauses_the_subscription_and_status_says_s
     assert "paused" in text and "50013" in text
 
 
+async def test_a_401_holds_every_discord_channel_until_the_token_works_again(
+    fake: FakeDiscord, store: Store, config: Config, discord_rt: runtime.DiscordRuntime
+) -> None:
+    await subscribed(fake, store, config, discord_rt, "country_flip")
+    before = len(fake.requests("POST", rf"/channels/{CHANNEL_ID}/messages"))
+    fake.fail_next(
+        "POST",
+        rf"/channels/{CHANNEL_ID}/messages",
+        401,
+        {"message": "401: Unauthorized", "code": 0},
+    )
+    outbox = await poll(store, config, [FLIP])
+    run = delivery(store, outbox, discord_rt)
+    await run.run_until_idle()
+
+    attempts = fake.requests("POST", rf"/channels/{CHANNEL_ID}/messages")[before:]
+    assert [a.status for a in attempts] == [401]
+    assert run.tokens.held("discord") == "HTTP 401, code 0"
+    sub = await store.subscriptions.get(CHANNEL)
+    assert sub is not None and not sub.paused  # not this channel's fault: nothing to resume
+    assert await outbox.count(CHANNEL) == 1 and run.stats.failed == 0
+
+    fake.fail_next("GET", "/users/@me", 401, {"message": "401: Unauthorized", "code": 0})
+    assert await discord_rt.sender.check_token("") is False
+    assert await discord_rt.sender.check_token("") is True
+
+
 async def test_a_model_named_everyone_is_shown_literally_and_pings_nobody(
     fake: FakeDiscord, store: Store, config: Config, discord_rt: runtime.DiscordRuntime
 ) -> None:

@@ -71,22 +71,33 @@ async def test_a_post_has_blocks_text_and_no_unfurls(fake: SlackFake) -> None:
     assert post.params["unfurl_links"] is False and post.params["unfurl_media"] is False
 
 
-@pytest.mark.parametrize(
-    "error",
-    [
-        "not_in_channel",
-        "channel_not_found",
-        "is_archived",
-        "invalid_auth",
-        "account_inactive",
-        "token_revoked",
-    ],
-)
+@pytest.mark.parametrize("error", ["not_in_channel", "channel_not_found", "is_archived"])
 async def test_errors_that_mean_cannot_post_are_permanent(fake: SlackFake, error: str) -> None:
     fake.fail("chat.postMessage", error=error)
     result = await _sender(fake).send(CHANNEL, NOTICE, idempotency_key="k")
-    assert (result.status, result.reason) == (SendStatus.PERMANENT, error)
+    assert (result.status, result.reason, result.failure) == (SendStatus.PERMANENT, error, "access")
     assert len(fake.called("chat.postMessage")) == 1
+
+
+@pytest.mark.parametrize("error", ["msg_too_long", "no_text", "invalid_arguments"])
+async def test_a_refused_message_is_a_content_failure(fake: SlackFake, error: str) -> None:
+    fake.fail("chat.postMessage", error=error)
+    result = await _sender(fake).send(CHANNEL, NOTICE, idempotency_key="k")
+    assert (result.status, result.failure) == (SendStatus.PERMANENT, "content")
+
+
+@pytest.mark.parametrize("error", ["invalid_auth", "account_inactive", "token_revoked"])
+async def test_a_dead_token_holds_the_workspace_and_auth_test_says_when_it_works(
+    fake: SlackFake, error: str
+) -> None:
+    sender = _sender(fake)
+    fake.fail("chat.postMessage", error=error)
+    result = await sender.send(CHANNEL, NOTICE, idempotency_key="k")
+    assert (result.status, result.reason) == (SendStatus.HELD, error)
+    fake.fail("auth.test", error=error)
+    assert await sender.check_token(TEAM_ID) is False
+    assert await sender.check_token(TEAM_ID) is True
+    assert len(fake.called("auth.test")) == 2
 
 
 async def test_429_carries_retry_after_and_server_errors_retry(fake: SlackFake) -> None:

@@ -222,3 +222,31 @@ async def test_the_key_never_appears_in_logs_or_errors(
     with pytest.raises(AuthError) as auth:
         await get(clock)
     assert KEY not in str(auth.value) and KEY not in caplog.text
+
+
+class _Endless:
+    """A body of `megabytes` MB, made on demand; counts what was asked for."""
+
+    def __init__(self, megabytes: int) -> None:
+        self.megabytes, self.pulled = megabytes, 0
+
+    async def __aiter__(self):  # type: ignore[no-untyped-def]
+        for _ in range(self.megabytes):
+            self.pulled += 1
+            yield b" " * 2**20
+
+
+async def test_an_answer_far_beyond_any_real_one_is_not_read(fake: FakeApi, clock: Clock) -> None:
+    body = _Endless(1024)  # 1 GB
+    fake.script = [httpx.Response(200, content=body)]
+    with pytest.raises(BadResponse, match="answered more than 64 MB"):
+        await get(clock)
+    assert body.pulled <= 65  # it stopped reading at 64 MB
+
+
+async def test_an_error_page_is_read_only_in_part(fake: FakeApi, clock: Clock) -> None:
+    body = _Endless(1024)
+    fake.script = [httpx.Response(400, content=body)]
+    with pytest.raises(RequestRejected):
+        await get(clock)
+    assert body.pulled <= 1
