@@ -12,6 +12,7 @@ import asyncio
 from typing import Any
 
 from bot import app
+from bot.cli import admin
 from bot.cli.common import config_from_args, existing_database
 
 
@@ -34,7 +35,7 @@ def add_command(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add `db` (with `db compact`) to the `rankbot` parser."""
     db = sub.add_parser(
         "db",
-        help="database maintenance (compact)",
+        help="database maintenance (compact, backup)",
         description="Maintenance of rankbot's database.",
     )
     actions = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -47,3 +48,12 @@ def add_command(sub: Any, common: argparse.ArgumentParser) -> None:
         "`rankbot run` first: it needs the write lock.",
     )
     compact.set_defaults(handler=cmd_compact)
+    backup = actions.add_parser(
+        "backup",
+        parents=[common],
+        help="write a verified copy of the database",
+        description="Copy the database to PATH and check the copy reads. With a bot running "
+        "and [ops] listen set, the running bot writes it; else it is copied directly.",
+    )
+    backup.add_argument("path", metavar="PATH", help="the new file (its journal goes beside it)")
+    backup.set_defaults(handler=admin.cmd_backup)
