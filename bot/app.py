@@ -39,24 +39,31 @@ import platformdirs
 
 from bot.clock import Clock, utcnow
 from bot.commands.execute import Services
+from bot.commands.sample_alert import sample_alert
 from bot.config import channels
 from bot.config import file as config_file
 from bot.config import log as log_settings
 from bot.config.database import DatabaseUrl, Location
 from bot.config.file import Config, SectionParser
+from bot.core.messages import ChannelRef
 from bot.core.model import Snapshot
 from bot.delivery import settings as delivery_settings
 from bot.delivery.claimed import ClaimedDelivery
-from bot.delivery.sender import Sender
+from bot.delivery.sender import Sender, SendResult, SendStatus
 from bot.delivery.settings import DeliverySettings
+from bot.delivery.tokens import describe as describe_token
 from bot.delivery.webhook_urls import UrlEnv, declared_url_env
-from bot.delivery.workers import Delivery
+from bot.delivery.workers import Delivery, send_once
 from bot.engine.alert_charts import AlertCharts, Draw, draw_in_worker
 from bot.engine.detect_params import detect_params
 from bot.engine.leader import poll_as_leader
 from bot.engine.planner import Planner
 from bot.engine.poller import Poller, TickReport, run_forever
-from bot.errors import UsageError
+from bot.errors import StoreCorrupt, UsageError
+from bot.ops import service as ops_service
+from bot.ops import settings as ops_settings
+from bot.ops.admin import Admin, Live
+from bot.ops.health import Health
 from bot.platforms.console import ConsoleSender
 from bot.platforms.discord import settings as discord_settings
 from bot.platforms.slack import settings as slack_settings
@@ -69,7 +76,7 @@ from bot.sources.openrouter import settings as source_settings
 from bot.sources.openrouter.api import KEY_ENV
 from bot.sources.openrouter.source import OpenRouterSource
 from bot.sources.replay import ReplaySource
-from bot.store.protocols import Outbox, Store
+from bot.store.protocols import Outbox, OutboxItem, Store
 from bot.store.tinydb import TinyStore, copy_database
 
 if TYPE_CHECKING:
@@ -84,6 +91,7 @@ CONFIG_SECTIONS: Mapping[str, SectionParser] = {
     "discord": discord_settings.parse,
     "slack": slack_settings.parse,
     "log": log_settings.parse,
+    "ops": ops_settings.parse,
 }
 """Top-level config keys owned by a part of the bot, and the parser each owner provides."""
 
@@ -175,6 +183,9 @@ class Bot:
     charts: AlertCharts
     delivery: Delivery
     senders: Mapping[str, Sender]
+    send_timeout: float = 30.0
+    health: Health | None = None
+    """Readiness of this process (`[ops]`): chat adapters add their connection checks."""
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     """Set to end `rankbot run` gracefully (`run_until_stopped`): a signal, or `fail`."""
     failure: BaseException | None = None
@@ -182,6 +193,18 @@ class Bot:
     @property
     def outbox(self) -> Outbox:
         return self.store.outbox
+
+    async def send_test(self, channel: ChannelRef, lang: str = "en") -> SendResult:
+        """Post the sample alert (`bot.commands.sample_alert`) to `channel` now, through
+        the platform's sender but not the outbox: a test is not an alert to keep or retry."""
+        sender = self.senders.get(channel.platform)
+        if sender is None:
+            reason = f"this bot has no {channel.platform} sender (is it configured?)"
+            return SendResult(SendStatus.PERMANENT, reason=reason)
+        now = utcnow()
+        message = sample_alert(now.date(), lang)
+        item = OutboxItem(f"test:{channel.key}:{now.isoformat()}", channel, message, now)
+        return await send_once(sender, item, self.send_timeout)
 
     def fail(self, error: BaseException) -> None:
         """An adapter that cannot go on (Discord closed the gateway for good) ends the run:
@@ -240,7 +263,7 @@ async def build_bot(
         keep_sent_days=config.keep_sent_days,
         clock=clock,
     )
-    return Bot(store, planner, poller, charts, delivery, senders)
+    return Bot(store, planner, poller, charts, delivery, senders, delivery_config.send_timeout)
 
 
 async def run_until_stopped(bot: Bot, drain_seconds: float) -> int:
@@ -383,6 +406,91 @@ async def open_database(
             await store.close()
 
 
+@contextlib.asynccontextmanager
+async def ops_listener(config: Config, bot: Bot) -> AsyncIterator[ops_service.Ops]:
+    """`[ops]` for any role that runs `bot`: health, readiness, metrics (the poller's and
+    delivery's hooks) and the admin channel (`bot.ops`); start chat adapters inside it so
+    readiness waits for their connections."""
+    source = bot.poller.source.name
+
+    def admin(ops: ops_service.Ops) -> Admin:
+        live = Live(
+            kick=bot.delivery.kick,
+            readiness=ops.health.readiness,
+            next_poll=lambda: bot.poller.next_poll,
+            send_test=bot.send_test,
+            platforms=lambda: [p for p in ("slack", "discord") if p in ops.health.conditions],
+            tokens_held=lambda: tokens_held(bot),
+        )
+
+        async def backup(target: Path) -> str:
+            return await backup_database(Path(bot.store.location), target)
+
+        return Admin(bot.store, config, source=source, live=live, backup=backup)
+
+    async with ops_service.serve(config.section("ops"), bot.store, utcnow, admin=admin) as ops:
+        bot.poller.on_tick = lambda report: ops.metrics.on_tick(source, report)
+        bot.delivery.on_outcome = ops.metrics.on_outcome
+        ops.metrics.platforms(bot.senders)
+
+        async def no_token_held() -> str | None:
+            held = tokens_held(bot)
+            return "; ".join(f"{which} was refused ({why})" for _, which, why in held) or None
+
+        ops.health.add_check("tokens", no_token_held)
+        bot.health = ops.health
+        try:
+            yield ops
+        finally:
+            bot.health = None
+
+
+def tokens_held(bot: Bot) -> list[tuple[str, str, str]]:
+    """(platform, which token, why) of every bot token delivery holds as refused."""
+    return [
+        (scope[0], describe_token(scope), held.reason)
+        for scope, held in bot.delivery.tokens.all.items()
+    ]
+
+
+@contextlib.asynccontextmanager
+async def ops_listener_for_store(config: Config, store: Store) -> AsyncIterator[ops_service.Ops]:
+    """`[ops]` for a role that runs no poller and no delivery (`--role web`): health, the
+    store-backed gauges and the admin operations on the shared store."""
+
+    def admin(ops: ops_service.Ops) -> Admin:
+        async def backup(target: Path) -> str:
+            return await backup_database(Path(store.location), target)
+
+        return Admin(store, config, backup=backup)
+
+    async with ops_service.serve(config.section("ops"), store, utcnow, admin=admin) as ops:
+        yield ops
+
+
+async def backup_database(path: Path, target: Path) -> str:
+    """A verified copy of the database at `path` (`rankbot db backup`): the embedded store's
+    base and journal are copied, then the copy is opened read-only to prove it reads; a
+    compaction that ran between the two copies shows as a journal that does not continue
+    its base, and the copy is made again."""
+
+    def copy() -> str:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for attempt in range(3):
+            copy_database(path, target)
+            try:
+                TinyStore.open(target, readonly=True).close_now()
+            except StoreCorrupt:
+                if attempt == 2:
+                    raise
+                continue
+            size = sum(f.stat().st_size for f in target.parent.glob(target.name + "*"))
+            return f"{target} ({size / 1e6:.1f} MB, verified)"
+        raise AssertionError("unreachable")
+
+    return await asyncio.to_thread(copy)
+
+
 def chat_services(config: Config, bot: Bot) -> Services:
     """What chat commands read: the bot's store, and the source it runs (a recorded history
     under `--history`, whose `status` then describes the store instead of a poll record)."""
@@ -393,6 +501,7 @@ def chat_services(config: Config, bot: Bot) -> Services:
         config,
         source=source.name,
         keeps_health=not isinstance(source, ReplaySource),
+        send_test=bot.send_test,
         resend_within_days=delivery.resend_within_days,
     )
 
@@ -414,7 +523,10 @@ async def start_chat_adapters(
     url_env = webhook_url_env(config)
     from bot.platforms.slack.runtime import slack_wanted, start_slack
 
+    health = bot.health
     if slack_wanted(config, environ):
+        if health is not None:
+            health.expect("slack")
         slack = await start_slack(
             config,
             bot.store,
@@ -422,6 +534,8 @@ async def start_chat_adapters(
             on_command=bot.after_command,
         )
         stack.push_async_callback(slack.close)
+        if health is not None:
+            health.add_check("slack", slack.problem)
         senders["slack"] = slack.sender
         started.append("Slack")
 
@@ -430,6 +544,8 @@ async def start_chat_adapters(
     discord_wanted = "discord" in config.sections or bool(environ.get(discord_settings.TOKEN_ENV))
     discord_config: discord_settings.DiscordSettings = config.section("discord")
     if discord_wanted:
+        if health is not None:
+            health.expect("discord")
         discord = await discord_runtime.start(
             chat_services(config, bot),
             settings=discord_config,
@@ -438,6 +554,8 @@ async def start_chat_adapters(
             on_fatal=bot.fail,
         )
         stack.push_async_callback(discord.close)
+        if health is not None:
+            health.add_check("discord", discord.problem)
         senders["discord"] = discord.sender
         senders["discord-webhook"] = discord.webhook_sender
         started.append("Discord")

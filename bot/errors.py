@@ -17,6 +17,7 @@ Pure standard library, so the core may import it too.
     │   ├── SnapshotError (core.model)          2  a reading that must not be stored
     │   ├── ScheduleError (core.local_time)     2  a time, zone or duration
     │   ├── ParseError (commands.parse)         2  a chat command line (answered, not raised)
+    │   ├── AdminError (ops.admin)              2  an admin operation as asked cannot be done
     │   ├── TemplateTooLong (render.templates)  2  a template override that prints too much
     │   └── ChartError (render.charts)          2  a chart that cannot be drawn
     │       ├── NotEnoughHistory
@@ -71,9 +72,10 @@ class ExitCode(IntEnum):
     SOURCE_FAILED = 8
     """`poll --once`: the source failed (the posts planned before still went out)."""
     POSTS_FAILED = 10
-    """`poll --once`: some posts failed permanently (reserved)."""
+    """`poll --once`: some posts failed permanently (`send-test`: the post was refused)."""
     POSTS_WAITING = 11
-    """`poll --once`: some posts are still waiting (reserved)."""
+    """`poll --once`: some posts are still waiting (a paused channel, a retry's backoff);
+    `send-test`: a temporary failure, try again."""
     INTERRUPTED = 130
     """Ctrl-C in a one-shot command."""
     PIPE_CLOSED = 141

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import app
+from bot.cli import admin
 from bot.cli.common import config_from_args, database_path, existing_database
 from bot.config.database import URL_ENV, DatabaseUrl, Location, parse_url
 from bot.errors import UsageError
@@ -138,7 +139,7 @@ def add_command(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add `db` (compact, upgrade, status, migrate) to the `rankbot` parser."""
     db = sub.add_parser(
         "db",
-        help="database maintenance (compact, upgrade, status, migrate)",
+        help="database maintenance (compact, backup, upgrade, status, migrate)",
         description="Maintenance of rankbot's database.",
     )
     actions = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -151,6 +152,15 @@ def add_command(sub: Any, common: argparse.ArgumentParser) -> None:
         "`rankbot run` first: it needs the write lock. On PostgreSQL: VACUUM.",
     )
     compact.set_defaults(handler=cmd_compact)
+    backup = actions.add_parser(
+        "backup",
+        parents=[common],
+        help="write a verified copy of the database",
+        description="Copy the database to PATH and check the copy reads. With a bot running "
+        "and [ops] listen set, the running bot writes it; else it is copied directly.",
+    )
+    backup.add_argument("path", metavar="PATH", help="the new file (its journal goes beside it)")
+    backup.set_defaults(handler=admin.cmd_backup)
     upgrade = actions.add_parser(
         "upgrade",
         parents=[common],

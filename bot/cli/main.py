@@ -24,7 +24,20 @@ import httpx
 import jinja2
 
 from bot import __version__, logs
-from bot.cli import backtest, chart, db, demo, discord, openrouter, replay, run, slack, top
+from bot.cli import (
+    admin,
+    backtest,
+    chart,
+    check,
+    db,
+    demo,
+    discord,
+    openrouter,
+    replay,
+    run,
+    slack,
+    top,
+)
 from bot.cli.common import add_log_options, configure_logging
 from bot.errors import ExitCode, RankbotError
 
@@ -66,10 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     top.add_command(sub, common)
     run.add_commands(sub, common)
     openrouter.add_commands(sub, common)
+    check.add_command(sub, common)
     chart.add_command(sub, common)
     slack.add_command(sub, common)
     discord.add_commands(sub, common)
     db.add_command(sub, common)
+    admin.add_commands(sub, common)
     return parser
 
 

@@ -1,4 +1,5 @@
-"""`rankbot fetch`, `rankbot backfill` and `rankbot check`: the OpenRouter source by hand.
+"""`rankbot fetch` and `rankbot backfill`, and the key check of `rankbot check`: the OpenRouter
+source by hand.
 
 Parsing and printing only; the work is in the source, the backfill and the row parser, and
 the backfill's history is stored by the engine (`bot.engine.ingest.store_baseline`).
@@ -14,7 +15,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from bot import app
-from bot.cli.check import installation
 from bot.cli.common import config_from_args, database_path
 from bot.clock import utcnow
 from bot.engine.ingest import store_baseline
@@ -101,21 +101,12 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    """Tell an operator whether the key works, with one request for yesterday; the exit code
-    says which failure it was (2 no key, 6 unreachable, 7 key refused, 8 other API trouble).
-    Then what the installation can do whatever the key: languages, chart font."""
-    code = _check_key(args)
-    for line in installation():
-        print(line)
-    return code
-
-
-def _check_key(args: argparse.Namespace) -> int:
+def check_key(args: argparse.Namespace) -> tuple[int, str]:
+    """Whether the key works, with one request for yesterday (for `rankbot check`): the
+    exit code (2 no key, 6 unreachable, 7 key refused, 8 other API trouble) and one line."""
     source = OpenRouterSource.from_config(config_from_args(args))
     if not os.environ.get(KEY_ENV):
-        print(BAD_KEY)
-        return ExitCode.USAGE
+        return ExitCode.USAGE, BAD_KEY
     day = utcnow().date() - timedelta(days=1)
 
     async def ask() -> Any:
@@ -125,22 +116,19 @@ def _check_key(args: argparse.Namespace) -> int:
     try:
         payload = asyncio.run(ask())
     except AuthError as exc:
-        print(BAD_KEY)
-        return exc.code
+        return exc.code, BAD_KEY
     except OpenRouterError as exc:
-        print(f"{KEY_ENV} is set, but OpenRouter could not be asked: {exc}")
-        return exc.code
+        return exc.code, f"{KEY_ENV} is set, but OpenRouter could not be asked: {exc}"
     meta = payload.get("meta") if isinstance(payload, dict) else None
     as_of = meta.get("as_of") if isinstance(meta, dict) else None
-    print(
+    return ExitCode.OK, (
         f"{KEY_ENV} works: OpenRouter answered for {day.isoformat()} "
         f"(data as of {as_of or 'unknown'}) at {source.settings.base_url}"
     )
-    return 0
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
-    """Add `fetch`, `backfill` and `check` to the `rankbot` parser."""
+    """Add `fetch` and `backfill` to the `rankbot` parser (`check` is `bot.cli.check`)."""
     fetch = sub.add_parser(
         "fetch",
         parents=[common],
@@ -164,12 +152,3 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         "--since", type=_date, metavar="D", help="first day (default: [source] backfill_since)"
     )
     backfill.set_defaults(handler=cmd_backfill)
-
-    check = sub.add_parser(
-        "check",
-        parents=[common],
-        help="tell whether OPENROUTER_API_KEY works",
-        description="Ask the rankings Data API for yesterday with $OPENROUTER_API_KEY and "
-        "say in plain words whether it worked.",
-    )
-    check.set_defaults(handler=cmd_check)

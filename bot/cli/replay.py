@@ -86,8 +86,9 @@ def add_command(sub: Any, common: argparse.ArgumentParser) -> None:
         "replay",
         parents=[common],
         help="run a JSON Lines history through store → detect → render",
-        description="Read snapshots from a JSON Lines file (one per line, see README) and "
-        "print the alerts each would cause. Without --db a temporary store is used.",
+        description="Read snapshots from a JSON Lines file (one per line, see "
+        "docs/history-format.md) and print the alerts each would cause. Without --db a "
+        "temporary store is used.",
     )
     replay.add_argument("file", help="history file (JSON Lines), or - for standard input")
     replay.add_argument("--json", action="store_true", help="print one JSON object per event")

@@ -11,8 +11,9 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ from bot import app
 from bot.cli.common import config_from_args, database_path, report_line
 from bot.config.file import Config
 from bot.delivery.settings import DeliverySettings
-from bot.errors import ExitCode
+from bot.engine.poller import TickReport
+from bot.errors import ExitCode, UsageError
 from bot.platforms.console import ConsoleSender
 from bot.render.template_check import check_overrides
 from bot.render.templates import Renderer
@@ -34,8 +36,34 @@ def _source(args: argparse.Namespace, config: Config) -> Source:
     return app.build_source(config, Path(args.history) if args.history else None)
 
 
+def require_webhook_urls(config: Config, environ: Mapping[str, str] = os.environ) -> None:
+    """`run` and `poll` refuse to start when a `[[channels]]` entry's `url_env` variable is
+    unset: a channel that could never be posted to would only fill up with waiting alerts."""
+    missing = [d for d in config.section("channels") if not environ.get(d.url_env)]
+    if missing:
+        names = ", ".join(f"{d.url_env} (for [[channels]] {d.name!r})" for d in missing)
+        raise UsageError(
+            f"webhook URL not set: {names}; export it with the channel's webhook URL, or "
+            "remove the table from the config"
+        )
+
+
+def poll_outcome(report: TickReport, failed: int, waiting: int) -> ExitCode:
+    """What `poll --once` tells cron: the source failed (8), some posts failed for good
+    (10), some still wait for a retry or a paused channel (11), or all delivered (0)."""
+    if report.source_error:
+        return ExitCode.SOURCE_FAILED
+    if failed:
+        return ExitCode.POSTS_FAILED
+    if waiting:
+        return ExitCode.POSTS_WAITING
+    return ExitCode.OK
+
+
 async def poll_once(args: argparse.Namespace, config: Config) -> int:
     """One tick, then one delivery attempt per due post (`rankbot poll --once`)."""
+    if not args.dry_run:
+        require_webhook_urls(config)
     check_overrides(config.templates_dir)
     renderer = Renderer(config.templates_dir)
     settings: DeliverySettings = config.section("delivery")
@@ -67,7 +95,9 @@ async def poll_once(args: argparse.Namespace, config: Config) -> int:
         + (f"; source error: {report.source_error}" if report.source_error else "")
         + (" (dry run: nothing stored)" if args.dry_run else "")
     )
-    return ExitCode.SOURCE_FAILED if report.source_error else ExitCode.OK
+    if args.dry_run:
+        return ExitCode.SOURCE_FAILED if report.source_error else ExitCode.OK
+    return poll_outcome(report, stats.failed, pending)
 
 
 async def run(args: argparse.Namespace, config: Config) -> int:
@@ -103,6 +133,7 @@ async def serve_web(role: str, config: Config) -> int:
         contextlib.AsyncExitStack() as stack,
     ):
         app.require_shared_database(store, role)
+        await stack.enter_async_context(app.ops_listener_for_store(config, store))
         stop = asyncio.Event()
         with stop_on_signals(stop):
             web = await app.start_web(config, store, stack)
@@ -114,7 +145,8 @@ async def serve_web(role: str, config: Config) -> int:
 
 async def run_all(args: argparse.Namespace, config: Config) -> int:
     """`rankbot run`: poller, delivery, and the Slack and Discord adapters that are configured,
-    all in this one loop until stopped."""
+    all in this one loop until stopped, with the `[ops]` listener when one is set."""
+    require_webhook_urls(config)
     check_overrides(config.templates_dir)
     renderer = Renderer(config.templates_dir)
     settings: DeliverySettings = config.section("delivery")
@@ -126,7 +158,10 @@ async def run_all(args: argparse.Namespace, config: Config) -> int:
         bot = await app.build_bot(config, store, _source(args, config), senders)
         app.warm_charts()
         with stop_on_signals(bot.stop):
-            async with contextlib.AsyncExitStack() as adapters:
+            async with (
+                app.ops_listener(config, bot),
+                contextlib.AsyncExitStack() as adapters,
+            ):
                 started = await app.start_chat_adapters(config, bot, senders, adapters)
                 log.info("rankbot running: %s", ", ".join(started) or "webhooks and console only")
                 cut = await app.run_until_stopped(bot, settings.drain_seconds)

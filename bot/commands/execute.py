@@ -23,7 +23,7 @@ from bot.commands import parse as cp
 from bot.config.file import Config
 from bot.core.countries import balance
 from bot.core.leaderboard import top_view
-from bot.core.messages import CommandContext, Reply
+from bot.core.messages import ChannelRef, CommandContext, Reply
 from bot.core.model import Snapshot
 from bot.core.subscription import (
     DEFAULT_KINDS,
@@ -35,6 +35,7 @@ from bot.core.subscription import (
 )
 from bot.core.text import TN, T, Text
 from bot.delivery.resume import RESEND_WITHIN_DAYS, ResumeResult, resume_channel
+from bot.delivery.sender import SendResult, SendStatus
 from bot.i18n import DEFAULT, lang_or_default, say
 from bot.render.templates import PERIOD_WORDS, Renderer
 from bot.store.protocols import CONTENT, FAILED, Store
@@ -50,6 +51,11 @@ class Services:
     source: str = "openrouter"
     """The ranking source commands show (its snapshots and its health record)."""
     renderer: Renderer | None = field(default=None, repr=False)
+    send_test: Callable[[ChannelRef, str], Awaitable[SendResult]] | None = field(
+        default=None, repr=False
+    )
+    """Posts the sample alert to a channel now (`bot.app.Bot.send_test`); None where there
+    is no sender (a replay)."""
     keeps_health: bool = True
     """Whether the running source keeps a poll record (a recorded history does not: `status`
     then describes what the store holds instead of saying it never polled)."""
@@ -589,6 +595,21 @@ def _resume_notes(result: ResumeResult, s: Services) -> list[Text]:
     return notes
 
 
+async def _test(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
+    if s.send_test is None:
+        return Reply(s.say(T("Test posts are not available here."), ctx), ok=False)
+    result = await s.send_test(ctx.channel, ctx.lang or DEFAULT)
+    if result.status is SendStatus.SENT:
+        text = T("A sample alert, marked as a test, was posted in this channel.")
+        return Reply(s.say(text, ctx), view="test", data={"sent": True})
+    text = T(
+        "rankbot could not post here: %(reason)s. Check that it was added to this channel "
+        "and may post in it.",
+        reason=result.reason or result.status.value,
+    )
+    return Reply(s.say(text, ctx), view="test", data={"sent": False}, ok=False)
+
+
 async def _chart(args: tuple[str, ...], ctx: CommandContext, s: Services) -> Reply:
     from bot.commands.chart import chart_reply
 
@@ -610,6 +631,7 @@ _HANDLERS: Mapping[str, Handler] = {
     "quiet": _quiet,
     "status": _status,
     "resume": _resume,
+    "test": _test,
     "chart": _chart,
     "help": _help,
 }

@@ -144,6 +144,12 @@ USAGE: dict[str, Usage] = {
         T("last successful poll, source health, next poll, pause state and pending deliveries"),
     ),
     "resume": Usage("resume", "resume", T("resume deliveries to a paused channel"), manage=True),
+    "test": Usage(
+        "test",
+        "test",
+        T("post one sample alert here, marked as a test, to see how alerts look"),
+        manage=True,
+    ),
     "chart": Usage(
         "chart [trend|countries|ranks] [N] [weeks]",
         "chart trend 5 12",

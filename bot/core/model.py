@@ -148,7 +148,7 @@ class Snapshot:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Snapshot:
-        """Build from the JSON Lines / store form (see README, "History format")."""
+        """Build from the JSON Lines / store form (docs/history-format.md)."""
         if not isinstance(data, Mapping):
             raise SnapshotError(f"snapshot: expected an object, got {type(data).__name__}")
         if "as_of" not in data:

@@ -70,6 +70,13 @@ OnPermanent = Callable[[ChannelRef, str, datetime], Awaitable[None]]
 IN_FLIGHT_PER_SLOT = 8
 """Sends in flight (active or stalled) per `concurrency` slot."""
 IsPaused = Callable[[ChannelRef], Awaitable[bool]]
+OnOutcome = Callable[[OutboxItem, Outcome, SendResult], None]
+"""Told every recorded outcome with the answer it came from (the `[ops]` metrics)."""
+
+
+def context(item: OutboxItem) -> dict[str, str]:
+    """A delivery log line's structured context (`bot.logs.CONTEXT_FIELDS`)."""
+    return {"channel": item.channel.key, "platform": item.channel.platform, "key": item.key}
 
 
 def retry_delay(
@@ -102,7 +109,9 @@ async def send_once(sender: Sender, item: OutboxItem, timeout: float) -> SendRes
     except TimeoutError:
         return SendResult(SendStatus.RETRY, reason=f"no answer within {timeout:g} s")
     except Exception as exc:
-        log.warning("sender for %s raised %s", item.channel.key, type(exc).__name__)
+        log.warning(
+            "sender for %s raised %s", item.channel.key, type(exc).__name__, extra=context(item)
+        )
         return SendResult(SendStatus.RETRY, reason=f"sender error ({type(exc).__name__})")
 
 
@@ -251,6 +260,7 @@ class Delivery:
         self._sending: set[ChannelRef] = set()
         """Channels whose worker has a request out, or its outcome on the way to the disk."""
         self.stats = DeliveryStats()
+        self.on_outcome: OnOutcome | None = None
 
     async def _failed_channel(self, channel: ChannelRef) -> bool:
         return channel in self._failed_channels
@@ -383,9 +393,9 @@ class Delivery:
                 result = await self._send(item, sender)
                 now = self._clock()
                 if result.status is SendStatus.SENT:
-                    await self._recorder.record(
-                        Outcome(item.key, SENT, now, platform_id=result.platform_id)
-                    )
+                    outcome = Outcome(item.key, SENT, now, platform_id=result.platform_id)
+                    await self._recorder.record(outcome)
+                    self._observe(item, outcome, result)
                     self.stats.sent += 1
                     return True
                 if result.status is SendStatus.PERMANENT:
@@ -396,14 +406,21 @@ class Delivery:
                 delay = retry_delay(result, attempts, self._settings, self._rng)
                 not_before = now + timedelta(seconds=delay)
                 reason = result.reason or "temporary failure"
-                await self._recorder.record(
-                    Outcome(item.key, PENDING, now, reason=reason, not_before=not_before)
-                )
+                outcome = Outcome(item.key, PENDING, now, reason=reason, not_before=not_before)
+                await self._recorder.record(outcome)
+                self._observe(item, outcome, result)
             finally:
                 self._sending.discard(item.channel)
             self.stats.retries += 1
             self.stats.rate_limited += int(result.retry_after is not None)
-            log.info("%s: %s; attempt %d in %.1f s", item.channel.key, reason, attempts + 1, delay)
+            log.info(
+                "%s: %s; attempt %d in %.1f s",
+                item.channel.key,
+                reason,
+                attempts + 1,
+                delay,
+                extra={**context(item), "attempt": attempts + 1},
+            )
             if not self._wait_for_retries or self._stopping:
                 return False
         return False
@@ -423,18 +440,26 @@ class Delivery:
     async def _fail(self, item: OutboxItem, result: SendResult, now: datetime) -> bool:
         """Record a permanent failure; True when the channel may go on with its next post."""
         reason = result.reason or "the platform refused the post"
-        await self._recorder.record(
-            Outcome(item.key, FAILED, now, reason=reason, failure=result.failure)
-        )
+        outcome = Outcome(item.key, FAILED, now, reason=reason, failure=result.failure)
+        await self._recorder.record(outcome)
+        self._observe(item, outcome, result)
         self.stats.failed += 1
         if result.failure == CONTENT:
-            log.warning("%s: post %s refused: %s", item.channel.key, item.key, reason)
+            log.warning(
+                "%s: post %s refused: %s", item.channel.key, item.key, reason, extra=context(item)
+            )
             return True
         self._failed_channels.add(item.channel)
-        log.warning("%s: %s; its deliveries are paused", item.channel.key, reason)
+        log.warning(
+            "%s: %s; its deliveries are paused", item.channel.key, reason, extra=context(item)
+        )
         if self._on_permanent is not None:
             await self._on_permanent(item.channel, reason, now)
         return False
+
+    def _observe(self, item: OutboxItem, outcome: Outcome, result: SendResult) -> None:
+        if self.on_outcome is not None:
+            self.on_outcome(item, outcome, result)
 
     async def _stopped_here(self, channel: ChannelRef) -> bool:
         """Whether `channel` must not get posts now: its token is held, or it is paused."""

@@ -54,6 +54,10 @@ class TickReport:
     events: int = 0
     enqueued: int = 0
     source_error: str | None = None
+    polled: bool = False
+    """Whether the source was asked in this tick (it is asked only once `next_poll` came)."""
+    kinds: tuple[str, ...] = ()
+    """The kind of each event detected in this tick (for metrics)."""
 
 
 class Poller:
@@ -89,19 +93,27 @@ class Poller:
         self._pruned: datetime | None = None
         self.next_poll: datetime | None = None
         """When the source is asked next (None: at the first tick)."""
+        self.on_tick: Callable[[TickReport], None] | None = None
+        """Called with every tick's report (the `[ops]` metrics count polls and events)."""
 
     async def tick(self) -> TickReport:
         now = self._clock()
         fetched = Fetched()
         source_error = None
-        if self.next_poll is None or now >= self.next_poll:
+        polled = self.next_poll is None or now >= self.next_poll
+        if polled:
             try:
                 fetched = await self.source.fetch_new(self.store, now)
             except Exception as exc:
                 # An outage of the rankings must not stop held-back posts or delivery; the
                 # source is asked again at its next poll (its own health is its business).
                 source_error = f"{type(exc).__name__}: {exc}"
-                log.warning("poll of %s failed: %s", self.source.name, source_error)
+                log.warning(
+                    "poll of %s failed: %s",
+                    self.source.name,
+                    source_error,
+                    extra={"source": self.source.name},
+                )
             self.next_poll = self.source.next_poll(now)
         enqueued = await self.release_due(now)  # first: a confirmation precedes its alerts
         # Everything one poll brought (a day and its rolling week; the recent days caught up
@@ -131,7 +143,17 @@ class Poller:
                     )
         self.charts.start(set(plan.charts.values()))
         await self._prune(now)
-        return TickReport(len(fetched.news), len(fresh), enqueued, source_error)
+        report = TickReport(
+            len(fetched.news),
+            len(fresh),
+            enqueued,
+            source_error,
+            polled=polled,
+            kinds=tuple(e.kind for e in fresh),
+        )
+        if self.on_tick is not None:
+            self.on_tick(report)
+        return report
 
     async def release_due(self, now: datetime | None = None) -> int:
         """Enqueue what is due without asking the source: confirmations of new
@@ -151,7 +173,8 @@ class Poller:
         notice = await self.source.health_notice(self.store, now)
         if notice is None:
             return []
-        log.warning("source %s: %s notice sent", self.source.name, notice)
+        source = self.source.name
+        log.warning("source %s: %s notice sent", source, notice, extra={"source": source})
         return await self._planner.health_notices(
             self.source.name, notice, self.source.outage_hours, now
         )
@@ -178,7 +201,7 @@ async def run_forever(poller: Poller, delivery: Delivery, *, clock: Clock = utcn
     try:
         while True:
             report = await poller.tick()
-            log.info("poll: %s", report)
+            log.info("poll: %s", report, extra={"source": poller.source.name})
             delivery.kick()
             now = clock()
             wake = min(poller.next_poll or now, now + MAX_SLEEP)

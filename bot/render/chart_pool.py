@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -33,6 +35,23 @@ DRAW_TIMEOUT_SECONDS = 60.0
 class ChartUnavailable(ChartError):
     """The chart worker died or hung: an alert goes without its chart, a `chart` command
     answers that it could not draw."""
+
+
+PARENT_CHECK_SECONDS = 1.0
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Runs in the worker as it starts: a thread that ends the worker once the bot that
+    started it is gone. A bot killed with SIGKILL cannot shut its pool down, and a spawned
+    worker holds both ends of its own pipes, so it never reads end-of-file: without this it
+    stayed behind for good, one orphan per crash."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="rankbot-chart-parent-watch", daemon=True).start()
 
 
 def _warm() -> int:
@@ -69,7 +88,12 @@ class ChartPool:
             # spawn, not fork: the bot has threads (the store's journal writer), and a forked
             # child inherits their locks in whatever state they were.
             context = multiprocessing.get_context("spawn")
-            self._executor = ProcessPoolExecutor(max_workers=1, mp_context=context)
+            self._executor = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=context,
+                initializer=_exit_with_parent,
+                initargs=(os.getpid(),),
+            )
         return self._executor
 
     def warm(self) -> None:

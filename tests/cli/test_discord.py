@@ -54,7 +54,7 @@ def test_discord_sync_registers_the_commands_in_a_server_and_records_the_hash(
     monkeypatch.setenv("DISCORD_BOT_TOKEN", "cli-token")
     assert main(["discord-sync", "--guild", GUILD_ID, "--config", str(config_file)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"synced 14 commands in server {GUILD_ID}: /top, /model")
+    assert out.startswith(f"synced 15 commands in server {GUILD_ID}: /top, /model")
     assert "cli-token" not in out
     (put,) = fake.requests("PUT", rf"/applications/{APP_ID}/guilds/{GUILD_ID}/commands")
     assert put.headers["Authorization"] == "Bot cli-token"

@@ -98,10 +98,13 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApi]:
         yield fake
 
 
-def test_check_says_the_key_works(env: FakeApi, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check"]) == 0
+def test_check_says_the_key_works(
+    env: FakeApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", "--db", str(tmp_path / "db.json")]) == 0
     out = capsys.readouterr()
-    assert out.out.startswith("OPENROUTER_API_KEY works: OpenRouter answered for 2026-07-31")
+    assert "✔ OPENROUTER_API_KEY works: OpenRouter answered for 2026-07-31" in out.out
+    assert "✘" not in out.out
     assert KEY not in out.out + out.err
 
 
@@ -111,8 +114,8 @@ def test_check_explains_a_wrong_key(
     monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-wrong-key-77")
     assert main(["check"]) == ExitCode.CREDENTIALS == 7
     out = capsys.readouterr().out
-    assert out.splitlines()[0] == (
-        "OPENROUTER_API_KEY is missing or wrong: create a key at openrouter.ai/keys and export it"
+    assert out.splitlines()[-1] == (
+        "✘ OPENROUTER_API_KEY is missing or wrong: create a key at openrouter.ai/keys and export it"
     )
     assert "chart font: DejaVu Sans" in out  # what the installation can do, whatever the key
     assert "sk-or-v1-wrong-key-77" not in out
@@ -123,7 +126,8 @@ def test_check_without_a_key_asks_nothing(
 ) -> None:
     monkeypatch.delenv("OPENROUTER_API_KEY")
     assert main(["check"]) == ExitCode.USAGE == 2
-    assert "OPENROUTER_API_KEY is missing or wrong" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "✘ environment: OPENROUTER_API_KEY is not set: export OPENROUTER_API_KEY=" in out
     assert env.calls == []
 
 

@@ -308,8 +308,9 @@ def test_status_of_a_recorded_history_describes_the_store(services: Services) ->
     from bot.app import chat_services, load_config
     from bot.sources.replay import ReplaySource
 
-    # what chat_services reads of the running bot: its store and its poller's source
-    running = SimpleNamespace(store=services.store, poller=SimpleNamespace(source=ReplaySource([])))
+    # what chat_services reads of the running bot: its store, its poller's source, its test send
+    poller = SimpleNamespace(source=ReplaySource([]))
+    running = SimpleNamespace(store=services.store, poller=poller, send_test=None)
     wired = chat_services(load_config(None), running)  # type: ignore[arg-type]
     assert wired.source == "replay" and not wired.keeps_health
     reply = run(wired, "status")
@@ -378,7 +379,7 @@ def test_subscribe_unpauses(services: Services) -> None:
 
 def test_help_lists_everything_and_explains_one(services: Services) -> None:
     reply = run(services, "help")
-    assert reply.view == "help" and len(reply.data["commands"]) == 14
+    assert reply.view == "help" and len(reply.data["commands"]) == 15
     assert run(services, "").view == "help"
     one = run(services, "help digest")
     assert "default 09:00" in one.text and "default the one set before, else UTC" in one.text
@@ -469,3 +470,26 @@ async def test_chart_command_answers_with_a_png_or_a_helpful_error(tmp_path: Pat
         assert png.content.startswith(b"\x89PNG") and png.filename.endswith(".png")
         bad = await execute("chart pie", ctx, services)
         assert not bad.ok and "trend" in bad.text
+
+
+def test_test_posts_a_sample_alert_through_the_bots_sender(services: Services) -> None:
+    from dataclasses import replace as with_
+
+    from bot.delivery.sender import SendResult, SendStatus
+
+    sent: list[tuple[ChannelRef, str]] = []
+
+    async def send_test(channel: ChannelRef, lang: str) -> SendResult:
+        sent.append((channel, lang))
+        return SendResult(SendStatus.SENT)
+
+    reply = run(with_(services, send_test=send_test), "test")
+    assert reply.ok and "sample alert, marked as a test, was posted" in reply.text
+    assert sent == [(CH, "en")]
+
+    async def refused(channel: ChannelRef, lang: str) -> SendResult:
+        return SendResult(SendStatus.PERMANENT, reason="not_in_channel")
+
+    reply = run(with_(services, send_test=refused), "test")
+    assert not reply.ok and "could not post here: not_in_channel" in reply.text
+    assert not run(services, "test").ok  # no sender wired: said, not raised

@@ -96,6 +96,11 @@ class FakeDiscord:
         """Gateway connections opened (a resume after a close opens another)."""
         self.closed_with: list[int] = []
         self.ready = asyncio.Event()
+        self.ready_gate = asyncio.Event()
+        """READY is sent only once this is set (`hold_ready` / `release_ready`)."""
+        self.ready_gate.set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Future[None]] = set()
         self._canned: dict[tuple[str, str], list[Canned]] = {}
         self._ids = itertools.count(500000000000000001)
         self._seq = itertools.count(1)
@@ -158,6 +163,15 @@ class FakeDiscord:
         for ws in self._sockets:
             await ws.send_str(json.dumps(event))
 
+    def hold_ready(self) -> None:
+        """Answer IDENTIFY with READY only after `release_ready()` (call before start)."""
+        self.ready_gate.clear()
+
+    def release_ready(self) -> None:
+        """Let READY go out; safe to call from any thread (e.g. a test driving `threaded`)."""
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self.ready_gate.set)
+
     @property
     def public_key(self) -> str:
         """What the developer portal shows as the application's Public Key (hex)."""
@@ -207,6 +221,7 @@ class FakeDiscord:
     # --- server ------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         app = web.Application(client_max_size=32 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
@@ -238,11 +253,16 @@ class FakeDiscord:
                 elif frame["op"] == 2:
                     self.identify.append(frame["d"])
                     shard = frame["d"].get("shard") or [0, 1]
-                    await ws.send_str(json.dumps(self._ready_event(shard)))
-                    self.ready.set()
+                    self._tasks.add(asyncio.ensure_future(self._send_ready(ws, shard)))
         finally:
             self._sockets.remove(ws)
         return ws
+
+    async def _send_ready(self, ws: web.WebSocketResponse, shard: list[int]) -> None:
+        await self.ready_gate.wait()
+        if not ws.closed:
+            await ws.send_str(json.dumps(self._ready_event(shard)))
+            self.ready.set()
 
     def _ready_event(self, shard: list[int]) -> dict[str, Any]:
         return {

@@ -434,6 +434,10 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
     async def resume(interaction: discord.Interaction) -> None:
         await runner.run(interaction, "resume")
 
+    @app_commands.command(name="test", description=summary("test"))
+    async def test(interaction: discord.Interaction) -> None:
+        await runner.run(interaction, "test")
+
     @app_commands.command(name="help", description=summary("help"))
     @app_commands.describe(command=N_("one command to explain in detail"))
     @app_commands.choices(command=[app_commands.Choice(name=n, value=n) for n in usage])
@@ -454,6 +458,7 @@ def _commands(runner: CommandRunner) -> list[app_commands.Command[Any, ..., None
         quiet,
         status,
         resume,
+        test,
         help_,
     ]
     for command in commands:

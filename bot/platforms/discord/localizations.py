@@ -49,6 +49,7 @@ COMMAND_NAMES = (
     NP_("discord command", "quiet"),
     NP_("discord command", "status"),
     NP_("discord command", "resume"),
+    NP_("discord command", "test"),
     NP_("discord command", "help"),
 )
 OPTION_NAMES = (

@@ -159,6 +159,22 @@ class DiscordRuntime:
     interactions: InteractionsServer | None = None
     """The Interactions Endpoint, when interactions arrive over HTTP."""
 
+    async def problem(self) -> str | None:
+        """Why Discord commands cannot arrive right now (None: the gateway is connected, or
+        interactions arrive over HTTP and its endpoint listens), for readiness (`/readyz`)."""
+        if self.gateway is None:
+            return None if self.interactions is not None else "no Discord connection"
+        if self.gateway.done():
+            return "the Discord gateway stopped (see the log)"
+        if not self.client.is_ready():
+            return "the Discord gateway is not connected yet (no READY)"
+        if isinstance(self.client, discord.AutoShardedClient):
+            shards = self.client.shards.items()
+            closed = sorted(i for i, shard in shards if shard.is_closed())
+            if closed:
+                return f"Discord gateway shard(s) {closed} reconnecting"
+        return None
+
     async def wait_ready(self, timeout: float | None = None) -> None:
         """Until the gateway said READY (interactions arrive from then on); at once when
         they arrive over HTTP."""

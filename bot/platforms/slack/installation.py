@@ -4,7 +4,7 @@ workspace's subscriptions.
 
 Why rankbot's store and not slack_sdk's file store: the bot already keeps one database; a
 second store in the home directory would be one more thing to back up and secure. The
-database then holds bot tokens: it must be readable by rankbot only (README). These two
+database then holds bot tokens: it must be readable by rankbot only (docs/slack.md). These two
 classes only translate slack_sdk's installation-store interface to the store's.
 
 When a workspace uninstalls the app or revokes its token, posting there cannot work any more:

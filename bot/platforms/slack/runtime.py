@@ -56,6 +56,16 @@ class SlackRuntime:
     port: int | None = None
     """HTTP mode: the port actually bound (useful with `port = 0`)."""
     _closers: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
+    _socket: Any = None
+    """Socket Mode: slack_sdk's socket client (whether it is connected is `problem()`)."""
+
+    async def problem(self) -> str | None:
+        """Why Slack cannot be reached right now (None: connected or listening), for
+        readiness (`/readyz`)."""
+        if self._socket is None:
+            return None
+        connected: bool = await self._socket.is_connected()
+        return None if connected else "Socket Mode is not connected (reconnecting)"
 
     async def close(self) -> None:
         while self._closers:
@@ -89,7 +99,7 @@ async def start_slack(
     if missing:
         raise SlackStartError(
             f"Slack ({settings.mode} mode) needs the environment variable(s) "
-            f"{', '.join(missing)}: see the README's Slack setup"
+            f"{', '.join(missing)}: see docs/slack.md"
         )
     renderer = slack_renderer(config.templates_dir)
     commands = SlashCommands(
@@ -117,6 +127,7 @@ async def start_slack(
         connect: Callable[[], Awaitable[None]] = handler.connect_async  # untyped in slack_bolt
         await _checked(connect(), "SLACK_APP_TOKEN", settings.api_url)
         runtime._closers.append(handler.close_async)
+        runtime._socket = handler.client
         log.info("slack: connected over Socket Mode")
     else:
         runner = web.AppRunner(app.web_app(path=settings.path, port=settings.port))

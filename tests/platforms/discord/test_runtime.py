@@ -187,7 +187,7 @@ async def test_login_ready_and_synced_command_payload(
     commands = {c["name"]: c for c in put.json}
     assert set(commands) == {
         "top", "model", "countries", "chart", "subscribe", "unsubscribe", "subscriptions", "mute",
-        "unmute", "digest", "quiet", "status", "resume", "help",
+        "unmute", "digest", "quiet", "status", "resume", "test", "help",
     }  # fmt: skip
     top = {o["name"]: o for o in commands["top"]["options"]}
     assert (top["n"]["type"], top["n"]["min_value"], top["n"]["max_value"]) == (4, 1, 25)
@@ -197,7 +197,7 @@ async def test_login_ready_and_synced_command_payload(
     subscribe = {o["name"]: o for o in commands["subscribe"]["options"]}
     assert "country_flip" in [c["value"] for c in subscribe["kind"]["choices"]]
     assert {"top", "models", "exclude_authors", "countries", "min_move", "period"} <= set(subscribe)
-    for name in ("subscribe", "unsubscribe", "mute", "unmute", "digest", "quiet", "resume"):
+    for name in ("subscribe", "unsubscribe", "mute", "unmute", "digest", "quiet", "resume", "test"):
         assert int(commands[name]["default_member_permissions"]) == MANAGE_CHANNELS, name
         assert commands[name]["contexts"] == [0], name  # servers only, never DMs
         assert commands[name]["dm_permission"] is False, name
@@ -218,7 +218,7 @@ async def test_commands_are_synced_again_only_when_their_schema_changed(
     third = await runtime.start(services, token=TOKEN, settings=dev)  # another scope
     await third.close()
     assert third.synced
-    assert len(fake.commands[GUILD_ID]) == 14
+    assert len(fake.commands[GUILD_ID]) == 15
 
 
 # --- interactions --------------------------------------------------------------------------
