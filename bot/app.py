@@ -28,10 +28,10 @@ import gc
 import logging
 import os
 import tempfile
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import httpx
@@ -43,10 +43,12 @@ from bot.commands.sample_alert import sample_alert
 from bot.config import channels
 from bot.config import file as config_file
 from bot.config import log as log_settings
+from bot.config.database import DatabaseUrl, Location
 from bot.config.file import Config, SectionParser
 from bot.core.messages import ChannelRef
 from bot.core.model import Snapshot
 from bot.delivery import settings as delivery_settings
+from bot.delivery.claimed import ClaimedDelivery
 from bot.delivery.sender import Sender, SendResult, SendStatus
 from bot.delivery.settings import DeliverySettings
 from bot.delivery.tokens import describe as describe_token
@@ -54,6 +56,7 @@ from bot.delivery.webhook_urls import UrlEnv, declared_url_env
 from bot.delivery.workers import Delivery, send_once
 from bot.engine.alert_charts import AlertCharts, Draw, draw_in_worker
 from bot.engine.detect_params import detect_params
+from bot.engine.leader import poll_as_leader
 from bot.engine.planner import Planner
 from bot.engine.poller import Poller, TickReport, run_forever
 from bot.errors import StoreCorrupt, UsageError
@@ -76,6 +79,9 @@ from bot.sources.replay import ReplaySource
 from bot.store.protocols import Outbox, OutboxItem, Store
 from bot.store.tinydb import TinyStore, copy_database
 
+if TYPE_CHECKING:
+    from bot.store.postgres import PgStore
+
 log = logging.getLogger("rankbot.app")
 
 CONFIG_SECTIONS: Mapping[str, SectionParser] = {
@@ -94,10 +100,11 @@ CONFIG_SECTIONS: Mapping[str, SectionParser] = {
 class Role:
     """What one `rankbot run --role NAME` process does. `all` is the single-process bot;
     the others split it over processes that share one database, so they need a backend
-    several processes can open at once (not the TinyDB file, which has one writer)."""
+    several processes can open at once (PostgreSQL, not the TinyDB file, which has one
+    writer)."""
 
     polls: bool
-    """Runs the poller: fetch, store, detect, plan, enqueue."""
+    """Runs the poller: fetch, store, detect, plan, enqueue (only while it leads)."""
     delivers: bool
     """Runs delivery: sends what the outbox holds."""
     chat: str
@@ -109,9 +116,11 @@ class Role:
 
 ROLES: Mapping[str, Role] = {
     "all": Role(polls=True, delivers=True, chat="configured", shared_database=False),
+    "poller": Role(polls=True, delivers=False, chat="none", shared_database=True),
+    "worker": Role(polls=False, delivers=True, chat="none", shared_database=True),
     "web": Role(polls=False, delivers=False, chat="http", shared_database=True),
 }
-"""`rankbot run --role`: the one table of what each kind of process runs."""
+"""`rankbot run --role`: the one table of what each kind of process runs (docs/scaling.md)."""
 
 
 def load_config(path: Path | None) -> Config:
@@ -310,7 +319,7 @@ def warm_charts() -> None:
 
 
 async def read_stream(
-    path: Path, source: str, period: str, *, last: int | None = None
+    path: Location, source: str, period: str, *, last: int | None = None
 ) -> list[Snapshot]:
     """A stream's snapshots from the database at `path`, opened read-only (it may be in use
     by the bot): for `rankbot top` and `rankbot chart`."""
@@ -337,8 +346,7 @@ def default_db_path() -> Path:
 
 
 def open_store(path: Path, *, readonly: bool = False) -> Store:
-    """The store at `path`: the embedded TinyDB backend (`bot.store.tinydb`). The one place a
-    backend is chosen; a networked one (PostgreSQL) would be picked here from the config.
+    """The embedded TinyDB store at `path` (`bot.store.tinydb`).
 
     The embedded store keeps the whole database in memory for the life of the process: it is
     moved out of the cyclic garbage collector's sight (`gc.freeze`), which otherwise walks
@@ -364,19 +372,34 @@ def open_store(path: Path, *, readonly: bool = False) -> Store:
 _stores_opened = 0
 
 
+async def open_location(where: Location, *, readonly: bool = False) -> Store:
+    """The store at `where`: a TinyDB file, or a PostgreSQL database (`bot.store.postgres`,
+    several processes on one database). The one place a backend is chosen."""
+    if isinstance(where, DatabaseUrl):
+        from bot.store.postgres import PgStore
+
+        return await PgStore.open(where.url, pool_size=where.pool_size, readonly=readonly)
+    return open_store(where, readonly=readonly)
+
+
 @contextlib.asynccontextmanager
 async def open_database(
-    path: Path, *, dry_run: bool = False, readonly: bool = False
+    path: Location, *, dry_run: bool = False, readonly: bool = False
 ) -> AsyncIterator[Store]:
     """The store at `path` for the length of the block, or for a dry run a throwaway copy
     of it (nothing is kept)."""
     with contextlib.ExitStack() as stack:
         if dry_run:
+            if isinstance(path, DatabaseUrl):
+                raise UsageError(
+                    "--dry-run copies a TinyDB file and cannot copy a PostgreSQL database: "
+                    "run it with --db on a file (`rankbot db migrate` makes one)"
+                )
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rankbot-dry-")))
             copy = tmp / "dry-run.db.json"
             copy_database(path, copy)
             path = copy
-        store = open_store(path, readonly=readonly)
+        store = await open_location(path, readonly=readonly)
         try:
             yield store
         finally:
@@ -547,14 +570,103 @@ async def start_chat_adapters(
     return started
 
 
+# --- the roles of several processes on one database (`rankbot run --role`) -------------------
+
+
+def shared_store(store: Store, role: str) -> PgStore:
+    """The store of a role that runs beside other processes (`require_shared_database`)."""
+    from bot.store.postgres import PgStore
+
+    require_shared_database(store, role)
+    assert isinstance(store, PgStore), "the only backend several processes share"
+    return store
+
+
+async def run_part(
+    name: str,
+    config: Config,
+    store: Store,
+    client: httpx.AsyncClient,
+    source: Callable[[], Source],
+    stop: asyncio.Event,
+) -> None:
+    """`--role poller` or `--role worker` (`ROLES`) until `stop` is set: a poller gives up
+    its lead on the way out, a worker gives back the posts it had not sent."""
+    role, shared = ROLES[name], shared_store(store, name)
+    if role.polls:
+        work = run_poller(config, shared, source())
+    else:
+        work = run_worker(config, shared, client)
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait((task, stopped), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not task.done():
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task  # raises what stopped it, unless it was the stop
+    log.info("rankbot %s stopped", name)
+
+
+async def run_poller(config: Config, store: PgStore, source: Source) -> None:
+    """Poll, detect, plan and draw charts while this process leads the pollers
+    (`bot.engine.leader`); delivery is the workers'."""
+    bot = await build_bot(config, store, source, {})
+    warm_charts()
+    log.info("rankbot poller started: standing by for the lead")
+    leadership = store.leadership()
+    try:
+        await poll_as_leader(bot.poller, leadership)
+    finally:
+        await leadership.resign()
+
+
+async def run_worker(config: Config, store: PgStore, client: httpx.AsyncClient) -> None:
+    """Deliver the shared outbox: lease due posts, send, record (`bot.delivery.claimed`)."""
+    senders = default_senders(config, client, Renderer(config.templates_dir))
+    async with contextlib.AsyncExitStack() as stack:
+        from bot.platforms.discord import runtime as discord_runtime
+
+        session = await stack.enter_async_context(aiohttp.ClientSession())
+        discord_config: discord_settings.DiscordSettings = config.section("discord")
+        senders["discord-webhook"] = discord_runtime.webhook_sender(
+            config.templates_dir, session, discord_config, webhook_url_env(config)
+        )
+        delivery = worker_delivery(config, store, senders)
+        log.info("rankbot worker %s delivering: %s", delivery.name, ", ".join(sorted(senders)))
+        await delivery.serve()
+
+
+def worker_delivery(
+    config: Config, store: PgStore, senders: Mapping[str, Sender], **options: Any
+) -> ClaimedDelivery:
+    """A worker process's delivery loop on the shared outbox, pausing channels that cannot
+    take posts as `build_bot` does."""
+    return ClaimedDelivery(
+        store.outbox,
+        store.leases,
+        store.rate_windows,
+        senders,
+        config.section("delivery"),
+        on_permanent=store.subscriptions.pause,
+        **options,
+    )
+
+
 def require_shared_database(store: Store, role: str) -> None:
     """Roles other than `all` run beside other rankbot processes on one database: the TinyDB
     file has one writer (the `all` process holds it), so they need a networked backend."""
     if ROLES[role].shared_database and isinstance(store, TinyStore):
+        hint = (
+            'run --role all, with [discord] interactions = "http" to answer Discord over HTTP'
+            if ROLES[role].chat == "http"
+            else "set RANKBOT_DATABASE_URL or [store] url, or run --role all"
+        )
         raise UsageError(
             f"--role {role} needs a database several processes share (PostgreSQL); the TinyDB "
-            'file has one writer: run --role all, with [discord] interactions = "http" to '
-            "answer Discord over HTTP"
+            f"file has one writer: {hint}"
         )
 
 

@@ -26,6 +26,8 @@ Pure standard library, so the core may import it too.
     │   ├── StoreBusy                   3  the database is in use by another rankbot process
     │   ├── StoreCorrupt                4  unreadable: not JSON, wrong shape, unknown schema
     │   │   └── JournalGap (store.tinydb.journal)  4  the journal does not continue the base
+    │   ├── StoreNotMigrated            4  a PostgreSQL database before `rankbot db upgrade`
+    │   ├── StoreConflict               3  another process wrote the same rows first (PostgreSQL)
     │   ├── StoreIOError                5  disk full, read-only, permission denied
     │   └── StoreReadOnly               5  a write to a database opened read-only
     ├── SourceError                     8  the ranking source failed (`poll --once`, fetch)
@@ -118,6 +120,20 @@ class StoreBusy(StoreError):
 
 class StoreCorrupt(StoreError):
     """The file exists but is not a database this program can read."""
+
+    exit_code = ExitCode.STORE_UNREADABLE
+
+
+class StoreConflict(StoreError):
+    """Another process stored the same rows first (a unique key, a deadlock): the whole
+    transaction was rolled back; running it again sees what the other one stored."""
+
+    exit_code = ExitCode.STORE_BUSY
+
+
+class StoreNotMigrated(StoreError):
+    """A PostgreSQL database whose schema is older than this rankbot's: `rankbot db upgrade`
+    migrates it (the bot never migrates by itself, so several processes never race to)."""
 
     exit_code = ExitCode.STORE_UNREADABLE
 

@@ -3,6 +3,7 @@ fakes started by the tests, the ranking source is served from recorded payloads.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -30,3 +31,20 @@ def router() -> Iterator[respx.MockRouter]:
 def clock() -> Clock:
     """The virtual clock the OpenRouter fake and its limiter share."""
     return Clock()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[object]:
+    """A throwaway PostgreSQL server on loopback for the whole session, started only when a
+    test asks for it (`tests.fakes.postgres`); the tests skip, saying why, without one."""
+    from tests.fakes import postgres
+
+    server = postgres.start_server()
+    if server is None:
+        if os.environ.get("RANKBOT_REQUIRE_POSTGRES"):  # CI: .ci/run installs it
+            pytest.fail(postgres.SKIP_REASON + " (RANKBOT_REQUIRE_POSTGRES is set)")
+        pytest.skip(postgres.SKIP_REASON)
+    try:
+        yield server
+    finally:
+        postgres.stop_server(server)

@@ -25,6 +25,7 @@ import httpx
 
 from bot import app
 from bot.cli.common import config_from_args, database_path, existing_database
+from bot.config.database import Location
 from bot.config.file import Config
 from bot.delivery.settings import DeliverySettings
 from bot.errors import ExitCode, RankbotError, StoreBusy, UsageError
@@ -78,6 +79,16 @@ def _remote(url: str, op: str, params: Mapping[str, Any]) -> Any:
     return doc
 
 
+def _backup(where: Location, target: Path) -> Any:
+    """`db backup` of a TinyDB file; a PostgreSQL database is copied by `db migrate`."""
+    if not isinstance(where, Path):
+        raise UsageError(
+            "on PostgreSQL, back up with `rankbot db migrate --from env --to FILE` (a TinyDB "
+            "file, counts checked) or with pg_dump"
+        )
+    return app.backup_database(where, target)
+
+
 async def _local(config: Config, op: str, params: Mapping[str, Any], settings: OpsSettings) -> Any:
     readonly = op in READ_ONLY
     path = existing_database(config) if readonly else database_path(config)
@@ -85,7 +96,7 @@ async def _local(config: Config, op: str, params: Mapping[str, Any], settings: O
         async with app.open_database(path, readonly=readonly) as store:
             if op == "send-test":
                 return await _with_senders(config, store, op, params)
-            admin = Admin(store, config, backup=lambda target: app.backup_database(path, target))
+            admin = Admin(store, config, backup=lambda target: _backup(path, target))
             return await admin.call(op, params)
     except StoreBusy:
         where = (

@@ -146,7 +146,7 @@ def _templates(config: Config, report: Report) -> None:
 
 async def _store(config: Config, report: Report) -> None:
     path = database_path(config)
-    if not path.exists():
+    if isinstance(path, Path) and not path.exists():
         folder = _existing_parent(path)
         if os.access(folder, os.W_OK):
             report.add(OK, f"store: {path} does not exist yet; the first run creates it")

@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot import app, logs
+from bot.config.database import URL_ENV, Location, parse_url
 from bot.config.file import Config
 from bot.config.log import LogSettings
 from bot.errors import UsageError
@@ -62,8 +63,17 @@ def config_from_args(args: argparse.Namespace) -> Config:
     """`--config` (or `$RANKBOT_CONFIG`, or the defaults), with `--db` overriding the store."""
     path = args.config or os.environ.get("RANKBOT_CONFIG")
     config = app.load_config(Path(path) if path else None)
+    env_url = os.environ.get(URL_ENV)
     if getattr(args, "db", None):
+        if env_url or config.db_url:
+            where = URL_ENV if env_url else "[store] url"
+            raise UsageError(f"--db and {where} both name a database: give only one of them")
         config = replace(config, db_path=Path(args.db))
+    elif env_url:
+        # the environment's URL wins over the config file's path or url
+        size = config.db_url.pool_size if config.db_url else None
+        db_url = parse_url(env_url, URL_ENV, pool_size=size, from_file=False)
+        config = replace(config, db_url=db_url, db_path=None)
     configure_logging(args, config.section("log"))
     return config
 
@@ -103,15 +113,16 @@ def add_log_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def database_path(config: Config) -> Path:
-    """The database file: `--db`, else `[store] path`, else the platform's data directory."""
-    return config.db_path or app.default_db_path()
+def database_path(config: Config) -> Location:
+    """The database: a PostgreSQL URL (`RANKBOT_DATABASE_URL`, `[store] url`), else the file
+    `--db`, else `[store] path`, else the platform's data directory."""
+    return config.db_url or config.db_path or app.default_db_path()
 
 
-def existing_database(config: Config) -> Path:
-    """The database file for a command that only reads it; it must exist already."""
+def existing_database(config: Config) -> Location:
+    """The database for a command that only reads it; a file must exist already."""
     path = database_path(config)
-    if not path.exists():
+    if isinstance(path, Path) and not path.exists():
         raise UsageError(
             f"no database at {path} yet: run `rankbot replay FILE --db {path}` or the poller first"
         )

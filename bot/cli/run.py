@@ -105,7 +105,25 @@ async def run(args: argparse.Namespace, config: Config) -> int:
     role = app.ROLES[args.role]
     if not (role.polls or role.delivers):
         return await serve_web(args.role, config)
-    return await run_all(args, config)
+    if role.polls and role.delivers:
+        return await run_all(args, config)
+    return await run_part(args, config)
+
+
+async def run_part(args: argparse.Namespace, config: Config) -> int:
+    """`--role poller` or `--role worker`: one part of the bot beside other processes on
+    PostgreSQL (`bot.app.run_part`), until stopped."""
+    settings: DeliverySettings = config.section("delivery")
+    async with (
+        app.open_database(database_path(config)) as store,
+        app.webhook_client(settings) as client,
+    ):
+        stop = asyncio.Event()
+        with stop_on_signals(stop):
+            await app.run_part(
+                args.role, config, store, client, lambda: _source(args, config), stop
+            )
+    return 0
 
 
 async def serve_web(role: str, config: Config) -> int:
@@ -208,8 +226,9 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         "--role",
         choices=list(app.ROLES),
         default="all",
-        help="what this process runs: all (the default: one process does everything) or web "
-        "(only the HTTP endpoints of Slack and Discord; needs a shared database)",
+        help="what this process runs: all (the default: one process does everything), or one "
+        "part of several processes sharing a PostgreSQL database: poller, worker, web (only the "
+        "HTTP endpoints of Slack and Discord); see docs/scaling.md",
     )
     run_parser.set_defaults(handler=cmd_run)
 

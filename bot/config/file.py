@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.config.database import DEFAULT_POOL_SIZE, DatabaseUrl, parse_url
 from bot.core.countries import CountryTable, shipped_table
 from bot.core.events import DEFAULT_MILESTONES, DetectParams
 from bot.core.iso3166 import is_country_code
@@ -183,6 +184,9 @@ class Config:
     """`[store] path`; None means the store's default location (`bot.cli.common.database_path`)."""
     keep_sent_days: float = 30.0
     """`[store] keep_sent_days`: how long a sent post's record is kept (`Outbox.prune`)."""
+    db_url: DatabaseUrl | None = None
+    """`[store] url` (a PostgreSQL database; `RANKBOT_DATABASE_URL` sets it too, see
+    `bot.cli.common.config_from_args`) with `[store] pool_size`."""
     detect: DetectParams = field(default_factory=DetectParams)
     countries: CountryTable = field(default_factory=shipped_table)
     templates_dir: Path | None = None
@@ -213,7 +217,16 @@ class Config:
         store = root.table("store")
         db_path = store.path("path", None, base=base)
         keep_sent_days = store.number("keep_sent_days", 30.0, lo=1)
+        pool_size = store.integer("pool_size", DEFAULT_POOL_SIZE, lo=1, hi=100)
+        url = store.text("url", None)
         store.done()
+        db_url = None
+        if url is not None:
+            if db_path is not None:
+                raise ConfigError(
+                    "[store] path and [store] url both name a database: keep one of them"
+                )
+            db_url = parse_url(url, "[store] url", pool_size=pool_size, from_file=True)
 
         det = root.table("detect")
         detect = DetectParams(
@@ -256,6 +269,7 @@ class Config:
         return cls(
             db_path=db_path,
             keep_sent_days=keep_sent_days,
+            db_url=db_url,
             detect=detect,
             countries=shipped_table().with_overrides(overrides),
             templates_dir=templates_dir,

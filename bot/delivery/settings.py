@@ -46,6 +46,9 @@ class DeliverySettings:
     older ones are dropped (`bot.delivery.resume`)."""
     drain_seconds: float = 10.0
     """On SIGTERM / SIGINT, how long posts in flight may take to finish before exiting."""
+    lease_seconds: float = 30.0
+    """`--role worker`: how long a post a worker took stays its own without a renewal (a
+    killed worker's posts go to the others after this; `bot.delivery.claimed`)."""
 
 
 def parse(section: Section, base: Path) -> DeliverySettings:
@@ -80,6 +83,7 @@ def parse(section: Section, base: Path) -> DeliverySettings:
         max_retry_after_seconds=_max_retry_after(section),
         resend_within_days=section.number("resend_within_days", defaults.resend_within_days, lo=0),
         drain_seconds=section.number("drain_seconds", defaults.drain_seconds, lo=0),
+        lease_seconds=section.number("lease_seconds", defaults.lease_seconds, lo=1),
     )
     section.done()
     return settings

@@ -23,7 +23,7 @@ act on the outside world (send a post) only after the block that recorded the de
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -484,3 +484,74 @@ class Store(Protocol):
     async def __aenter__(self) -> Store: ...
 
     async def __aexit__(self, *exc: object) -> None: ...
+
+
+# --- several processes on one database (a networked backend only) ----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A rate limit shared by every process: at most `messages` sends in any `seconds`,
+    counted under `bucket` (a channel's key, or a platform's name)."""
+
+    bucket: str
+    messages: int
+    seconds: float
+
+
+class PostLeases(Protocol):
+    """Outbox posts leased to one delivery worker process at a time (issue 16's `worker`
+    role). Only a channel's oldest pending post can be leased, and it stays pending until its
+    outcome is recorded (`Outbox.record`, which ends the lease), so a channel has one post in
+    flight across all workers and its posts go out in order. A lease not renewed runs out:
+    the post goes to another worker (a duplicate only if it was in flight)."""
+
+    async def claim(
+        self,
+        worker: str,
+        limit: int,
+        *,
+        lease_seconds: float,
+        now: datetime,
+        platforms: Collection[str],
+    ) -> list[OutboxItem]:
+        """Lease up to `limit` due posts of `platforms` that no other worker holds."""
+        ...
+
+    async def renew(self, worker: str, keys: Collection[str], lease_seconds: float) -> int:
+        """Extend this worker's leases (it is still sending); return how many it still held."""
+        ...
+
+    async def release(self, worker: str, keys: Collection[str]) -> None:
+        """Give leases back without an outcome (the worker stops)."""
+        ...
+
+
+class SharedRateWindows(Protocol):
+    """Rate limits counted in the database, so that processes share them."""
+
+    async def take(self, windows: Sequence[Window], token: str | None = None) -> float:
+        """Count one send in every window if each has room now and return 0; else count
+        nothing and return the seconds until they may have room. `token` names the send
+        for `settle`."""
+        ...
+
+    async def settle(self, token: str) -> None:
+        """The send `token` was answered: count it from now on (it arrived by now), so a
+        send that left late cannot share a window with the next ones."""
+        ...
+
+
+class Leadership(Protocol):
+    """One process of many leads (the `poller` role): a lock the database releases by itself
+    when the holder's connection goes, so a dead leader's successor takes over at once."""
+
+    async def try_lead(self) -> bool:
+        """Take the lead if nobody holds it; True while this process holds it."""
+        ...
+
+    async def still_leading(self) -> bool:
+        """False once the connection holding the lead is gone (stop acting as leader)."""
+        ...
+
+    async def resign(self) -> None: ...

@@ -110,3 +110,17 @@ def test_run_and_poll_refuse_to_start_without_a_channels_url_env(
     # a dry run sends nothing, so it needs no URL
     dry_run = ["poll", "--once", "--dry-run", "--config", str(config), "--history", str(history)]
     assert main(dry_run) == ExitCode.OK
+
+
+@pytest.mark.parametrize("role", ["poller", "worker"])
+def test_roles_beside_other_processes_need_postgresql(
+    tmp_path: Path, role: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, history = poll_setup(tmp_path)
+    monkeypatch.setenv("OPS_HOOK", HOOK)
+    code = main(["run", "--role", role, "--config", str(config), "--history", str(history)])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert f"--role {role} needs a database several processes share (PostgreSQL)" in err
+    assert "RANKBOT_DATABASE_URL" in err

@@ -357,6 +357,11 @@ class TinyStore:
         (in commit order): for views that must show only what a crash cannot take back."""
         self._listeners.setdefault(table, []).append(listener)
 
+    def documents(self) -> dict[str, dict[str, Doc]]:
+        """Every table's documents by id, as they are now (`rankbot db migrate` copies them;
+        documents are never changed in place, so shallow copies are safe)."""
+        return self._snapshot_tables()
+
     def _snapshot_tables(self) -> dict[str, dict[str, Doc]]:
         """The tables as they are now: shallow copies (documents are never changed in place)."""
         return {name: dict(docs) for name, docs in self._storage.data.items()}

@@ -7,7 +7,8 @@ committed is durable). The embedded TinyDB backend is the first; a networked bac
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -19,13 +20,14 @@ from bot.store.tinydb import TinyStore
 class Backend:
     """Opens stores of one backend; the last one opened is closed after the test."""
 
-    def __init__(self, name: str, opener: Callable[[], Store]) -> None:
+    def __init__(self, name: str, opener: Callable[[], Store | Awaitable[Store]]) -> None:
         self.name = name
         self._opener = opener
         self.current: Store | None = None
 
     async def open(self) -> Store:
-        self.current = self._opener()
+        opened = self._opener()
+        self.current = await opened if inspect.isawaitable(opened) else opened
         return self.current
 
     async def reopen(self, store: Store) -> Store:
@@ -39,16 +41,34 @@ class Backend:
             self.current = None
 
 
-def tinydb(tmp_path: Path) -> Backend:
+def tinydb(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     return Backend("tinydb", lambda: TinyStore.open(tmp_path / "db.json"))
 
 
-BACKENDS: dict[str, Callable[[Path], Backend]] = {"tinydb": tinydb}
+def postgres(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """A migrated database on the session's throwaway server, emptied for each test (the
+    tests skip, saying why, when PostgreSQL is not installed)."""
+    from tests.store.postgres.database import empty_database
+
+    url = empty_database(request.getfixturevalue("postgres_server"), "contract")
+    return Backend("postgres", lambda: open_postgres(url))
+
+
+async def open_postgres(url: str) -> Store:
+    from bot.store.postgres import PgStore
+
+    return await PgStore.open(url)
+
+
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], Backend]] = {
+    "tinydb": tinydb,
+    "postgres": postgres,
+}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    made = BACKENDS[request.param](tmp_path)
+    made = BACKENDS[request.param](request, tmp_path)
     yield made
     await made.close()
 

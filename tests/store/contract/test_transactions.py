@@ -27,7 +27,8 @@ async def test_a_block_that_raises_leaves_nothing(store: Store, backend: Backend
             await store.subscriptions.upsert(Subscription(CH))
             await store.outbox.enqueue([Planned(CH, Message(notice="x"), "k")], now=NOW)
             raise RuntimeError("planning failed")
-    for current in (store, await backend.reopen(store)):
+    for reopen in (False, True):
+        current = await backend.reopen(store) if reopen else store
         assert await current.history.snapshot_count() == 0
         assert await current.history.latest_snapshot("openrouter", "week") is None
         assert await current.state.get("kept") == 1
