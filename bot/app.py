@@ -625,18 +625,43 @@ async def run_poller(config: Config, store: PgStore, source: Source) -> None:
 
 async def run_worker(config: Config, store: PgStore, client: httpx.AsyncClient) -> None:
     """Deliver the shared outbox: lease due posts, send, record (`bot.delivery.claimed`)."""
-    senders = default_senders(config, client, Renderer(config.templates_dir))
     async with contextlib.AsyncExitStack() as stack:
-        from bot.platforms.discord import runtime as discord_runtime
-
-        session = await stack.enter_async_context(aiohttp.ClientSession())
-        discord_config: discord_settings.DiscordSettings = config.section("discord")
-        senders["discord-webhook"] = discord_runtime.webhook_sender(
-            config.templates_dir, session, discord_config, webhook_url_env(config)
-        )
+        senders = await worker_senders(config, store, client, stack)
         delivery = worker_delivery(config, store, senders)
         log.info("rankbot worker %s delivering: %s", delivery.name, ", ".join(sorted(senders)))
         await delivery.serve()
+
+
+async def worker_senders(
+    config: Config,
+    store: Store,
+    client: httpx.AsyncClient,
+    stack: contextlib.AsyncExitStack,
+    environ: Mapping[str, str] = os.environ,
+) -> dict[str, Sender]:
+    """Every sender a worker process needs, with no chat connection: the webhook senders,
+    and where Slack or Discord is configured, their bot senders over the Web API / REST
+    (commands are the web role's; posting needs no socket or gateway). Their shutdown goes on
+    `stack`."""
+    from bot.platforms.discord import runtime as discord_runtime
+    from bot.platforms.slack.runtime import slack_wanted
+    from bot.platforms.slack.runtime import worker_sender as slack_worker_sender
+
+    senders = default_senders(config, client, Renderer(config.templates_dir))
+    session = await stack.enter_async_context(aiohttp.ClientSession())
+    discord_config: discord_settings.DiscordSettings = config.section("discord")
+    senders["discord-webhook"] = discord_runtime.webhook_sender(
+        config.templates_dir, session, discord_config, webhook_url_env(config)
+    )
+    if slack_wanted(config, environ):
+        senders["slack"] = slack_worker_sender(config, store, environ)
+    if "discord" in config.sections or environ.get(discord_settings.TOKEN_ENV):
+        sender, close = await discord_runtime.worker_sender(
+            config.templates_dir, discord_config, environ.get(discord_settings.TOKEN_ENV)
+        )
+        stack.push_async_callback(close)
+        senders["discord"] = sender
+    return senders
 
 
 def worker_delivery(

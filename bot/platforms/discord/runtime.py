@@ -192,6 +192,21 @@ class DiscordRuntime:
         await self._session.close()
 
 
+async def worker_sender(
+    templates_dir: Path | None, settings: DiscordSettings, token: str | None = None
+) -> tuple[DiscordSender, Callable[[], Awaitable[None]]]:
+    """Discord's sender for a `--role worker` process, and how to close it: logged in over
+    REST only (posting needs no gateway: `DiscordSender` posts to a partial messageable), so
+    any number of workers deliver for one bot without a gateway connection each."""
+    token = token or token_from_env()
+    if not token:
+        raise DiscordUnavailable(f"a worker delivering to Discord needs {TOKEN_ENV}, the bot token")
+    apply_endpoints(settings)
+    client = new_client(settings, None)
+    await login(client, token, settings.api_base)
+    return DiscordSender(client, discord_renderer(templates_dir)), client.close
+
+
 async def start(
     services: Services,
     *,

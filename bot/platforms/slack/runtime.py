@@ -166,6 +166,30 @@ async def _checked(call: Awaitable[Any], variable: str, api_url: str) -> Any:
         ) from None
 
 
+def worker_sender(
+    config: Config, store: Store, environ: Mapping[str, str] = os.environ
+) -> SlackSender:
+    """Slack's sender for a `--role worker` process: Web API calls only, no socket and no
+    endpoint (the web role answers commands). One workspace: `SLACK_BOT_TOKEN`; OAuth: each
+    workspace's installed token from the shared database."""
+    settings: SlackSettings = config.section("slack")
+    renderer = slack_renderer(config.templates_dir)
+    if settings.oauth:
+        return SlackSender(_installed_clients(settings, store), renderer)
+    token = SlackSecrets.from_env(environ).bot_token
+    if not token:
+        raise SlackStartError(
+            f"a worker delivering to Slack needs the environment variable {BOT_TOKEN_ENV}: "
+            "see docs/slack.md"
+        )
+    client = AsyncWebClient(token=token, base_url=settings.api_url)
+
+    async def single(team_id: str) -> AsyncWebClient | None:
+        return client
+
+    return SlackSender(single, renderer)
+
+
 def _client_for(app: AsyncApp, settings: SlackSettings, store: Store) -> ClientFor:
     """One workspace: the app's client. OAuth: a client with the workspace's installed token."""
     if not settings.oauth:
@@ -174,6 +198,12 @@ def _client_for(app: AsyncApp, settings: SlackSettings, store: Store) -> ClientF
             return app.client
 
         return single
+    return _installed_clients(settings, store)
+
+
+def _installed_clients(settings: SlackSettings, store: Store) -> ClientFor:
+    """A client with the workspace's installed token (OAuth), None for a workspace that has
+    no installation (any more)."""
     installations = StoreInstallationStore(store)
 
     async def installed(team_id: str) -> AsyncWebClient | None:
