@@ -647,6 +647,8 @@ async def worker_senders(
     from bot.platforms.slack.runtime import slack_wanted
     from bot.platforms.slack.runtime import worker_sender as slack_worker_sender
 
+    # asked before `config.section` fills in the defaults of a table the file does not have
+    discord_wanted = "discord" in config.sections or bool(environ.get(discord_settings.TOKEN_ENV))
     senders = default_senders(config, client, Renderer(config.templates_dir))
     session = await stack.enter_async_context(aiohttp.ClientSession())
     discord_config: discord_settings.DiscordSettings = config.section("discord")
@@ -655,7 +657,7 @@ async def worker_senders(
     )
     if slack_wanted(config, environ):
         senders["slack"] = slack_worker_sender(config, store, environ)
-    if "discord" in config.sections or environ.get(discord_settings.TOKEN_ENV):
+    if discord_wanted:
         sender, close = await discord_runtime.worker_sender(
             config.templates_dir, discord_config, environ.get(discord_settings.TOKEN_ENV)
         )

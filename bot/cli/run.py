@@ -117,6 +117,7 @@ async def run_part(args: argparse.Namespace, config: Config) -> int:
     async with (
         app.open_database(database_path(config)) as store,
         app.webhook_client(settings) as client,
+        app.ops_listener_for_store(config, store),  # health and the store's gauges, if [ops]
     ):
         stop = asyncio.Event()
         with stop_on_signals(stop):
