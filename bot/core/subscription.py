@@ -10,7 +10,7 @@ subscriptions both wanted it (integrations/slack#801).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -157,6 +157,28 @@ class Subscription:
             confirmed=bool(data.get("confirmed", False)),
             lang=str(data.get("lang") or "en"),
         )
+
+
+def declared_record(
+    old: Subscription | None, declared: Subscription, now: datetime
+) -> Subscription | None:
+    """What a channel declared in the config file (`[[channels]]`) makes of its stored
+    record: a new record, the old one with the declared settings (the file is their truth;
+    what chat changed meanwhile, a mute or a pause, is kept), or None when nothing changes.
+    Every store backend syncs declared channels with it."""
+    if old is None:
+        return replace(declared, created_by="config", created_at=now)
+    merged = replace(
+        old,
+        kinds=declared.kinds,
+        filters=declared.filters,
+        periods=declared.periods,
+        digest=declared.digest,
+        quiet=declared.quiet,
+        charts=declared.charts,
+        lang=declared.lang,
+    )
+    return replace(merged, updated_by="config", updated_at=now) if merged != old else None
 
 
 def summary(sub: Subscription, now: datetime) -> list[Text]:

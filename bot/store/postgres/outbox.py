@@ -41,7 +41,14 @@ from bot.store.protocols import (
     PostState,
     Requeued,
 )
-from bot.store.tinydb.outbox import _after, _reopened, body_document
+from bot.store.tinydb.outbox import (
+    _after,
+    _reopened,
+    attachment_entry,
+    item_of,
+    message_body,
+    message_of,
+)
 
 ITEM = "SELECT o.id, o.doc, b.doc FROM outbox o LEFT JOIN bodies b ON b.body_id = o.body"
 """An item with its body, in one round trip (`_items` turns the rows into `OutboxItem`s)."""
@@ -82,9 +89,10 @@ class PgOutbox:
             events = await self._history.by_keys(k for b in stale for k in b.get("events", ()))
             blobs = await self._blobs(a["blob"] for b in stale for a in b.get("attachments", ()))
             for body in stale:
-                self._messages[body["id"]] = (body, _message(body, events, blobs))
+                logged = (events[k] for k in body.get("events", ()) if k in events)
+                self._messages[body["id"]] = (body, message_of(body, logged, blobs.__getitem__))
         return [
-            _item(doc, body, self._messages[body["id"]][1] if body else None)
+            item_of(doc, body, self._messages[body["id"]][1] if body else None)
             for _, doc, body in rows
         ]
 
@@ -232,16 +240,7 @@ class PgOutbox:
         self, message: Message, chart: ChartSpec | None, blobs: dict[str, dict[str, Any]]
     ) -> dict[str, Any]:
         attachments = [_attachment(a, blobs) for a in message.attachments]
-        return body_document(
-            [e.key for e in message.events],
-            message.notice,
-            message.title,
-            attachments,
-            chart,
-            note=message.note,
-            lang=message.lang,
-            tz=message.tz,
-        )
+        return message_body(message, attachments, chart)
 
     async def record(self, outcomes: Sequence[Outcome]) -> None:
         if not outcomes:
@@ -464,52 +463,4 @@ def _attachment(attachment: Attachment, blobs: dict[str, dict[str, Any]]) -> dic
     if digest not in blobs:
         data = base64.b64encode(attachment.content).decode("ascii")
         blobs[digest] = {"id": digest, "data": data}
-    return {
-        "filename": attachment.filename,
-        "title": attachment.title,
-        "mime": attachment.mime,
-        "alt": attachment.alt,
-        "blob": digest,
-    }
-
-
-def _message(
-    body: Mapping[str, Any], events: Mapping[str, Any], blobs: Mapping[str, bytes]
-) -> Message:
-    return Message(
-        events=tuple(events[k] for k in body.get("events", ()) if k in events),
-        notice=body.get("notice"),
-        title=body.get("title"),
-        attachments=tuple(
-            Attachment(
-                filename=a["filename"],
-                content=blobs[a["blob"]],
-                title=a.get("title", ""),
-                mime=a.get("mime", "image/png"),
-                alt=a.get("alt", ""),
-            )
-            for a in body.get("attachments", ())
-        ),
-        note=body.get("note"),
-        lang=body.get("lang", "en"),
-        tz=body.get("tz"),
-    )
-
-
-def _item(
-    doc: Mapping[str, Any], body: Mapping[str, Any] | None, message: Message | None
-) -> OutboxItem:
-    not_before, finished = doc.get("not_before"), doc.get("finished_at")
-    return OutboxItem(
-        key=doc["key"],
-        channel=ChannelRef.from_key(doc["channel"]),
-        message=message if message is not None else Message(notice=""),
-        enqueued_at=datetime.fromisoformat(doc["enqueued_at"]),
-        state=doc["state"],
-        attempts=doc.get("attempts", 0),
-        not_before=datetime.fromisoformat(not_before) if not_before else None,
-        last_error=doc.get("last_error"),
-        failure=doc.get("failure"),
-        finished_at=datetime.fromisoformat(finished) if finished else None,
-        chart_pending=bool(body and body.get("chart_pending")),
-    )
+    return attachment_entry(attachment, digest)

@@ -18,7 +18,7 @@ from typing import Any, cast
 from psycopg.types.json import Jsonb
 
 from bot.core.messages import ChannelRef
-from bot.core.subscription import CONFIG_WORKSPACE, Filters, Subscription
+from bot.core.subscription import CONFIG_WORKSPACE, Filters, Subscription, declared_record
 from bot.store.postgres.connection import Session
 from bot.store.postgres.held import PgHeldAlerts
 from bot.store.protocols import DetectionAsks
@@ -158,22 +158,9 @@ class PgSubscriptions:
                 if sub.channel.key not in wanted:
                     await self.remove(sub.channel)
             for new in wanted.values():
-                old = await self.get(new.channel)
-                if old is None:
-                    await self.upsert(replace(new, created_by="config", created_at=now))
-                    continue
-                merged = replace(
-                    old,
-                    kinds=new.kinds,
-                    filters=new.filters,
-                    periods=new.periods,
-                    digest=new.digest,
-                    quiet=new.quiet,
-                    charts=new.charts,
-                    lang=new.lang,
-                )
-                if merged != old:
-                    await self.upsert(replace(merged, updated_by="config", updated_at=now))
+                record = declared_record(await self.get(new.channel), new, now)
+                if record is not None:
+                    await self.upsert(record)
 
     async def in_workspace_config(self) -> list[Subscription]:
         """Records declared in a config file, whatever their platform."""

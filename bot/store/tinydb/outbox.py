@@ -29,10 +29,11 @@ import base64
 import bisect
 import hashlib
 import json
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
+from bot.core.events import Event
 from bot.core.messages import Attachment, ChannelRef, Message
 from bot.core.planning import Planned
 from bot.net.slices import Slices
@@ -205,21 +206,7 @@ class TinyOutbox:
         doc = self.items_table.doc(doc_id)
         assert doc is not None
         body = self._body_doc(doc.get("body"))
-        message = self._message(body) if body is not None else Message(notice="")
-        not_before, finished = doc.get("not_before"), doc.get("finished_at")
-        return OutboxItem(
-            key=doc["key"],
-            channel=ChannelRef.from_key(doc["channel"]),
-            message=message,
-            enqueued_at=datetime.fromisoformat(doc["enqueued_at"]),
-            state=doc["state"],
-            attempts=doc.get("attempts", 0),
-            not_before=datetime.fromisoformat(not_before) if not_before else None,
-            last_error=doc.get("last_error"),
-            failure=doc.get("failure"),
-            finished_at=datetime.fromisoformat(finished) if finished else None,
-            chart_pending=bool(body and body.get("chart_pending")),
-        )
+        return item_of(doc, body, self._message(body) if body is not None else None)
 
     def _body_doc(self, body_id: str | None) -> Doc | None:
         if body_id is None:
@@ -231,28 +218,8 @@ class TinyOutbox:
         cached = self._messages.get(body["id"])
         if cached is not None and cached[0] is body:
             return cached[1]
-        events = tuple(
-            e for e in (self._history.by_key(k) for k in body.get("events", ())) if e is not None
-        )
-        attachments = tuple(
-            Attachment(
-                filename=a["filename"],
-                content=self._blob(a["blob"]),
-                title=a.get("title", ""),
-                mime=a.get("mime", "image/png"),
-                alt=a.get("alt", ""),
-            )
-            for a in body.get("attachments", ())
-        )
-        message = Message(
-            events=events,
-            notice=body.get("notice"),
-            title=body.get("title"),
-            attachments=attachments,
-            note=body.get("note"),
-            lang=body.get("lang", "en"),
-            tz=body.get("tz"),
-        )
+        events = (self._history.by_key(k) for k in body.get("events", ()))
+        message = message_of(body, (e for e in events if e is not None), self._blob)
         self._messages[body["id"]] = (body, message)
         return message
 
@@ -342,26 +309,8 @@ class TinyOutbox:
 
     def _store_body(self, message: Message, chart: ChartSpec | None, now: datetime) -> str:
         self._history.remember(message.events, now)
-        attachments = [
-            {
-                "filename": a.filename,
-                "title": a.title,
-                "mime": a.mime,
-                "alt": a.alt,
-                "blob": self._put_blob(a),
-            }
-            for a in message.attachments
-        ]
-        body = body_document(
-            [e.key for e in message.events],
-            message.notice,
-            message.title,
-            attachments,
-            chart,
-            note=message.note,
-            lang=message.lang,
-            tz=message.tz,
-        )
+        attachments = [attachment_entry(a, self._put_blob(a)) for a in message.attachments]
+        body = message_body(message, attachments, chart)
         if self._body_by_id.get(body["id"]) is None:
             self.bodies.add(body)
         return str(body["id"])
@@ -487,16 +436,84 @@ class TinyOutbox:
                     continue
                 new = {**body, "chart_pending": False}
                 if attachment is not None:
-                    entry = {
-                        "filename": attachment.filename,
-                        "title": attachment.title,
-                        "mime": attachment.mime,
-                        "alt": attachment.alt,
-                        "blob": self._put_blob(attachment),
-                    }
+                    entry = attachment_entry(attachment, self._put_blob(attachment))
                     new["attachments"] = [*body.get("attachments", ()), entry]
                 self.bodies.put(doc_id, new)
         return len(ids)
+
+
+def message_body(
+    message: Message, attachments: Sequence[Mapping[str, Any]], chart: ChartSpec | None
+) -> Doc:
+    """The body document of `message`, its attachments already stored as `attachments`
+    (`attachment_entry`): what every backend stores for a post (`body_document`)."""
+    return body_document(
+        [e.key for e in message.events],
+        message.notice,
+        message.title,
+        attachments,
+        chart,
+        note=message.note,
+        lang=message.lang,
+        tz=message.tz,
+    )
+
+
+def attachment_entry(attachment: Attachment, blob: str) -> Doc:
+    """How a body refers to one attachment, its bytes stored once as blob `blob`."""
+    return {
+        "filename": attachment.filename,
+        "title": attachment.title,
+        "mime": attachment.mime,
+        "alt": attachment.alt,
+        "blob": blob,
+    }
+
+
+def message_of(
+    body: Mapping[str, Any], events: Iterable[Event], content: Callable[[str], bytes]
+) -> Message:
+    """The message a body document says, with its logged `events` (those of the body's keys
+    the log holds) and each attachment's bytes from `content(blob)`."""
+    return Message(
+        events=tuple(events),
+        notice=body.get("notice"),
+        title=body.get("title"),
+        attachments=tuple(
+            Attachment(
+                filename=a["filename"],
+                content=content(a["blob"]),
+                title=a.get("title", ""),
+                mime=a.get("mime", "image/png"),
+                alt=a.get("alt", ""),
+            )
+            for a in body.get("attachments", ())
+        ),
+        note=body.get("note"),
+        lang=body.get("lang", "en"),
+        tz=body.get("tz"),
+    )
+
+
+def item_of(
+    doc: Mapping[str, Any], body: Mapping[str, Any] | None, message: Message | None
+) -> OutboxItem:
+    """An outbox item from its document, its body and the body's message (a finished post
+    has let go of its body: its message is empty)."""
+    not_before, finished = doc.get("not_before"), doc.get("finished_at")
+    return OutboxItem(
+        key=doc["key"],
+        channel=ChannelRef.from_key(doc["channel"]),
+        message=message if message is not None else Message(notice=""),
+        enqueued_at=datetime.fromisoformat(doc["enqueued_at"]),
+        state=doc["state"],
+        attempts=doc.get("attempts", 0),
+        not_before=datetime.fromisoformat(not_before) if not_before else None,
+        last_error=doc.get("last_error"),
+        failure=doc.get("failure"),
+        finished_at=datetime.fromisoformat(finished) if finished else None,
+        chart_pending=bool(body and body.get("chart_pending")),
+    )
 
 
 def body_document(

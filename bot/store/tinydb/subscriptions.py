@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from bot.core.messages import ChannelRef
-from bot.core.subscription import CONFIG_WORKSPACE, Filters, Subscription
+from bot.core.subscription import CONFIG_WORKSPACE, Filters, Subscription, declared_record
 from bot.store.protocols import DetectionAsks
 from bot.store.tinydb.table import Database, Doc, Index, UniqueIndex, Writes
 
@@ -163,19 +163,6 @@ class TinySubscriptions:
                 if sub.channel.workspace == CONFIG_WORKSPACE and key not in wanted:
                     await self.remove(sub.channel)
             for new in wanted.values():
-                old = await self.get(new.channel)
-                if old is None:
-                    self._put(replace(new, created_by="config", created_at=now))
-                    continue
-                merged = replace(
-                    old,
-                    kinds=new.kinds,
-                    filters=new.filters,
-                    periods=new.periods,
-                    digest=new.digest,
-                    quiet=new.quiet,
-                    charts=new.charts,
-                    lang=new.lang,
-                )
-                if merged != old:
-                    self._put(replace(merged, updated_by="config", updated_at=now))
+                record = declared_record(await self.get(new.channel), new, now)
+                if record is not None:
+                    self._put(record)
