@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from bot.core.events import KINDS
 from bot.core.local_time import Digest, QuietHours
@@ -157,6 +157,18 @@ class Subscription:
             confirmed=bool(data.get("confirmed", False)),
             lang=str(data.get("lang") or "en"),
         )
+
+
+def interned(sub: Subscription, shared: dict[object, object]) -> Subscription:
+    """`sub` with equal settings as one shared object (kept in `shared`, one per store):
+    10,000 channels ask a few dozen different things, and the planner works out each
+    distinct ask once (`bot.core.planning.Router`, which recognises shared objects)."""
+    kinds = cast(tuple[str, ...], shared.setdefault(sub.kinds, sub.kinds))
+    periods = cast(tuple[str, ...], shared.setdefault(sub.periods, sub.periods))
+    filters = cast(Filters, shared.setdefault(sub.filters, sub.filters))
+    if kinds is sub.kinds and periods is sub.periods and filters is sub.filters:
+        return sub
+    return replace(sub, kinds=kinds, periods=periods, filters=filters)
 
 
 def declared_record(

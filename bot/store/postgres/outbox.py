@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from psycopg.types.json import Jsonb
@@ -45,6 +45,7 @@ from bot.store.tinydb.outbox import (
     _after,
     _reopened,
     attachment_entry,
+    chart_spec_of,
     item_of,
     message_body,
     message_of,
@@ -61,16 +62,6 @@ _ORPHAN_BLOBS = (
     "DELETE FROM blobs x WHERE x.blob_id = ANY(%s) AND NOT EXISTS (SELECT 1 FROM bodies b, "
     "jsonb_array_elements(coalesce(b.doc->'attachments', '[]')) a WHERE a->>'blob' = x.blob_id)"
 )
-
-
-def _chart_spec(raw: Mapping[str, Any]) -> ChartSpec:
-    return ChartSpec(
-        raw["kind"],
-        raw["source"],
-        raw["period"],
-        date.fromisoformat(raw["as_of"]),
-        raw.get("lang", "en"),
-    )
 
 
 class PgOutbox:
@@ -351,7 +342,7 @@ class PgOutbox:
             "SELECT DISTINCT ON (chart_key) chart_key, doc->'chart' FROM bodies "
             "WHERE chart_key IS NOT NULL ORDER BY chart_key, id"
         )
-        return [_chart_spec(r[1]) for r in rows]
+        return [chart_spec_of(r[1]) for r in rows]
 
     async def attach_chart(self, chart: ChartSpec, attachment: Attachment | None) -> int:
         async with self._db.transaction():

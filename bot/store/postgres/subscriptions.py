@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from psycopg.types.json import Jsonb
 
 from bot.core.messages import ChannelRef
-from bot.core.subscription import CONFIG_WORKSPACE, Filters, Subscription, declared_record
+from bot.core.subscription import CONFIG_WORKSPACE, Subscription, declared_record, interned
 from bot.store.postgres.connection import Session
 from bot.store.postgres.held import PgHeldAlerts
 from bot.store.protocols import DetectionAsks
@@ -32,14 +32,7 @@ class PgSubscriptions:
         self._all: _Cached | None = None
 
     def _decode(self, doc: dict[str, Any]) -> Subscription:
-        sub = Subscription.from_dict(doc)
-        shared = self._shared
-        kinds = cast(tuple[str, ...], shared.setdefault(sub.kinds, sub.kinds))
-        periods = cast(tuple[str, ...], shared.setdefault(sub.periods, sub.periods))
-        filters = cast(Filters, shared.setdefault(sub.filters, sub.filters))
-        if kinds is sub.kinds and periods is sub.periods and filters is sub.filters:
-            return sub
-        return replace(sub, kinds=kinds, periods=periods, filters=filters)
+        return interned(Subscription.from_dict(doc), self._shared)
 
     async def _snapshot(self) -> tuple[list[Subscription], DetectionAsks]:
         version = await self._version()

@@ -62,7 +62,8 @@ FINISHED = (SENT, DROPPED)
 """States that let go of their body and are pruned after `keep_sent_days`."""
 
 
-def _chart_spec(raw: Mapping[str, Any]) -> ChartSpec:
+def chart_spec_of(raw: Mapping[str, Any]) -> ChartSpec:
+    """The chart a body waits for, from its document (`body_document`)."""
     return ChartSpec(
         raw["kind"],
         raw["source"],
@@ -74,7 +75,7 @@ def _chart_spec(raw: Mapping[str, Any]) -> ChartSpec:
 
 def _pending_chart(doc: Mapping[str, Any]) -> str | None:
     chart = doc.get("chart")
-    return _chart_spec(chart).key if chart and doc.get("chart_pending") else None
+    return chart_spec_of(chart).key if chart and doc.get("chart_pending") else None
 
 
 class ItemIndex(Index):
@@ -422,7 +423,7 @@ class TinyOutbox:
             doc_id = self._waiting_for_chart.first(group)
             body = self.bodies.doc(doc_id) if doc_id is not None else None
             if body is not None:
-                specs.append(_chart_spec(body["chart"]))
+                specs.append(chart_spec_of(body["chart"]))
         return specs
 
     async def attach_chart(self, chart: ChartSpec, attachment: Attachment | None) -> int:

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from bot.core.messages import ChannelRef
-from bot.core.subscription import CONFIG_WORKSPACE, Filters, Subscription, declared_record
+from bot.core.subscription import CONFIG_WORKSPACE, Subscription, declared_record, interned
 from bot.store.protocols import DetectionAsks
 from bot.store.tinydb.table import Database, Doc, Index, UniqueIndex, Writes
 
@@ -71,13 +71,7 @@ class TinySubscriptions:
     def _interned(self, sub: Subscription) -> Subscription:
         """Equal settings as one shared object: 10,000 channels ask a few dozen different
         things, and the planner works out each distinct ask once (`Router`)."""
-        shared = self._shared
-        kinds = cast(tuple[str, ...], shared.setdefault(sub.kinds, sub.kinds))
-        periods = cast(tuple[str, ...], shared.setdefault(sub.periods, sub.periods))
-        filters = cast(Filters, shared.setdefault(sub.filters, sub.filters))
-        if kinds is sub.kinds and periods is sub.periods and filters is sub.filters:
-            return sub
-        return replace(sub, kinds=kinds, periods=periods, filters=filters)
+        return interned(sub, self._shared)
 
     def _subs(self, ids: Iterable[int]) -> list[Subscription]:
         return [s for s in map(self._sub, ids) if s is not None]
