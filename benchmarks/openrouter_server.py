@@ -4,7 +4,8 @@ this other process, as the real API's are built elsewhere).
 
 Run by `shapes.ApiServer`: `python benchmarks/openrouter_server.py SEED` prints the port it
 listens on, then serves `shapes.year_of_days(seed=SEED)` like the real API (the same
-handlers as `tests/fakes/openrouter_api.py`). `POST /_bench/day` with `{"date": ..., "rows":
+handlers as `tests/fakes/openrouter_api.py`) and the real model catalogue
+(`shapes.catalogue_payload`). `POST /_bench/day` with `{"date": ..., "rows":
 [[model, tokens], ...]}` adds or replaces a day (the benchmark publishing tomorrow's data).
 """
 
@@ -21,11 +22,11 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import shapes
-from tests.fakes.openrouter_api import FIRST, KEY, models_payload, payload
+from tests.fakes.openrouter_api import FIRST, KEY, payload
 
 
 def application(days: dict[date, shapes.Rows]) -> web.Application:
-    models = json.dumps(models_payload()).encode()
+    models = json.dumps(shapes.catalogue_payload()).encode()
 
     async def rankings(request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {KEY}":

@@ -21,6 +21,8 @@ Every benchmark prints the machine's load next to its figures: the machine is sh
 
 from __future__ import annotations
 
+import gzip
+import json
 import math
 import os
 import random
@@ -32,6 +34,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -58,6 +61,22 @@ NEWCOMER = "moonshotai/kimi-k3-20260630"
 
 def _pool(rng: random.Random) -> list[str]:
     return [f"{author}/model-{i}" for author, count in AUTHORS for i in range(count)]
+
+
+def catalogue_payload() -> dict[str, Any]:
+    """The real `/api/v1/models` answer (336 models, 529 kB), plus an entry naming each
+    synthetic model of `year_of_days` (a model is in the catalogue before it is ranked): a
+    refresh parses what the real one does, and every ranked model has a catalogue name."""
+    path = (
+        Path(__file__).resolve().parents[1] / "tests/fixtures/openrouter/models-2026-08-01.json.gz"
+    )
+    payload: dict[str, Any] = json.loads(gzip.decompress(path.read_bytes()))
+    template = payload["data"][0]
+    for model in [*_pool(random.Random(0)), NEWCOMER]:
+        author, _, slug = model.partition("/")
+        name = f"{author.title()}: {slug.replace('-', ' ').title()}"
+        payload["data"].append({**template, "id": model, "canonical_slug": model, "name": name})
+    return payload
 
 
 def year_of_days(days: int = DAYS, seed: int = 7) -> dict[date, Rows]:

@@ -143,9 +143,10 @@ async def test_a_catch_up_stopped_by_the_budget_resumes_without_refetching(
 ) -> None:
     moment = Moment()
     async with TinyStore.open(tmp_path / "db.json") as store:
-        # the backfill takes 3 requests (catalogue + 2 ranges), the catch-up's catalogue
-        # refresh and first range 2 more: the second range meets a spent budget
-        bot = await build(store, source(clock, per_day=5), moment, tmp_path)
+        # the backfill takes 3 requests (catalogue + 2 ranges), the catch-up's first range
+        # 1 more: the second range meets a spent budget (the catalogue is asked after the
+        # ranges)
+        bot = await build(store, source(clock, per_day=4), moment, tmp_path)
         await bot.poller.tick()
         moment.now = AFTER
         report = await bot.poller.tick()
@@ -165,7 +166,8 @@ async def test_a_catch_up_stopped_by_the_budget_resumes_without_refetching(
         report = await bot.poller.tick()
         assert report.source_error is None
         assert [c[2] for c in fake.calls[calls:]] == [  # only what was not stored yet
-            {"start_date": "2026-03-31", "end_date": "2026-04-18"}
+            {"start_date": "2026-03-31", "end_date": "2026-04-18"},
+            {},  # and the catalogue, seven weeks old
         ]
         [post] = await posts(bot)
         assert post.message.note is not None and "caught up 49 days" in post.message.note

@@ -4,20 +4,26 @@ The rankings identify a model by its permaslug, which is the catalogue's `canoni
 (the dated id, `deepseek/deepseek-v4-flash-20260731`), not its `id`; a variant keeps a
 `:suffix` (`…-20260723:free`) and shares the standard model's canonical slug. So names are
 keyed by `canonical_slug` plus the variant taken from the catalogue `id`. The catalogue is
-cached in the store and refreshed once a day; an entry it does not know (retired models,
-embeddings) gets a readable name derived from its id instead of a raw slug.
+cached in the store and asked again only when a poll brings a model the cache cannot name (at
+most once a day: a new model is when a name matters) or once the cache is a week old (a
+renamed model): the catalogue is the largest answer OpenRouter gives, and asking it on every
+daily poll doubled the requests and the CPU of a quiet poll. An entry it does not know
+(retired models, embeddings) gets a readable name derived from its id instead of a raw slug.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core.model import MAX_NAME, SnapshotError, plain_text
 
-MAX_AGE = timedelta(days=1)
+MAX_AGE = timedelta(days=7)
+"""Names older than this are refreshed even if they name every model (renames)."""
+UNKNOWN_AGE = timedelta(days=1)
+"""Names older than this are refreshed when a model they cannot name appears."""
 _DATED = re.compile(r"-(?:20\d{6}|\d{4})$")
 
 
@@ -66,19 +72,63 @@ def readable_name(permaslug: str) -> str:
     return f"{name} ({variant})" if colon else name
 
 
-def cached_names(state: Any, now: datetime) -> tuple[dict[str, str], bool]:
-    """The names held in the store's cache, and whether they are stale (or missing)."""
+def knows(permaslug: str, names: Mapping[str, str]) -> bool:
+    """Whether `display_name` gives `permaslug` a catalogue name (not a derived one)."""
+    return permaslug in names or permaslug.partition(":")[0] in names
+
+
+def cached_names(
+    state: Any, now: datetime, models: Iterable[str] = ()
+) -> tuple[dict[str, str], bool]:
+    """The names held in the store's cache, and whether to ask the catalogue again: the cache
+    is missing or a week old, or it is a day old and one of `models` (what a poll brought) is
+    a model it cannot name and was not already missing from the catalogue last time."""
+    names, age = _cached(state, now)
+    if age is None or age >= MAX_AGE:
+        return names, True
+    if age < UNKNOWN_AGE:
+        return names, False
+    missing = set(unnamed_of(state))
+    return names, any(not knows(m, names) and m not in missing for m in models)
+
+
+def cache_state(
+    names: Mapping[str, str], now: datetime, models: Iterable[str] = ()
+) -> dict[str, Any]:
+    """What the store keeps: the names, when they were fetched, and which of `models` they
+    cannot name (those are no reason to ask the catalogue again before the weekly refresh)."""
+    return {
+        "fetched_at": now.isoformat(timespec="seconds"),
+        "names": dict(names),
+        "unnamed": sorted({m for m in models if not knows(m, names)}),
+    }
+
+
+def noted_unnamed(state: Any, now: datetime, models: Iterable[str]) -> dict[str, Any] | None:
+    """`state` also recording which of `models` it cannot name, if it was fetched less than a
+    day ago (as after a backfill, which asks the catalogue first); None when nothing changes."""
+    names, age = _cached(state, now)
+    if age is None or age >= UNKNOWN_AGE:
+        return None
+    unnamed = set(unnamed_of(state)) | {m for m in models if not knows(m, names)}
+    noted = {**state, "unnamed": sorted(unnamed)}
+    return noted if noted != state else None
+
+
+def unnamed_of(state: Any) -> list[str]:
+    """The models the cached catalogue was found not to name."""
+    unnamed = state.get("unnamed") if isinstance(state, Mapping) else None
+    return [m for m in unnamed if isinstance(m, str)] if isinstance(unnamed, list) else []
+
+
+def _cached(state: Any, now: datetime) -> tuple[dict[str, str], timedelta | None]:
+    """The cached names and their age (None: no cache, or no readable date)."""
     if not isinstance(state, Mapping) or not isinstance(state.get("names"), Mapping):
-        return {}, True
+        return {}, None
     try:
-        fetched = datetime.fromisoformat(state["fetched_at"])
+        return dict(state["names"]), now - datetime.fromisoformat(state["fetched_at"])
     except (KeyError, TypeError, ValueError):
-        return dict(state["names"]), True
-    return dict(state["names"]), now - fetched >= MAX_AGE
-
-
-def cache_state(names: Mapping[str, str], now: datetime) -> dict[str, Any]:
-    return {"fetched_at": now.isoformat(timespec="seconds"), "names": dict(names)}
+        return dict(state["names"]), None
 
 
 def _short(name: str) -> str:

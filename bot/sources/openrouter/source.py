@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -47,7 +47,7 @@ from bot.sources.openrouter.daystore import load_days
 from bot.sources.openrouter.health import health_transition
 from bot.sources.openrouter.limiter import BudgetExhausted, RequestLimiter
 from bot.sources.openrouter.poll_schedule import next_poll
-from bot.sources.openrouter.rows import SuspectPayload
+from bot.sources.openrouter.rows import Day, SuspectPayload
 from bot.sources.openrouter.settings import SourceSettings
 from bot.sources.openrouter.windows import snapshots_for
 from bot.store import keys
@@ -142,7 +142,6 @@ class OpenRouterSource:
         api = self.api()
         try:
             async with api:
-                names = await self.names(store, api, now)
                 fetched = await fetch_ranges(
                     store,
                     api,
@@ -152,6 +151,8 @@ class OpenRouterSource:
                     progress_key=None if gap is None else keys.catch_up(self.name),
                     progress=None if gap is None else gap.mark,
                 )
+                brought = {m for d in fetched.stored for m in held[d].tokens}
+                names = await self.names(store, api, now, models=brought)
         except (OpenRouterError, BudgetExhausted, SuspectPayload) as exc:
             reason = str(exc)
             health = health.failed(now, reason)
@@ -249,15 +250,20 @@ class OpenRouterSource:
             await self._save(store, health.failed(now, str(exc)), now)
             raise SourceError(f"backfill stopped (run it again to resume): {exc}") from None
         held = await load_days(store.days)
+        await self._note_unnamed(store, held, now)
         newest = max(held) if held else None
         health = health.succeeded(now, newest, held[newest].as_of if newest else None)
         await self._save(store, health.rejected(report.rejected), now)
         return report
 
-    async def names(self, store: Store, api: OpenRouterApi, now: datetime) -> dict[str, str]:
-        """Catalogue names from the store, refreshed once a day; a failed refresh keeps the
-        cached ones (or none: ids then get readable fallback names)."""
-        names, stale = catalogue.cached_names(await store.state.get(keys.catalogue(self.name)), now)
+    async def names(
+        self, store: Store, api: OpenRouterApi, now: datetime, *, models: Iterable[str] = ()
+    ) -> dict[str, str]:
+        """Catalogue names from the store, refreshed when `models` (what a poll brought)
+        holds one they cannot name or once a week (`catalogue.cached_names`); a failed
+        refresh keeps the cached ones (or none: ids then get readable fallback names)."""
+        cached = await store.state.get(keys.catalogue(self.name))
+        names, stale = catalogue.cached_names(cached, now, models)
         if not stale:
             return names
         try:
@@ -266,8 +272,20 @@ class OpenRouterSource:
             log.warning("OpenRouter model catalogue not refreshed: %s", exc)
             return names
         if fresh:
-            await store.state.set(keys.catalogue(self.name), catalogue.cache_state(fresh, now))
+            asked = [*catalogue.unnamed_of(cached), *models]
+            await store.state.set(
+                keys.catalogue(self.name), catalogue.cache_state(fresh, now, asked)
+            )
         return fresh or names
+
+    async def _note_unnamed(self, store: Store, held: Mapping[date, Day], now: datetime) -> None:
+        """After a backfill: the models of its days the catalogue (just asked) cannot name
+        are no reason to ask it again on the next poll."""
+        state = await store.state.get(keys.catalogue(self.name))
+        models = {m for day in held.values() for m in day.tokens}
+        noted = catalogue.noted_unnamed(state, now, models)
+        if noted is not None:
+            await store.state.set(keys.catalogue(self.name), noted)
 
     @staticmethod
     def _namer(names: dict[str, str]) -> Callable[[str], str]:

@@ -279,17 +279,33 @@ def test_a_broken_catalogue_gives_no_names_rather_than_an_error() -> None:
     assert names_from_models("garbage") == {}
 
 
-async def test_the_catalogue_is_cached_and_refreshed_daily(
+async def test_the_catalogue_is_asked_again_for_a_model_it_may_name_or_after_a_week(
     source: OpenRouterSource, store: Store, fake: FakeApi
 ) -> None:
     def model_calls() -> int:
         return sum(1 for c in fake.calls if c[1] == "/api/v1/models")
 
+    assert model_calls() == 1  # the backfill asks first
+    # the real days list models the catalogue does not name (an embedding model): the
+    # backfill noted them, so they are no reason to ask again
+    unnamed = (await store.state.get(keys.catalogue("openrouter")))["unnamed"]
+    assert "perplexity/pplx-embed-v1-0.6B" in unnamed
+    fake.days[NEW] = varied_rows(NEW)
+    await fetch(source, store, NEXT_DAY)
     assert model_calls() == 1
-    await fetch(source, store, FIRST_RUN + timedelta(hours=3))
-    assert model_calls() == 1
-    await fetch(source, store, FIRST_RUN + timedelta(days=1))
+    # a model neither named nor noted: asked again (the cache is a day old) and noted
+    launch, later = NEW + timedelta(days=1), NEXT_DAY + timedelta(days=1)
+    fake.days[launch] = [*varied_rows(launch), ("acme/launch-20260801", 10**9)]
+    await fetch(source, store, later)
     assert model_calls() == 2
+    unnamed = (await store.state.get(keys.catalogue("openrouter")))["unnamed"]
+    assert "acme/launch-20260801" in unnamed and "perplexity/pplx-embed-v1-0.6B" in unnamed
+    fake.days[launch + timedelta(days=1)] = fake.days[launch]
+    await fetch(source, store, later + timedelta(days=1))
+    assert model_calls() == 2
+    # a week after the last answer: asked again though every model is named or noted
+    await fetch(source, store, later + timedelta(days=7))
+    assert model_calls() == 3
 
 
 async def test_a_failed_catalogue_falls_back_to_readable_names(
