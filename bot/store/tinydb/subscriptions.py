@@ -3,7 +3,8 @@
 Indexed by channel key (every `get` and `is_paused` is a dictionary lookup, not a scan: with
 10,000 channels a scan per call made planning quadratic), by workspace, and by "needs a look
 on a quiet tick" (not yet confirmed, or muted). Decoded `Subscription`s are cached per stored
-document, and the sorted list `all()` returns is rebuilt only after a change.
+document, and the sorted list `all()` returns is patched where documents changed (`_Order`):
+re-sorted only when a channel came or went.
 
 Channels declared in the config (`[[channels]]`) become records with the workspace `config`,
 kept in line with the file by `sync_declared`.
@@ -41,6 +42,27 @@ def _attention(doc: Mapping[str, Any]) -> bool | None:
     return True if unconfirmed or doc.get("mute_until") else None
 
 
+class _Order(Index):
+    """Not an index to look things up in: it watches the table for `all()`, recording which
+    documents changed since `all()` last looked and whether a channel came or went (or a
+    document changed its channel), which is when the order must be worked out again. A
+    pause, a mute or a changed filter in one of 10,000 channels then costs one replaced
+    entry, not decoding and sorting them all (~20 ms at the next poll)."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda doc: None)
+        self.changed: set[int] = set()
+        self.moved = True
+
+    def update(
+        self, doc_id: int, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+    ) -> None:
+        if old is None or new is None or old["channel"] != new["channel"]:
+            self.moved = True
+        else:
+            self.changed.add(doc_id)
+
+
 class TinySubscriptions:
     def __init__(self, store: Writes, db: Database, held: TinyHeldAlerts) -> None:
         self._store = store
@@ -53,8 +75,11 @@ class TinySubscriptions:
         self._top_ns = self.table.add_index(Index(lambda d: _filter(d, "top_n")))
         self._min_moves = self.table.add_index(Index(lambda d: _filter(d, "min_move")))
         self._min_changes = self.table.add_index(Index(lambda d: _filter(d, "min_change_pct")))
+        self._order = self.table.add_index(_Order())
         self._decoded: dict[int, tuple[Doc, Subscription]] = {}
-        self._all: tuple[int, list[Subscription]] | None = None
+        self._all: list[Subscription] = []
+        self._position: dict[int, int] = {}
+        """Where each document's subscription is in `_all`."""
         self._shared: dict[object, object] = {}
 
     def _sub(self, doc_id: int) -> Subscription | None:
@@ -81,12 +106,22 @@ class TinySubscriptions:
         return self._sub(doc_id) if doc_id is not None else None
 
     async def all(self) -> list[Subscription]:
-        version = self.table.version
-        if self._all is None or self._all[0] != version:
-            subs = self._subs(int(k) for k in self.table.raw)
-            subs.sort(key=lambda s: s.channel.key)
-            self._all = (version, subs)
-        return list(self._all[1])
+        order = self._order
+        if order.moved:
+            pairs = [
+                (i, sub) for i in map(int, self.table.raw) if (sub := self._sub(i)) is not None
+            ]
+            pairs.sort(key=lambda pair: pair[1].channel.key)
+            self._all = [sub for _, sub in pairs]
+            self._position = {doc_id: at for at, (doc_id, _) in enumerate(pairs)}
+            order.moved = False
+        else:
+            for doc_id in order.changed:
+                sub = self._sub(doc_id)
+                if sub is not None:
+                    self._all[self._position[doc_id]] = sub
+        order.changed.clear()
+        return list(self._all)
 
     async def count(self) -> int:
         return len(self.table.raw)

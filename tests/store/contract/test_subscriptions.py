@@ -57,6 +57,40 @@ async def test_one_record_per_channel(store: Store) -> None:
     assert await subs.get(CH) is None
 
 
+async def test_all_follows_every_change_in_channel_order(store: Store) -> None:
+    # TinyDB patches its cached list where documents changed: each kind of change is seen
+    subs = store.subscriptions
+    channels = [ChannelRef("slack", "T1", f"C{i}") for i in (5, 2, 9, 1)]
+    for channel in channels:
+        await subs.upsert(Subscription(channel))
+    assert [s.channel.channel for s in await subs.all()] == ["C1", "C2", "C5", "C9"]
+    await subs.pause(channels[0], "channel_not_found", NOW)
+    await subs.upsert(Subscription(channels[2], kinds=("surge",)))
+    assert [(s.channel.channel, s.paused, s.kinds) for s in await subs.all()] == [
+        ("C1", False, Subscription(CH).kinds),
+        ("C2", False, Subscription(CH).kinds),
+        ("C5", True, Subscription(CH).kinds),
+        ("C9", False, ("surge",)),
+    ]
+    await subs.remove(channels[1])
+    await subs.upsert(Subscription(ChannelRef("slack", "T1", "C3")))
+    assert [s.channel.channel for s in await subs.all()] == ["C1", "C3", "C5", "C9"]
+    try:
+        async with store.transaction():
+            await subs.resume(channels[0], NOW)
+            await subs.upsert(Subscription(ChannelRef("slack", "T1", "C0")))
+            raise RuntimeError("rolled back")
+    except RuntimeError:
+        pass
+    after = await subs.all()
+    assert [(s.channel.channel, s.paused) for s in after] == [
+        ("C1", False),
+        ("C3", False),
+        ("C5", True),
+        ("C9", False),
+    ]
+
+
 async def test_pause_keeps_the_settings_and_resume_clears_it(store: Store) -> None:
     subs = store.subscriptions
     await subs.upsert(Subscription(CH, filters=Filters(top_n=3)))
