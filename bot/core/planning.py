@@ -196,30 +196,74 @@ def release(sub: Subscription, held: Sequence[Held], now: datetime) -> Released:
     A digest is due at its first scheduled time after the oldest held event. Events that come
     due while the channel is muted are dropped and counted like any muted alert.
     """
-    if not held or sub.paused:
-        return Released()
-    oldest = min(h.held_at for h in held)
-    if sub.digest is not None:
-        if now < sub.digest.next_due(oldest):
+    return Releaser().release(sub, held, now)
+
+
+class Releaser:
+    """`release` for every channel of one tick.
+
+    Channels that held the same events since the same moment, under the same kind of hold,
+    get the same message: it is grouped once and shared (the same `Message` object, as
+    `Router` shares it), and each channel only gets its own post key. A daily digest due in
+    200 channels is grouped, translated and stored once, not 200 times.
+    """
+
+    def __init__(self) -> None:
+        self._grouped: dict[tuple[object, ...], tuple[Planned, str]] = {}
+
+    def release(self, sub: Subscription, held: Sequence[Held], now: datetime) -> Released:
+        if not held or sub.paused:
             return Released()
-    elif sub.quiet is not None and sub.quiet.contains(now):
-        return Released()
-    if sub.muted(now):
-        return Released(skipped=len(held), clear=True)
-    events = [h.event for h in held]
-    if sub.digest is not None:
-        if sub.digest.every == "daily":
-            title = T("Daily digest: %(n)s alert(s) since %(since)s", n=len(events), since=oldest)
-        else:
-            title = T("Weekly digest: %(n)s alert(s) since %(since)s", n=len(events), since=oldest)
-        post = grouped(sub.channel, events, title=title, prefix="digest")
-        return Released(post, clear=True)
-    heading = (
-        T("Held during quiet hours (%(range)s)", range=str(sub.quiet))
-        if sub.quiet is not None
-        else None
-    )
-    return Released(grouped(sub.channel, events, title=heading), clear=True)
+        oldest = min(h.held_at for h in held)
+        if sub.digest is not None:
+            if now < sub.digest.next_due(oldest):
+                return Released()
+        elif sub.quiet is not None and sub.quiet.contains(now):
+            return Released()
+        if sub.muted(now):
+            return Released(skipped=len(held), clear=True)
+        events = [h.event for h in held]
+        if sub.digest is not None:
+            hold: object = sub.digest.every
+            if sub.digest.every == "daily":
+                title = T(
+                    "Daily digest: %(n)s alert(s) since %(since)s", n=len(events), since=oldest
+                )
+            else:
+                title = T(
+                    "Weekly digest: %(n)s alert(s) since %(since)s", n=len(events), since=oldest
+                )
+            return Released(
+                self._post(sub.channel, events, title, "digest", hold, oldest), clear=True
+            )
+        hold = str(sub.quiet) if sub.quiet is not None else None
+        heading = (
+            T("Held during quiet hours (%(range)s)", range=str(sub.quiet))
+            if sub.quiet is not None
+            else None
+        )
+        return Released(self._post(sub.channel, events, heading, "post", hold, oldest), clear=True)
+
+    def _post(
+        self,
+        channel: ChannelRef,
+        events: list[Event],
+        title: Text | None,
+        prefix: str,
+        hold: object,
+        oldest: datetime,
+    ) -> Planned:
+        """`grouped(channel, events, title=title, prefix=prefix)`, the grouping shared by every
+        channel whose `hold` (digest or quiet hours: what the title says), `oldest` and events
+        are the same."""
+        ask = (prefix, hold, oldest, tuple(e.key for e in events))
+        shared = self._grouped.get(ask)
+        if shared is None:
+            first = grouped(channel, events, title=title, prefix=prefix)
+            shared = self._grouped[ask] = (first, _joined_keys(first.message.events))
+        first, joined = shared
+        key = _hashed_key(prefix, channel, joined)
+        return Planned(channel, first.message, key, first.title, first.notice, first.note)
 
 
 def confirmation(sub: Subscription, now: datetime) -> Planned:

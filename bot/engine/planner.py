@@ -23,12 +23,12 @@ from bot.core.grouping import newest
 from bot.core.messages import ChannelRef, Message
 from bot.core.planning import (
     Planned,
+    Releaser,
     Router,
     confirmation,
     health_notices,
     health_text,
     mute_ended,
-    release,
 )
 from bot.core.source_health import Notice
 from bot.core.subscription import Subscription
@@ -114,6 +114,8 @@ class Planner:
                     continue
                 subs[channel] = sub
         planned: list[Planned] = []
+        releaser = Releaser()  # holds the shared messages, whose ids `said` is keyed by
+        said: dict[tuple[int, str, str | None], Message] = {}
         for channel in sorted(subs, key=lambda c: c.key):
             sub = subs[channel]
             updated = sub
@@ -121,9 +123,9 @@ class Planner:
                 planned.append(in_channel_language(confirmation(sub, now), sub))
                 updated = replace(updated, confirmed=True)
             items = await store.held.of(channel) if channel in holding else []
-            released = release(updated, items, now)
+            released = releaser.release(updated, items, now)
             if released.post is not None:
-                planned.append(in_channel_language(released.post, sub))
+                planned.append(in_channel_language(released.post, sub, said))
             if released.clear:
                 await store.held.release(channel, [h.event.key for h in items])
             if released.skipped:
@@ -133,7 +135,7 @@ class Planner:
                 planned.append(in_channel_language(notice, sub))
             if updated.mute_until is not None and not updated.muted(now):
                 updated = replace(updated, mute_until=None, skipped=0)
-            if updated != sub:
+            if updated is not sub:  # each change above made a new record
                 await store.subscriptions.upsert(updated)
         return planned
 
@@ -181,14 +183,23 @@ def in_channel_language(
     language."""
     lang = sub.lang if sub is not None else DEFAULT
     tz = sub.tz if sub is not None and sub.tz != "UTC" else None
-    ident = (id(post.message), lang, tz)
+    shared = post.message
+    if (
+        post.title is None
+        and post.notice is None
+        and post.note is None
+        and shared.lang == lang
+        and shared.tz == tz
+    ):
+        return post  # nothing to say, already in the channel's language: as it is
+    ident = (id(shared), lang, tz)
     message = said.get(ident) if said is not None else None
     if message is None:
         message = replace(
-            post.message,
-            title=say(post.title, lang, tz) if post.title is not None else post.message.title,
-            notice=say(post.notice, lang, tz) if post.notice is not None else post.message.notice,
-            note=say(post.note, lang, tz) if post.note is not None else post.message.note,
+            shared,
+            title=say(post.title, lang, tz) if post.title is not None else shared.title,
+            notice=say(post.notice, lang, tz) if post.notice is not None else shared.notice,
+            note=say(post.note, lang, tz) if post.note is not None else shared.note,
             lang=lang,
             tz=tz,
         )

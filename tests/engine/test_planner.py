@@ -16,7 +16,7 @@ from bot.config.file import Config
 from bot.core.events import Event
 from bot.core.local_time import Digest, QuietHours
 from bot.core.messages import Caller, ChannelRef, CommandContext
-from bot.core.planning import Planned
+from bot.core.planning import Planned, plan_key
 from bot.core.subscription import Subscription
 from bot.engine.planner import Plan, Planner
 from bot.store.protocols import ChartSpec, Store
@@ -146,6 +146,31 @@ async def test_a_daily_digest_gathers_everything_into_one_message(store: Store) 
     assert (digest[0].message.title or "").startswith("Daily digest: 2 alert(s)")
     assert digest[0].key.startswith("digest:")
     assert await flush(store, datetime(2026, 2, 18, 8, 0, tzinfo=UTC)) == []
+
+
+async def test_channels_due_the_same_digest_share_one_message_with_their_own_keys(
+    store: Store,
+) -> None:
+    third = ChannelRef("slack", "T2", "C9")
+    daily = Digest("daily", time(9), "Europe/Berlin")
+    for channel in (CH, OTHER, third):
+        await subscribe(store, channel, digest=daily)
+    await subscribe(store, third, digest=daily, lang="zh-CN")
+    assert await planned_after(store, [LEADER, ENTRY], NOW) == []
+    posts = {p.channel: p for p in await flush(store, datetime(2026, 2, 17, 8, tzinfo=UTC))}
+    assert set(posts) == {CH, OTHER, third}
+    # one grouping and one English translation shared; the Chinese channel gets its own words
+    assert posts[CH].message is posts[OTHER].message
+    assert posts[third].message is not posts[CH].message
+    assert posts[third].message.events == posts[CH].message.events == (LEADER, ENTRY)
+    assert (posts[CH].message.title or "").startswith("Daily digest: 2 alert(s)")
+    assert posts[third].message.lang == "zh-CN" and "Daily" not in (
+        posts[third].message.title or ""
+    )
+    # each channel its own key, the one it would get alone
+    assert {p.key for p in posts.values()} == {
+        plan_key(c, (LEADER, ENTRY), "digest") for c in (CH, OTHER, third)
+    }
 
 
 async def test_a_weekly_digest_waits_for_its_day(store: Store) -> None:
