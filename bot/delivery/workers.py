@@ -232,7 +232,11 @@ class Delivery:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         tokens: TokenHealth | None = None,
+        after_start: Callable[[int], None] = lambda started: None,
     ) -> None:
+        """`after_start` is told how many workers a round started (the composition root
+        freezes a large fan-out's waiting workers out of the collector's sight:
+        `bot.app.freeze_started_workers`)."""
         self._outbox = outbox
         self._senders = senders
         self._settings = settings or DeliverySettings()
@@ -261,6 +265,7 @@ class Delivery:
         """Channels whose worker has a request out, or its outcome on the way to the disk."""
         self.stats = DeliveryStats()
         self.on_outcome: OnOutcome | None = None
+        self._after_start = after_start
 
     async def _failed_channel(self, channel: ChannelRef) -> bool:
         return channel in self._failed_channels
@@ -335,11 +340,17 @@ class Delivery:
             self._wake.set()
 
     async def _start_workers(self) -> None:
+        started = await self._start_some_workers()
+        if started:
+            self._after_start(started)
+
+    async def _start_some_workers(self) -> int:
+        started = 0
         slices = Slices()  # thousands of channels: the loop gets its turns meanwhile
         for channel in await self._outbox.channels():
             await slices.pause()
             if self._stopping:
-                return
+                return started
             if channel in self._workers or self.tokens.held_channel(channel):
                 continue
             if await self._is_paused(channel):
@@ -355,6 +366,8 @@ class Delivery:
             task = asyncio.ensure_future(self._drain(channel, sender))
             self._workers[channel] = task
             task.add_done_callback(self._worker_done)
+            started += 1
+        return started
 
     def _worker_done(self, task: asyncio.Task[None]) -> None:
         error = None if task.cancelled() else task.exception()

@@ -159,3 +159,27 @@ def test_a_send_is_not_counted_stalled_while_the_process_itself_was_busy() -> No
 
     assert asyncio.run(scenario(busy=True)) == 0
     assert asyncio.run(scenario(busy=False)) == 1
+
+
+def test_each_round_says_how_many_channel_workers_it_started(store: TinyStore) -> None:
+    # the composition root freezes a large fan-out's waiting workers
+    # (`bot.app.freeze_started_workers`); it needs the count of each round that started any
+    channels = [ChannelRef("webhook", "config", f"c{i}") for i in range(25)]
+    enqueue(store, [post(c, c.channel) for c in channels])
+    started: list[int] = []
+
+    async def main(clock: VirtualClock) -> FakeSender:
+        sender = FakeSender(clock)
+        delivery = Delivery(
+            store.outbox,
+            {"webhook": sender},
+            DeliverySettings(limits={}),
+            clock=clock.now,
+            after_start=started.append,
+        )
+        await delivery.run_until_idle()
+        return sender
+
+    sender = run_virtual(main)
+    assert len(sender.calls) == 25
+    assert started == [25]  # one round started them all; the idle round after it, none
