@@ -134,7 +134,8 @@ async def fetch_ranges(
     for start, end in ranges:
         payload = await api.rankings_daily(start, end)
         parsed = parse_payload(payload, today=today)
-        accepted, jumps = screen(parsed.days, {d: day.total for d, day in held.items()})
+        eves = {day.date - timedelta(days=1) for day in parsed.days}  # what `screen` compares
+        accepted, jumps = screen(parsed.days, {d: held[d].total for d in eves if d in held})
         for rejection in (*parsed.rejected, *jumps):
             log.warning("OpenRouter day rejected as suspect: %s", rejection)
             rejected.append(str(rejection))

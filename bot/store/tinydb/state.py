@@ -57,6 +57,26 @@ class TinyStateValues:
             self.put(key, value)
 
 
+class _DaysBySource(Index):
+    """Each source's days as `load` returns them, kept up to date document by document (a
+    poll loads a year of days: sorting their ids and looking each up was 12 % of a quiet
+    poll). In insertion order, as the ids were."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda doc: None)
+        self.days: dict[str, dict[str, Mapping[str, Any]]] = {}
+
+    def update(
+        self, doc_id: int, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+    ) -> None:
+        if old is not None and (
+            new is None or (old["source"], old["day"]) != (new["source"], new["day"])
+        ):
+            self.days[old["source"]].pop(old["day"], None)
+        if new is not None:
+            self.days.setdefault(new["source"], {})[new["day"]] = new["doc"]
+
+
 class TinySourceDays:
     """One document per (source, day): `{source, day, doc}`."""
 
@@ -64,15 +84,10 @@ class TinySourceDays:
         self._store = store
         self.table = db.incremental(RAW_DAYS)
         self._by_day = self.table.add_index(UniqueIndex(lambda d: (d["source"], d["day"])))
-        self._by_source = self.table.add_index(Index(lambda d: d["source"]))
+        self._by_source = self.table.add_index(_DaysBySource())
 
     async def load(self, source: str) -> dict[str, Mapping[str, Any]]:
-        out: dict[str, Mapping[str, Any]] = {}
-        for doc_id in self._by_source.ids(source):
-            doc = self.table.doc(doc_id)
-            if doc is not None:
-                out[doc["day"]] = doc["doc"]
-        return out
+        return dict(self._by_source.days.get(source, {}))
 
     async def put(self, source: str, day: str, doc: Mapping[str, Any]) -> None:
         stored = {"source": source, "day": day, "doc": json_copy(dict(doc))}
