@@ -82,8 +82,8 @@ class Poller:
         clock: Clock = utcnow,
         after_store: Callable[[], None] = lambda: None,
     ) -> None:
-        """`after_store` is called when a tick has stored history or posts (the composition
-        root passes `bot.app.settle_heap`)."""
+        """`after_store` is called when a tick has stored posts or a backfill's history (the
+        composition root passes `bot.app.settle_heap`)."""
         self.store = store
         self.source = source
         self._planner = planner
@@ -146,7 +146,7 @@ class Poller:
                         plan.posts, now=now, charts=plan.charts
                     )
         self.charts.start(set(plan.charts.values()))
-        if history or fetched.news or enqueued:
+        if history or enqueued:  # a quiet day's few snapshots are not worth a collection
             self._after_store()
         await self._prune(now)
         report = TickReport(

@@ -83,10 +83,10 @@ def test_a_tick_stores_plans_and_enqueues_and_a_replay_enqueues_nothing_twice(
     assert asyncio.run(again()).enqueued == 0
 
 
-def test_the_heap_is_settled_after_a_tick_that_stored_something_and_only_then(
+def test_the_heap_is_settled_after_a_tick_that_stored_posts_and_only_then(
     store: Store,
 ) -> None:
-    # `bot.app.settle_heap` freezes what a tick stored; a tick that stored nothing must not
+    # `bot.app.settle_heap` freezes what a tick stored; a tick that stored no post must not
     # pay for a collection
     settled: list[int] = []
     hours = [0]
@@ -94,13 +94,17 @@ def test_the_heap_is_settled_after_a_tick_that_stored_something_and_only_then(
         store, ReplaySource(weeks(), per_poll=1), TwoChannelPlanner(),
         lambda: START + timedelta(hours=hours[0]), lambda: settled.append(1),
     ).tick  # fmt: skip
-    for hour in range(len(weeks())):
+    reports = []
+    for hour in range(len(weeks()) + 1):  # the last tick finds nothing new
         hours[0] = hour
-        asyncio.run(tick())
-    assert len(settled) == 3
-    hours[0] += 1
-    asyncio.run(tick())  # the replay has nothing more: nothing stored
-    assert len(settled) == 3
+        reports.append(asyncio.run(tick()))
+    assert [(r.snapshots, r.enqueued > 0) for r in reports] == [
+        (1, False),  # the first week: a baseline, no post
+        (1, True),
+        (1, True),
+        (0, False),
+    ]
+    assert len(settled) == 2
 
 
 def test_a_failing_source_is_reported_and_planning_goes_on(store: Store) -> None:
