@@ -348,7 +348,8 @@ class Delivery:
         started = 0
         slices = Slices()  # thousands of channels: the loop gets its turns meanwhile
         for channel in await self._outbox.channels():
-            await slices.pause()
+            if slices.due():
+                await slices.pause()
             if self._stopping:
                 return started
             if channel in self._workers or self.tokens.held_channel(channel):

@@ -79,7 +79,8 @@ class Planner:
         charted: dict[tuple[int, str], ChartSpec | None] = {}
         slices = Slices()  # 10,000 channels take longer than the loop may wait
         for sub in subscriptions:
-            await slices.pause()
+            if slices.due():
+                await slices.pause()
             routed = router.route(sub, now)
             post = routed.post
             if post is not None:

@@ -287,7 +287,8 @@ class TinyOutbox:
         slices = Slices()
         async with self._store.write():
             for post in posts:
-                await slices.pause()
+                if slices.due():
+                    await slices.pause()
                 if by_key.get(post.key) is not None:
                     continue
                 chart = charts.get(post.key) if charts else None
