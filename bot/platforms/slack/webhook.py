@@ -15,19 +15,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 
 import httpx
 
 from bot.clock import Clock, utcnow
 from bot.core.messages import ChannelRef, Message
 from bot.delivery.sender import SendResult, SendStatus
+from bot.delivery.webhook_answers import webhook_result
 from bot.delivery.webhook_urls import UrlEnv, env_name, lookup
 from bot.net.bodies import Answer, post_json
-from bot.net.retry import parse_retry_after
 from bot.platforms.slack.blocks import Block, rendered
 from bot.render.per_message import PerMessage
 from bot.render.templates import Renderer
-from bot.store.protocols import ACCESS, CONTENT
 
 log = logging.getLogger("rankbot.slack")
 
@@ -38,7 +38,8 @@ WEBHOOK_GONE = {
     404: "webhook deleted",
     410: "channel archived",
 }
-"""Answers after which the webhook cannot take posts until someone acts (access failures)."""
+"""How Slack's answers after which the webhook cannot take posts until someone acts (access
+failures: `bot.delivery.webhook_answers.GONE`) are worded."""
 
 
 class SlackWebhookSender:
@@ -84,21 +85,16 @@ class SlackWebhookSender:
         return self._result(answer)
 
     def _result(self, answer: Answer) -> SendResult:
-        status = answer.status
-        if 200 <= status < 300:
-            return SendResult(SendStatus.SENT)
-        if status == 429:
-            retry_after = parse_retry_after(answer.headers.get("Retry-After"), self._clock())
-            return SendResult(SendStatus.RETRY, retry_after=retry_after, reason="rate limited")
-        if status >= 500 or status == 408:
-            return SendResult(SendStatus.RETRY, reason=f"webhook server error (HTTP {status})")
+        """What the status means is every webhook's (`webhook_result`); a refusal is worded
+        with Slack's own error code (`no_service`, `invalid_payload`)."""
+        result = webhook_result(answer, self._clock())
+        if result.status is not SendStatus.PERMANENT:
+            return result
         error = _error_code(answer)
-        gone = WEBHOOK_GONE.get(status)
+        gone = WEBHOOK_GONE.get(answer.status)
         if gone is not None:
-            return SendResult(SendStatus.PERMANENT, reason=f"{gone} ({error})", failure=ACCESS)
-        return SendResult(
-            SendStatus.PERMANENT, reason=f"webhook refused the post ({error})", failure=CONTENT
-        )
+            return replace(result, reason=f"{gone} ({error})")
+        return replace(result, reason=f"webhook refused the post ({error})")
 
 
 def _payload(text: str, blocks: list[Block] | None) -> dict[str, object]:
