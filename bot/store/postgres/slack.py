@@ -9,6 +9,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from bot.store.postgres.connection import Session
+from bot.store.tinydb.slack import newest_installation
 
 _MATCH = (
     "kind = %s AND team_id IS NOT DISTINCT FROM %s "
@@ -37,10 +38,7 @@ class PgSlackInstallations:
             f"SELECT id, doc FROM slack_installations WHERE {_MATCH}",
             (kind, team_id, enterprise_id, user_id, user_id),
         )
-        if not rows:
-            return None
-        _, newest = max(rows, key=lambda r: (r[1].get("installed_at") or 0, r[0]))
-        return {k: v for k, v in newest.items() if k != "kind"}
+        return newest_installation(rows)
 
     async def delete(
         self,

@@ -7,7 +7,7 @@ Both stay small (one install per workspace, a state lives ten minutes), so looku
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bot.store.tinydb.table import Database, Writes
@@ -49,11 +49,7 @@ class TinySlackInstallations:
         team_id: str | None,
         user_id: str | None = None,
     ) -> dict[str, Any] | None:
-        found = self._matching(kind, enterprise_id, team_id, user_id)
-        if not found:
-            return None
-        _, newest = max(found, key=lambda f: (f[1].get("installed_at") or 0, f[0]))
-        return {k: v for k, v in newest.items() if k != "kind"}
+        return newest_installation(self._matching(kind, enterprise_id, team_id, user_id))
 
     async def delete(
         self,
@@ -86,3 +82,10 @@ class TinySlackInstallations:
                 for doc_id in found:
                     self.states.delete(doc_id)
         return bool(found)
+
+
+def newest_installation(found: Iterable[tuple[int, Mapping[str, Any]]]) -> dict[str, Any] | None:
+    """The install a lookup returns among the matching `(id, document)`s, for every backend:
+    the newest by `installed_at`, the latest stored on a tie; without the backend's `kind`."""
+    newest = max(found, key=lambda f: (f[1].get("installed_at") or 0, f[0]), default=None)
+    return {k: v for k, v in newest[1].items() if k != "kind"} if newest is not None else None
