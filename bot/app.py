@@ -488,8 +488,9 @@ def tokens_held(bot: Bot) -> list[tuple[str, str, str]]:
 
 @contextlib.asynccontextmanager
 async def ops_listener_for_store(config: Config, store: Store) -> AsyncIterator[ops_service.Ops]:
-    """`[ops]` for a role that runs no poller and no delivery (`--role web`): health, the
-    store-backed gauges and the admin operations on the shared store."""
+    """`[ops]` for the roles that run beside others on a shared store (`--role web`,
+    `poller`, `worker`): health, the store-backed gauges and the admin operations; a poller's
+    and a worker's counters are hooked up by `run_part`."""
 
     def admin(ops: ops_service.Ops) -> Admin:
         async def backup(target: Path) -> str:
@@ -622,14 +623,17 @@ async def run_part(
     client: httpx.AsyncClient,
     source: Callable[[], Source],
     stop: asyncio.Event,
+    ops: ops_service.Ops | None = None,
 ) -> None:
     """`--role poller` or `--role worker` (`ROLES`) until `stop` is set: a poller gives up
-    its lead on the way out, a worker gives back the posts it had not sent."""
+    its lead on the way out, a worker gives back the posts it had not sent. With `ops` (the
+    process's `[ops]` listener) the poller counts its polls and the worker its deliveries in
+    `/metrics`, as `--role all` does."""
     role, shared = ROLES[name], shared_store(store, name)
     if role.polls:
-        work = run_poller(config, shared, source())
+        work = run_poller(config, shared, source(), ops)
     else:
-        work = run_worker(config, shared, client)
+        work = run_worker(config, shared, client, ops)
     task = asyncio.ensure_future(work)
     stopped = asyncio.ensure_future(stop.wait())
     try:
@@ -643,10 +647,15 @@ async def run_part(
     log.info("rankbot %s stopped", name)
 
 
-async def run_poller(config: Config, store: PgStore, source: Source) -> None:
+async def run_poller(
+    config: Config, store: PgStore, source: Source, ops: ops_service.Ops | None = None
+) -> None:
     """Poll, detect, plan and draw charts while this process leads the pollers
     (`bot.engine.leader`); delivery is the workers'."""
     bot = await build_bot(config, store, source, {})
+    if ops is not None:
+        metrics = ops.metrics
+        bot.poller.on_tick = lambda report: metrics.on_tick(source.name, report)
     warm_charts()
     log.info("rankbot poller started: standing by for the lead")
     leadership = store.leadership()
@@ -656,11 +665,16 @@ async def run_poller(config: Config, store: PgStore, source: Source) -> None:
         await leadership.resign()
 
 
-async def run_worker(config: Config, store: PgStore, client: httpx.AsyncClient) -> None:
+async def run_worker(
+    config: Config, store: PgStore, client: httpx.AsyncClient, ops: ops_service.Ops | None = None
+) -> None:
     """Deliver the shared outbox: lease due posts, send, record (`bot.delivery.claimed`)."""
     async with contextlib.AsyncExitStack() as stack:
         senders = await worker_senders(config, store, client, stack)
         delivery = worker_delivery(config, store, senders)
+        if ops is not None:
+            ops.metrics.platforms(senders)
+            delivery.on_outcome = ops.metrics.on_outcome
         log.info("rankbot worker %s delivering: %s", delivery.name, ", ".join(sorted(senders)))
         await delivery.serve()
 

@@ -117,12 +117,12 @@ async def run_part(args: argparse.Namespace, config: Config) -> int:
     async with (
         app.open_database(database_path(config)) as store,
         app.webhook_client(settings) as client,
-        app.ops_listener_for_store(config, store),  # health and the store's gauges, if [ops]
+        app.ops_listener_for_store(config, store) as ops,  # health, gauges, counters
     ):
         stop = asyncio.Event()
         with stop_on_signals(stop):
             await app.run_part(
-                args.role, config, store, client, lambda: _source(args, config), stop
+                args.role, config, store, client, lambda: _source(args, config), stop, ops
             )
     return 0
 

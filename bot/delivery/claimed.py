@@ -38,6 +38,7 @@ from bot.delivery.sender import Sender, SendStatus
 from bot.delivery.settings import DeliverySettings
 from bot.delivery.workers import (
     DeliveryStats,
+    OnOutcome,
     OnPermanent,
     Recorder,
     retry_delay,
@@ -121,6 +122,8 @@ class ClaimedDelivery:
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
         self.stats = DeliveryStats()
+        self.on_outcome: OnOutcome | None = None
+        """Told every recorded outcome, as `Delivery.on_outcome` is (the `[ops]` metrics)."""
 
     def kick(self) -> None:
         """Look for due posts now (a post was enqueued or a channel resumed)."""
@@ -211,15 +214,13 @@ class ClaimedDelivery:
         now = self._clock()
         try:
             if result.status is SendStatus.SENT:
-                await self._recorder.record(
-                    Outcome(item.key, SENT, now, platform_id=result.platform_id)
-                )
+                outcome = Outcome(item.key, SENT, now, platform_id=result.platform_id)
+                await self._recorder.record(outcome)
                 self.stats.sent += 1
             elif result.status is SendStatus.PERMANENT:
                 reason = result.reason or "the platform refused the post"
-                await self._recorder.record(
-                    Outcome(item.key, FAILED, now, reason=reason, failure=result.failure)
-                )
+                outcome = Outcome(item.key, FAILED, now, reason=reason, failure=result.failure)
+                await self._recorder.record(outcome)
                 self.stats.failed += 1
                 if result.failure != CONTENT and self._on_permanent is not None:
                     log.warning("%s: %s; its deliveries are paused", item.channel.key, reason)
@@ -227,17 +228,13 @@ class ClaimedDelivery:
             else:
                 delay = retry_delay(result, item.attempts + 1, self._settings, self._rng)
                 reason = result.reason or "temporary failure"
-                await self._recorder.record(
-                    Outcome(
-                        item.key,
-                        PENDING,
-                        now,
-                        reason=reason,
-                        not_before=now + timedelta(seconds=delay),
-                    )
-                )
+                not_before = now + timedelta(seconds=delay)
+                outcome = Outcome(item.key, PENDING, now, reason=reason, not_before=not_before)
+                await self._recorder.record(outcome)
                 self.stats.retries += 1
                 self.stats.rate_limited += int(result.retry_after is not None)
+            if self.on_outcome is not None:
+                self.on_outcome(item, outcome, result)
         except KeyError:
             # the lease ran out while the send hung and another worker recorded the post
             log.warning("%s: post %s was recorded by another worker", item.channel.key, item.key)

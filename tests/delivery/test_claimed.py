@@ -108,9 +108,15 @@ async def test_two_workers_stay_within_discords_limits_together(
                 )
                 for n, store in enumerate(stores)
             ]
+            told: list[list[str]] = [[], []]  # what each worker tells `/metrics`
+            for worker, outcomes in zip(workers, told, strict=True):
+                worker.on_outcome = lambda item, outcome, result, to=outcomes: to.append(
+                    outcome.state
+                )
             await asyncio.wait_for(asyncio.gather(*(w.run_until_idle() for w in workers)), 60)
         assert fake.violations == 0
         assert all(w.stats.sent > 0 for w in workers)  # both took part
+        assert [o.count("sent") for o in told] == [w.stats.sent for w in workers]
         assert sum(w.stats.sent for w in workers) == len(posts)
         for ch in channels:  # every post once, each channel in order
             assert fake.arrived[ch.channel] == [f"{ch.channel}-{i}" for i in range(8)]

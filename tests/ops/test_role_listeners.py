@@ -1,6 +1,7 @@
 """`[ops]` in the processes of a split deployment: a poller or a worker answers `/healthz`
-like `--role all` does, so a supervisor or an orchestrator can watch every process (on a
-real PostgreSQL; skipped, saying why, when none can be started)."""
+like `--role all` does, so a supervisor or an orchestrator can watch every process, and its
+`/metrics` counts its own work (on a real PostgreSQL; skipped, saying why, when none can be
+started)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,17 @@ def test_a_poller_and_a_worker_answer_healthz(
                 break
             time.sleep(0.2)
         assert status == 200, log.read_text()
+        # a poller counts its polls; a worker has its platforms' delivery series
+        wanted = (
+            'rankbot_polls_total{source="replay"} 1.0'
+            if role == "poller"
+            else 'rankbot_posts_sent_total{platform="webhook"} 0.0'
+        )
+        metrics = ""
+        while time.monotonic() < deadline and wanted not in metrics:
+            metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+            time.sleep(0.2)
+        assert wanted in metrics, metrics
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0, log.read_text()
     finally:
