@@ -29,6 +29,7 @@ from bot.store.protocols import Store
 from tests.fakes.discord_fake import (
     APP_ID,
     VIEW_AND_SEND,
+    Call,
     FakeDiscord,
     command_interaction,
 )
@@ -73,6 +74,14 @@ def url(server: InteractionsServer, settings: DiscordSettings) -> str:
 async def stored(store: Store, config: Config) -> None:
     for snapshot in (BASELINE, FLIP):
         await ingest(store, snapshot, params=config.detect, countries=config.countries)
+
+
+async def original_edit(fake: FakeDiscord, payload: dict[str, Any]) -> Call:
+    """The one PATCH of the interaction's original answer (a deferred answer's content)."""
+    edit = rf"/webhooks/{APP_ID}/{payload['token']}/messages/@original"
+    await fake.wait_for(lambda: bool(fake.requests("PATCH", edit)), timeout=30)
+    (patch,) = fake.requests("PATCH", edit)
+    return patch
 
 
 def top_names(embed: dict[str, Any]) -> list[str]:
@@ -170,9 +179,7 @@ async def test_a_deferred_command_answers_thinking_then_edits_the_original_throu
 
     assert status == 200
     assert answer == {"type": 5, "data": {"flags": EPHEMERAL}}
-    edit = rf"/webhooks/{APP_ID}/{payload['token']}/messages/@original"
-    await fake.wait_for(lambda: bool(fake.requests("PATCH", edit)))
-    (patch,) = fake.requests("PATCH", edit)
+    patch = await original_edit(fake, payload)
     assert "China" in patch.json["embeds"][0]["description"]
     assert patch.json["allowed_mentions"] == {"parse": []}
     assert "Authorization" not in patch.headers  # the interaction token is the credential
@@ -192,9 +199,7 @@ async def test_a_chart_is_deferred_publicly_and_its_png_goes_with_the_edit(
 
     assert status == 200 and answer["type"] == 5
     assert not answer.get("data", {}).get("flags", 0) & EPHEMERAL  # the channel sees it
-    edit = rf"/webhooks/{APP_ID}/{payload['token']}/messages/@original"
-    await fake.wait_for(lambda: bool(fake.requests("PATCH", edit)), timeout=30)
-    (patch,) = fake.requests("PATCH", edit)
+    patch = await original_edit(fake, payload)
     [png] = patch.files.values()
     assert png.startswith(b"\x89PNG")
 
@@ -219,9 +224,7 @@ async def test_a_command_slower_than_discords_3_s_is_deferred_and_edited_in(
     status, answer = await fake.post_interaction(url(web, http_settings), payload)
 
     assert (status, answer) == (200, {"type": 5, "data": {"flags": EPHEMERAL}})
-    edit = rf"/webhooks/{APP_ID}/{payload['token']}/messages/@original"
-    await fake.wait_for(lambda: bool(fake.requests("PATCH", edit)))
-    (patch,) = fake.requests("PATCH", edit)
+    patch = await original_edit(fake, payload)
     assert top_names(patch.json["embeds"][0]) == ["GPT-5", "DeepSeek V3", "MiniMax M2"]
     assert "flags" not in patch.json  # fixed when it was acknowledged
     assert not fake.requests("POST", r"/interactions/.*")
@@ -328,9 +331,7 @@ async def test_a_first_answer_with_files_is_acknowledged_then_uploaded_with_the_
     status, answer = await fake.post_interaction(url(web, http_settings), payload)
 
     assert status == 200 and answer["type"] == 5
-    edit = rf"/webhooks/{APP_ID}/{payload['token']}/messages/@original"
-    await fake.wait_for(lambda: bool(fake.requests("PATCH", edit)))
-    (patch,) = fake.requests("PATCH", edit)
+    patch = await original_edit(fake, payload)
     [png] = patch.files.values()
     assert png.startswith(b"\x89PNG")
     assert patch.json["attachments"][0]["filename"].endswith(".png")
