@@ -22,7 +22,7 @@ import os
 import sys
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -51,28 +51,11 @@ class Cycle:
 async def cycle(
     where: Location, count: int, kind: str, server: postgres.PostgresServer, workdir: Path
 ) -> Cycle:
-    days = shapes.year_of_days()
-    now = shapes.as_of_now(max(days))
-    clock = [now]
-
-    def now_of(clock: list[datetime] = clock) -> datetime:
-        return clock[0]
-
     with shapes.ApiServer() as api:
         config = shapes.bot_config(workdir, api.base_url)
         async with app.open_database(where) as store:
-            await shapes.add_subscriptions(store, shapes.subscription_mix(count, now=now))
-            bot = await app.build_bot(config, store, app.build_source(config), {}, clock=now_of)
-            await bot.poller.tick()  # nothing new: caches warm, the day's prune done
-            news = [shapes.quiet_day(days)] if kind == "quiet" else shapes.busy_days(days)
-            for day, rows in news[:-1]:
-                api.publish(day, rows)
-                clock[0] = shapes.as_of_now(day)
-                await bot.poller.tick()
-                await bot.charts.settle()
-            day, rows = news[-1]
-            api.publish(day, rows)
-            clock[0] = shapes.as_of_now(day)
+            clock = shapes.MovingClock(datetime.now(UTC))
+            bot = await shapes.bot_on_the_eve(store, config, api, count, kind, clock)
             pids = default_pool().worker_pids()
             database = server.pids() if isinstance(where, DatabaseUrl) else []
             db0 = shapes.children_cpu(database)

@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -61,26 +62,11 @@ async def one_cycle(base: Path, workdir: Path, count: int, kind: str, repeat: in
     for attempt in range(repeat):
         path = workdir / f"{kind}-{count}-{attempt}.db.json"
         shapes.copy_store(base, path)
-        days = shapes.year_of_days()
-        now = shapes.as_of_now(max(days))
-        clock = shapes.MovingClock(now)
-
         with shapes.ApiServer() as api:
             config = shapes.bot_config(workdir, api.base_url)
             async with app.open_database(path) as store:
-                subs = shapes.subscription_mix(count, now=now)
-                await shapes.add_subscriptions(store, subs)
-                bot = await app.build_bot(config, store, app.build_source(config), {}, clock=clock)
-                await bot.poller.tick()  # nothing new: caches warm, the day's prune done
-                news = [shapes.quiet_day(days)] if kind == "quiet" else shapes.busy_days(days)
-                for day, rows in news[:-1]:  # the busy day's eve
-                    api.publish(day, rows)
-                    clock.set(shapes.as_of_now(day))
-                    await bot.poller.tick()
-                    await bot.charts.settle()
-                day, rows = news[-1]
-                api.publish(day, rows)
-                clock.set(shapes.as_of_now(day))
+                clock = shapes.MovingClock(datetime.now(UTC))
+                bot = await shapes.bot_on_the_eve(store, config, api, count, kind, clock)
                 # compaction is periodic maintenance, measured on its own (see main)
                 await store.compact()
                 pids = default_pool().worker_pids()

@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -44,6 +44,9 @@ from bot.core.messages import ChannelRef
 from bot.core.subscription import DEFAULT_KINDS, Filters, Subscription
 from bot.store.protocols import Store
 from tests.fakes.openrouter_api import KEY, Rows
+
+if TYPE_CHECKING:
+    from bot.app import Bot
 
 AUTHORS = [
     ("openai", 6), ("anthropic", 5), ("google", 7), ("x-ai", 4), ("deepseek", 5),
@@ -231,6 +234,31 @@ class MovingClock:
 
     def __call__(self) -> datetime:
         return self._moment + timedelta(seconds=time.monotonic() - self._since)
+
+
+async def bot_on_the_eve(
+    store: Store, config: Config, api: ApiServer, count: int, kind: str, clock: MovingClock
+) -> Bot:
+    """The production bot on `store` with `count` subscriptions (`subscription_mix`), its
+    caches warm, every day of a `kind` ("quiet" or "busy") poll's news published and polled
+    but the last, which is published: its next tick is the cycle a benchmark measures."""
+    from bot import app
+
+    days = year_of_days()
+    clock.set(as_of_now(max(days)))
+    await add_subscriptions(store, subscription_mix(count, now=clock()))
+    bot = await app.build_bot(config, store, app.build_source(config), {}, clock=clock)
+    await bot.poller.tick()  # nothing new: caches warm, the day's prune done
+    news = [quiet_day(days)] if kind == "quiet" else busy_days(days)
+    for day, rows in news[:-1]:  # the busy day's eve
+        api.publish(day, rows)
+        clock.set(as_of_now(day))
+        await bot.poller.tick()
+        await bot.charts.settle()
+    day, rows = news[-1]
+    api.publish(day, rows)
+    clock.set(as_of_now(day))
+    return bot
 
 
 # --- measuring ---------------------------------------------------------------------------------
