@@ -758,10 +758,12 @@ async def start_web(
     store: Store,
     stack: contextlib.AsyncExitStack,
     environ: Mapping[str, str] = os.environ,
+    health: Health | None = None,
 ) -> WebEndpoints:
     """`rankbot run --role web`: only the HTTP endpoints, on `store`: Slack in HTTP mode and
     Discord's Interactions Endpoint URL (logged in over REST, no gateway), each as
-    configured; their shutdown goes on `stack`. Nothing is polled or delivered here: a
+    configured; their shutdown goes on `stack`; with `health` (the `[ops]` listener's),
+    readiness waits for each endpoint to listen. Nothing is polled or delivered here: a
     command that enqueues (a subscription's confirmation) writes to the store, the poller
     releases it at its next tick (at most a minute) and the workers send it. Several web
     processes on one database answer alike (behind any load balancer)."""
@@ -776,8 +778,12 @@ async def start_web(
                 '--role web serves Slack over HTTP: set [slack] mode = "http" (Socket Mode '
                 "connects out from a process with --role all)"
             )
+        if health is not None:
+            health.expect("slack")
         slack = await start_slack(config, store, services=services)
         stack.push_async_callback(slack.close)
+        if health is not None:
+            health.add_check("slack", slack.problem)
         web.slack_port = slack.port
         web.started.append("Slack (HTTP)")
 
@@ -785,10 +791,14 @@ async def start_web(
 
     if "discord" in config.sections or environ.get(discord_settings.TOKEN_ENV):
         discord_config: discord_settings.DiscordSettings = config.section("discord")
+        if health is not None:
+            health.expect("discord")
         discord = await discord_runtime.start(
             services, settings=replace(discord_config, interactions="http")
         )
         stack.push_async_callback(discord.close)
+        if health is not None:
+            health.add_check("discord", discord.problem)
         web.discord_port = discord.interactions.port if discord.interactions else None
         web.started.append("Discord (interactions endpoint)")
     if not web.started:

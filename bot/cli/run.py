@@ -134,10 +134,10 @@ async def serve_web(role: str, config: Config) -> int:
         contextlib.AsyncExitStack() as stack,
     ):
         app.require_shared_database(store, role)
-        await stack.enter_async_context(app.ops_listener_for_store(config, store))
+        ops = await stack.enter_async_context(app.ops_listener_for_store(config, store))
         stop = asyncio.Event()
         with stop_on_signals(stop):
-            web = await app.start_web(config, store, stack)
+            web = await app.start_web(config, store, stack, health=ops.health)
             log.info("rankbot %s running: %s", role, ", ".join(web.started))
             await stop.wait()
     log.info("rankbot %s stopped", role)

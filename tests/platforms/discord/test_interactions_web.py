@@ -21,6 +21,7 @@ import aiohttp
 import pytest
 
 from bot import app
+from bot.ops.health import Health
 from bot.config.file import Config
 from bot.delivery.sender import Sender
 from bot.engine.ingest import ingest
@@ -95,8 +96,12 @@ async def test_two_web_processes_answer_slack_and_discord_from_one_database(
     await stored(store, config)
     async with contextlib.AsyncExitStack() as stack:
         # two web "processes" on one store: on TinyDB only inside one test process
-        webs = [await app.start_web(config, store, stack, environ) for _ in range(2)]
+        healths = [Health(), Health()]
+        webs = [await app.start_web(config, store, stack, environ, h) for h in healths]
         assert webs[0].started == ["Slack (HTTP)", "Discord (interactions endpoint)"]
+        for health in healths:  # /readyz: both endpoints listen
+            readiness = await health.publish()
+            assert readiness.ready and set(health.conditions) == {"slack", "discord"}
         for web in webs:
             top = command_interaction(fake, "top", [{"name": "n", "type": 4, "value": 2}])
             status, answer = await fake.post_interaction(endpoint(web.discord_port), top)
