@@ -181,9 +181,10 @@ class Snapshot:
             out["attribution"] = self.attribution
         return out
 
-    def content_hash(self) -> str:
-        """Identity of what the snapshot says, ignoring when it was fetched."""
-        body = self.to_dict()
+    def content_hash(self, as_dict: Mapping[str, Any] | None = None) -> str:
+        """Identity of what the snapshot says, ignoring when it was fetched; `as_dict` is its
+        `to_dict()` when the caller made it already (a store keeps both)."""
+        body = dict(as_dict) if as_dict is not None else self.to_dict()
         body.pop("fetched_at", None)
         raw = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(raw).hexdigest()

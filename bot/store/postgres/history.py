@@ -34,7 +34,8 @@ class PgHistory:
     # --- snapshots -----------------------------------------------------------------------------
 
     async def add_snapshot(self, snapshot: Snapshot) -> Stored:
-        digest = snapshot.content_hash()
+        as_dict = snapshot.to_dict()
+        digest = snapshot.content_hash(as_dict)
         stream = (snapshot.source, snapshot.period)
         latest = await self._db.row(
             "SELECT as_of, hash FROM snapshots WHERE source = %s AND period = %s "
@@ -43,7 +44,7 @@ class PgHistory:
         )
         if latest is not None and latest[1] == digest:
             return Stored.UNCHANGED
-        doc = {**snapshot.to_dict(), "hash": digest, "stored_at": _now()}
+        doc = {**as_dict, "hash": digest, "stored_at": _now()}
         async with self._db.transaction() as conn:
             cur = await conn.execute(
                 "SELECT id, hash FROM snapshots WHERE source = %s AND period = %s AND as_of = %s",

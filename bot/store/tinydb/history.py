@@ -103,12 +103,13 @@ class TinyHistory:
         return snapshot
 
     async def add_snapshot(self, snapshot: Snapshot) -> Stored:
-        digest = snapshot.content_hash()
+        as_dict = snapshot.to_dict()
+        digest = snapshot.content_hash(as_dict)
         stream = (snapshot.source, snapshot.period)
         latest = self._latest_doc(stream)
         if latest is not None and latest["hash"] == digest:
             return Stored.UNCHANGED
-        doc = {**snapshot.to_dict(), "hash": digest, "stored_at": _now()}
+        doc = {**as_dict, "hash": digest, "stored_at": _now()}
         async with self._write.write():
             existing = self._by_date.get((*stream, doc["as_of"]))
             if existing is not None:
