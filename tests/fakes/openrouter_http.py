@@ -40,6 +40,12 @@ class OpenRouterHttpFake:
     def ranking_requests(self) -> list[dict[str, str]]:
         return [params for path, params in self.requests if path.endswith("rankings-daily")]
 
+    @property
+    def open_connections(self) -> int:
+        """Connections the clients keep open to this server right now."""
+        server = self._runner.server if self._runner is not None else None
+        return len(server.connections) if server is not None else 0
+
     async def start(self) -> OpenRouterHttpFake:
         app = web.Application()
         app.router.add_get("/api/v1/datasets/rankings-daily", self._rankings)

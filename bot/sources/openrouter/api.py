@@ -68,6 +68,21 @@ def user_agent(contact: str | None) -> str:
     return f"rankbot/{VERSION} (+{contact})" if contact else f"rankbot/{VERSION}"
 
 
+def new_client(base_url: str, timeout: float, contact: str | None) -> httpx.AsyncClient:
+    """The HTTP client of the source's polls. It keeps no connection open between requests:
+    polls are hours apart (a kept connection would be closed by the server long before the
+    next one), so one client serves every poll of a process and leaves nothing open behind
+    it, and making a client (~0.5 ms of CPU, most of it reading the proxy settings from the
+    environment) is paid once."""
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=timeout,
+        verify=tls_context(),
+        headers={"User-Agent": user_agent(contact), "Accept": "application/json"},
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
+
+
 @functools.cache
 def tls_context() -> ssl.SSLContext:
     """The TLS settings every poll's client shares: loading the system's CA certificates takes
@@ -90,7 +105,11 @@ class OpenRouterApi:
         retries: int = 4,
         backoff_base: float = 2.0,
         max_backoff: float = 300.0,
+        client: httpx.AsyncClient | None = None,
     ) -> None:
+        """`client`: the source's shared one (`new_client`), used and left open; without it
+        the `async with` block makes one and closes it."""
+        self._shared = client
         self._base_url = base_url
         self._key = api_key or None
         self._contact = contact
@@ -105,18 +124,13 @@ class OpenRouterApi:
         """Requests sent so far (every attempt), for progress reports and tests."""
 
     async def __aenter__(self) -> OpenRouterApi:
-        self._client = httpx.AsyncClient(
-            base_url=self._base_url,
-            timeout=self._timeout,
-            verify=tls_context(),
-            headers={"User-Agent": user_agent(self._contact), "Accept": "application/json"},
-        )
+        self._client = self._shared or new_client(self._base_url, self._timeout, self._contact)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._client is not None:
+        if self._client is not None and self._client is not self._shared:
             await self._client.aclose()
-            self._client = None
+        self._client = None
 
     async def rankings_daily(self, start: date, end: date) -> Any:
         """The raw JSON of one rankings-daily range (both ends inclusive)."""

@@ -27,6 +27,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import httpx
+
 from bot.config.file import Config
 from bot.core.model import Snapshot
 from bot.core.planning import CatchUp
@@ -34,7 +36,7 @@ from bot.core.source_health import Health, Notice
 from bot.errors import SourceError
 from bot.sources.base import Fetched
 from bot.sources.openrouter import catalogue
-from bot.sources.openrouter.api import KEY_ENV, OpenRouterApi, OpenRouterError
+from bot.sources.openrouter.api import KEY_ENV, OpenRouterApi, OpenRouterError, new_client
 from bot.sources.openrouter.backfill import (
     BackfillReport,
     ProgressBar,
@@ -110,6 +112,7 @@ class OpenRouterSource:
         self.limiter = limiter or RequestLimiter(sleep=sleep)
         self._api_class = api_class
         self._newest: date | None = None
+        self._http: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient] | None = None
 
     @classmethod
     def from_config(cls, config: Config) -> OpenRouterSource:
@@ -117,6 +120,7 @@ class OpenRouterSource:
         return cls(config.section("source"), api_key=os.environ.get(KEY_ENV) or None)
 
     def api(self) -> OpenRouterApi:
+        """The API client of one poll (or CLI command), on the source's one HTTP client."""
         s = self.settings
         return self._api_class(
             base_url=s.base_url,
@@ -125,7 +129,21 @@ class OpenRouterSource:
             timeout=s.timeout,
             limiter=self.limiter,
             sleep=self._sleep,
+            client=self._http_client(),
         )
+
+    def _http_client(self) -> httpx.AsyncClient | None:
+        """One per event loop (a client's pool belongs to the loop it was used in; tests and
+        CLI commands each run their own loop); None outside a loop (the `OpenRouterApi`
+        then makes one of its own when it is entered)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        if self._http is None or self._http[0] is not loop:
+            s = self.settings
+            self._http = (loop, new_client(s.base_url, s.timeout, s.contact))
+        return self._http[1]
 
     # --- the Source protocol -----------------------------------------------------------------
 

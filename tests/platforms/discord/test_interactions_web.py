@@ -21,11 +21,11 @@ import aiohttp
 import pytest
 
 from bot import app
-from bot.ops.health import Health
 from bot.config.file import Config
 from bot.delivery.sender import Sender
 from bot.engine.ingest import ingest
 from bot.errors import ExitCode, UsageError
+from bot.ops.health import Health
 from bot.sources.replay import ReplaySource
 from bot.store.protocols import Store
 from tests.fakes.discord_fake import CHANNEL_ID, FakeDiscord, command_interaction

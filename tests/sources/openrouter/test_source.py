@@ -3,10 +3,12 @@ days correct history silently, and every suspect payload is rejected with no eve
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,11 +20,13 @@ from bot.engine.ingest import ingest
 from bot.errors import SourceError
 from bot.sources.openrouter.catalogue import display_name, names_from_models, readable_name
 from bot.sources.openrouter.daystore import load_days
+from bot.sources.openrouter.settings import SourceSettings
 from bot.sources.openrouter.source import OpenRouterSource
 from bot.store import keys
 from bot.store.protocols import Store, Stored
 from bot.store.tinydb import TinyStore
 from tests.fakes.openrouter_api import (
+    KEY,
     Clock,
     FakeApi,
     Rows,
@@ -33,6 +37,7 @@ from tests.fakes.openrouter_api import (
     payload,
     varied_rows,
 )
+from tests.fakes.openrouter_http import OpenRouterHttpFake
 
 SINCE = date(2026, 7, 1)
 FIRST_RUN = datetime(2026, 7, 31, 9, 0, tzinfo=UTC)  # holds days up to 2026-07-30
@@ -327,3 +332,37 @@ def test_catalogue_names_that_cannot_be_shown_safely_are_skipped() -> None:
         ]
     }
     assert names_from_models(payload) == {"a/x": "Good Name"}
+
+
+async def test_polls_share_one_http_client_and_leave_no_connection_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # over a real loopback server: polls are hours apart, so a poll closes its connection
+    # (the server would have dropped it), while the client itself is made once per process
+    made: list[object] = []
+    real_init = httpx.AsyncClient.__init__
+
+    def counting_init(client: httpx.AsyncClient, *args: Any, **kwargs: Any) -> None:
+        made.append(client)
+        real_init(client, *args, **kwargs)
+
+    monkeypatch.setattr(httpx.AsyncClient, "__init__", counting_init)
+    fake = await OpenRouterHttpFake(history(SINCE, NEW - timedelta(days=1))).start()
+    try:
+        source = OpenRouterSource(
+            SourceSettings(base_url=fake.base_url, backfill_since=SINCE), api_key=KEY
+        )
+        async with TinyStore.open(tmp_path / "db.json") as store:
+            for day, now in ((None, FIRST_RUN), (NEW, NEXT_DAY), (NEW + timedelta(days=1), None)):
+                if day is not None:
+                    fake.days[day] = varied_rows(day)
+                await fetch(source, store, now or NEXT_DAY + timedelta(days=1))
+                for _ in range(100):  # the server sees the close a moment later
+                    if fake.open_connections == 0:
+                        break
+                    await asyncio.sleep(0.01)
+                assert fake.open_connections == 0
+        assert len(fake.ranking_requests) >= 3
+        assert len(made) == 1
+    finally:
+        await fake.close()
