@@ -36,6 +36,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
 
@@ -68,15 +69,31 @@ _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 """One encoder for every line (`json.dumps` with options builds a new one per call)."""
 
 
+def _not_json(value: object) -> object:
+    raise TypeError(f"a {type(value).__name__} is not JSON: not stored")
+
+
+_c_encoder = (
+    c_make_encoder(None, _not_json, encode_basestring, None, ":", ",", False, False, True)
+    if c_make_encoder is not None
+    else None
+)
+"""The C encoder `_encode` runs, called directly: `JSONEncoder.encode` builds it anew on every
+call (~1 µs of a 2 µs line), and a busy poll writes one line per post. Same output (no
+indent, compact separators, keys in order, non-ASCII as is); no check for cycles, which a
+document (made of JSON) cannot have."""
+
+
 def _line(obj: Any) -> bytes:
     return _encode(obj).encode() + b"\n"
 
 
 def _entry(table: str, doc_id: int, doc: Doc | None) -> str:
-    """One journal line without its newline (table names are plain identifiers)."""
-    if doc is None:
-        return f'{{"t":"{table}","i":{doc_id}}}'
-    return f'{{"t":"{table}","i":{doc_id},"d":{_encode(doc)}}}'
+    """One journal line without its newline."""
+    entry: dict[str, Any] = (
+        {"t": table, "i": doc_id} if doc is None else {"t": table, "i": doc_id, "d": doc}
+    )
+    return "".join(_c_encoder(entry, 0)) if _c_encoder is not None else _encode(entry)
 
 
 def encode_base(tables: Mapping[str, Mapping[str, Doc]]) -> Iterator[bytes]:
