@@ -765,8 +765,8 @@ async def start_web(
     configured; their shutdown goes on `stack`; with `health` (the `[ops]` listener's),
     readiness waits for each endpoint to listen. Nothing is polled or delivered here: a
     command that enqueues (a subscription's confirmation) writes to the store, the poller
-    releases it at its next tick (at most a minute) and the workers send it. Several web
-    processes on one database answer alike (behind any load balancer)."""
+    releases it at its next tick (at least every 5 s: `bot.engine.leader`) and the workers
+    send it. Several web processes on one database answer alike (behind any load balancer)."""
     from bot.platforms.slack.runtime import slack_wanted, start_slack
 
     web = WebEndpoints()
