@@ -99,10 +99,13 @@ class Event:
     subject: str
     fields: Mapping[str, Any]
     attribution: str | None = None
+    key: str = field(init=False, repr=False, compare=False)
+    """`kind:source:period:as_of:subject`: made once, since planning, grouping and the store
+    ask for it per channel."""
 
-    @property
-    def key(self) -> str:
-        return f"{self.kind}:{self.source}:{self.period}:{self.as_of.isoformat()}:{self.subject}"
+    def __post_init__(self) -> None:
+        key = f"{self.kind}:{self.source}:{self.period}:{self.as_of.isoformat()}:{self.subject}"
+        object.__setattr__(self, "key", key)
 
     @property
     def importance(self) -> int:

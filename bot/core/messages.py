@@ -27,10 +27,12 @@ class ChannelRef:
     platform: str
     workspace: str
     channel: str
+    key: str = field(init=False, repr=False, compare=False)
+    """`platform:workspace:channel`, how stores and logs name the channel: made once, since a
+    post asks for it several times (its own key, the outbox, delivery)."""
 
-    @property
-    def key(self) -> str:
-        return f"{self.platform}:{self.workspace}:{self.channel}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.platform}:{self.workspace}:{self.channel}")
 
     @classmethod
     def from_key(cls, key: str) -> ChannelRef:
