@@ -54,12 +54,16 @@ def names_from_models(payload: Any) -> dict[str, str]:
 
 def display_name(permaslug: str, names: Mapping[str, str]) -> str:
     """The catalogue name of a ranking entry, or one derived from its id."""
+    return catalogue_name(permaslug, names) or readable_name(permaslug)
+
+
+def catalogue_name(permaslug: str, names: Mapping[str, str]) -> str | None:
+    """The catalogue's name for a ranking entry (a variant the catalogue does not list borrows
+    its standard model's), or None when the catalogue names neither."""
     if permaslug in names:
         return names[permaslug]
     base, colon, variant = permaslug.partition(":")
-    if colon and base in names:
-        return f"{names[base]} ({variant})"
-    return readable_name(permaslug)
+    return f"{names[base]} ({variant})" if colon and base in names else None
 
 
 def readable_name(permaslug: str) -> str:
@@ -70,11 +74,6 @@ def readable_name(permaslug: str) -> str:
     words = [w[:1].upper() + w[1:] for w in re.split(r"[-_]+", slug) if w]
     name = " ".join(words) or permaslug
     return f"{name} ({variant})" if colon else name
-
-
-def knows(permaslug: str, names: Mapping[str, str]) -> bool:
-    """Whether `display_name` gives `permaslug` a catalogue name (not a derived one)."""
-    return permaslug in names or permaslug.partition(":")[0] in names
 
 
 def cached_names(
@@ -88,8 +87,7 @@ def cached_names(
         return names, True
     if age < UNKNOWN_AGE:
         return names, False
-    missing = set(unnamed_of(state))
-    return names, any(not knows(m, names) and m not in missing for m in models)
+    return names, bool(_unnamed(models, names) - set(unnamed_of(state)))
 
 
 def cache_state(
@@ -100,7 +98,7 @@ def cache_state(
     return {
         "fetched_at": now.isoformat(timespec="seconds"),
         "names": dict(names),
-        "unnamed": sorted({m for m in models if not knows(m, names)}),
+        "unnamed": sorted(_unnamed(models, names)),
     }
 
 
@@ -110,7 +108,7 @@ def noted_unnamed(state: Any, now: datetime, models: Iterable[str]) -> dict[str,
     names, age = _cached(state, now)
     if age is None or age >= UNKNOWN_AGE:
         return None
-    unnamed = set(unnamed_of(state)) | {m for m in models if not knows(m, names)}
+    unnamed = set(unnamed_of(state)) | _unnamed(models, names)
     noted = {**state, "unnamed": sorted(unnamed)}
     return noted if noted != state else None
 
@@ -119,6 +117,11 @@ def unnamed_of(state: Any) -> list[str]:
     """The models the cached catalogue was found not to name."""
     unnamed = state.get("unnamed") if isinstance(state, Mapping) else None
     return [m for m in unnamed if isinstance(m, str)] if isinstance(unnamed, list) else []
+
+
+def _unnamed(models: Iterable[str], names: Mapping[str, str]) -> set[str]:
+    """The `models` the catalogue's `names` do not name."""
+    return {m for m in models if catalogue_name(m, names) is None}
 
 
 def _cached(state: Any, now: datetime) -> tuple[dict[str, str], timedelta | None]:
