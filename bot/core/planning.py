@@ -165,7 +165,7 @@ class Router:
         self._note = note
         self._wanted: dict[tuple[object, ...], tuple[Event, ...]] = {}
         self._same: dict[tuple[int, int, int], tuple[object, tuple[Event, ...]]] = {}
-        self._grouped: dict[int, tuple[Planned, bytes]] = {}
+        self._shared = _SharedPosts()
 
     def route(self, sub: Subscription, now: datetime) -> Routed:
         # subscriptions whose settings are the very same objects (a store shares equal
@@ -187,15 +187,37 @@ class Router:
             return Routed(skipped=len(wanted))
         if sub.digest is not None or (sub.quiet is not None and sub.quiet.contains(now)):
             return Routed(hold=wanted)
-        shared = self._grouped.get(id(wanted))
+        # `wanted` is kept alive by `_wanted`, so its id names it while the router lives
+        return Routed(post=self._shared.post(id(wanted), sub.channel, wanted, note=self._note))
+
+
+class _SharedPosts:
+    """Grouped messages that many channels get alike (`Router`, `Releaser`): each is grouped
+    once per `ask` and shared (the same `Message` object); a channel only gets its own key."""
+
+    def __init__(self) -> None:
+        self._first: dict[object, tuple[Planned, bytes]] = {}
+
+    def post(
+        self,
+        ask: object,
+        channel: ChannelRef,
+        events: Sequence[Event],
+        *,
+        prefix: str = "post",
+        title: Text | None = None,
+        note: Text | None = None,
+    ) -> Planned:
+        """`grouped(channel, events, ...)` for a channel whose `ask` (what decides the
+        message) was grouped before, or is grouped now."""
+        shared = self._first.get(ask)
         if shared is None:
-            first = grouped(sub.channel, wanted, note=self._note)
-            shared = self._grouped[id(wanted)] = (first, _events_hash(first.message.events))
+            first = grouped(channel, events, title=title, prefix=prefix, note=note)
+            shared = self._first[ask] = (first, _events_hash(first.message.events))
         first, events_hash = shared
-        key = _hashed_key("post", sub.channel, events_hash)
+        key = _hashed_key(prefix, channel, events_hash)
         # built directly: `dataclasses.replace` costs several times more, once per channel
-        post = Planned(sub.channel, first.message, key, first.title, first.notice, first.note)
-        return Routed(post=post)
+        return Planned(channel, first.message, key, first.title, first.notice, first.note)
 
 
 def release(sub: Subscription, held: Sequence[Held], now: datetime) -> Released:
@@ -217,7 +239,7 @@ class Releaser:
     """
 
     def __init__(self) -> None:
-        self._grouped: dict[tuple[object, ...], tuple[Planned, bytes]] = {}
+        self._shared = _SharedPosts()
 
     def release(self, sub: Subscription, held: Sequence[Held], now: datetime) -> Released:
         if not held or sub.paused:
@@ -231,8 +253,9 @@ class Releaser:
         if sub.muted(now):
             return Released(skipped=len(held), clear=True)
         events = [h.event for h in held]
+        # what decides the message: the kind of hold (what the title says), since when, what
+        ask = (sub.digest.every if sub.digest else str(sub.quiet), oldest, *(e.key for e in events))
         if sub.digest is not None:
-            hold: object = sub.digest.every
             if sub.digest.every == "daily":
                 title = T(
                     "Daily digest: %(n)s alert(s) since %(since)s", n=len(events), since=oldest
@@ -241,37 +264,14 @@ class Releaser:
                 title = T(
                     "Weekly digest: %(n)s alert(s) since %(since)s", n=len(events), since=oldest
                 )
-            return Released(
-                self._post(sub.channel, events, title, "digest", hold, oldest), clear=True
-            )
-        hold = str(sub.quiet) if sub.quiet is not None else None
+            post = self._shared.post(ask, sub.channel, events, prefix="digest", title=title)
+            return Released(post, clear=True)
         heading = (
             T("Held during quiet hours (%(range)s)", range=str(sub.quiet))
             if sub.quiet is not None
             else None
         )
-        return Released(self._post(sub.channel, events, heading, "post", hold, oldest), clear=True)
-
-    def _post(
-        self,
-        channel: ChannelRef,
-        events: list[Event],
-        title: Text | None,
-        prefix: str,
-        hold: object,
-        oldest: datetime,
-    ) -> Planned:
-        """`grouped(channel, events, title=title, prefix=prefix)`, the grouping shared by every
-        channel whose `hold` (digest or quiet hours: what the title says), `oldest` and events
-        are the same."""
-        ask = (prefix, hold, oldest, tuple(e.key for e in events))
-        shared = self._grouped.get(ask)
-        if shared is None:
-            first = grouped(channel, events, title=title, prefix=prefix)
-            shared = self._grouped[ask] = (first, _events_hash(first.message.events))
-        first, events_hash = shared
-        key = _hashed_key(prefix, channel, events_hash)
-        return Planned(channel, first.message, key, first.title, first.notice, first.note)
+        return Released(self._shared.post(ask, sub.channel, events, title=heading), clear=True)
 
 
 def confirmation(sub: Subscription, now: datetime) -> Planned:
