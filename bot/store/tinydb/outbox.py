@@ -29,7 +29,7 @@ import base64
 import bisect
 import hashlib
 import json
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -50,7 +50,7 @@ from bot.store.protocols import (
     PostState,
     Requeued,
 )
-from bot.store.tinydb.table import Database, Doc, Index, UniqueIndex, Writes
+from bot.store.tinydb.table import Database, Doc, Index, UniqueIndex, Watcher, Writes
 
 if TYPE_CHECKING:
     from bot.store.tinydb.history import TinyHistory
@@ -78,20 +78,20 @@ def _pending_chart(doc: Mapping[str, Any]) -> str | None:
     return chart_spec_of(chart).key if chart and doc.get("chart_pending") else None
 
 
-class ItemIndex(Index):
+class ItemIndex(Watcher):
     """The outbox's indexes of its items, kept in one pass per change (a busy poll inserts
     thousands): by key (dedup), by (channel, state) (`counts`, `requeue`), by state (`prune`,
     `count`), and how many items refer to each body (a body nobody refers to goes)."""
 
     def __init__(self) -> None:
-        super().__init__(lambda d: None)
         self.by_key: dict[str, int] = {}
         self.by_channel_state: dict[tuple[str, PostState], dict[int, None]] = {}
         self.by_state: dict[str, dict[int, None]] = {}
         self.by_body: dict[str, int] = {}
 
-    def ids(self, value: Hashable) -> list[int]:
-        return sorted(self.by_state.get(cast(str, value), ()))
+    def ids(self, state: str) -> list[int]:
+        """The items in `state`, in id (= enqueue) order."""
+        return sorted(self.by_state.get(state, ()))
 
     def update(
         self, doc_id: int, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None

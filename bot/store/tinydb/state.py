@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.store.tinydb.table import Database, Index, UniqueIndex, Writes
+from bot.store.tinydb.table import Database, UniqueIndex, Watcher, Writes
 
 STATE = "state"
 RAW_DAYS = "raw_days"
@@ -57,13 +57,12 @@ class TinyStateValues:
             self.put(key, value)
 
 
-class _DaysBySource(Index):
+class _DaysBySource(Watcher):
     """Each source's days as `load` returns them, kept up to date document by document (a
     poll loads a year of days: sorting their ids and looking each up was 12 % of a quiet
     poll). In insertion order, as the ids were."""
 
     def __init__(self) -> None:
-        super().__init__(lambda doc: None)
         self.days: dict[str, dict[str, Mapping[str, Any]]] = {}
 
     def update(

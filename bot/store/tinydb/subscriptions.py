@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 from bot.core.messages import ChannelRef
 from bot.core.subscription import CONFIG_WORKSPACE, Subscription, declared_record, interned
 from bot.store.protocols import DetectionAsks
-from bot.store.tinydb.table import Database, Doc, Index, UniqueIndex, Writes
+from bot.store.tinydb.table import Database, Doc, Index, UniqueIndex, Watcher, Writes
 
 if TYPE_CHECKING:
     from bot.store.tinydb.held import TinyHeldAlerts
@@ -42,15 +42,14 @@ def _attention(doc: Mapping[str, Any]) -> bool | None:
     return True if unconfirmed or doc.get("mute_until") else None
 
 
-class _Order(Index):
-    """Not an index to look things up in: it watches the table for `all()`, recording which
-    documents changed since `all()` last looked and whether a channel came or went (or a
-    document changed its channel), which is when the order must be worked out again. A
-    pause, a mute or a changed filter in one of 10,000 channels then costs one replaced
-    entry, not decoding and sorting them all (~20 ms at the next poll)."""
+class _Order(Watcher):
+    """What `all()` needs to know of the table's changes: which documents changed since it
+    last looked, and whether a channel came or went (or a document changed its channel),
+    which is when the order must be worked out again. A pause, a mute or a changed filter in
+    one of 10,000 channels then costs one replaced entry, not decoding and sorting them all
+    (~20 ms at the next poll)."""
 
     def __init__(self) -> None:
-        super().__init__(lambda doc: None)
         self.changed: set[int] = set()
         self.moved = True
 

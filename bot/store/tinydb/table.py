@@ -23,7 +23,7 @@ from tinydb.storages import Storage
 from tinydb.table import Table
 
 Doc = dict[str, Any]
-IndexT = TypeVar("IndexT", bound="Index")
+WatcherT = TypeVar("WatcherT", bound="Watcher")
 Op = tuple[str, int, "Doc | None"]
 """One journal entry: (table, document id, the document, or None when it was removed)."""
 Listener = Callable[[list[tuple[int, "Doc | None"]]], None]
@@ -41,7 +41,19 @@ class Writes(Protocol):
         ...
 
 
-class Index:
+class Watcher:
+    """Told every change of one table's documents as it is made (`IncrementalTable._apply`),
+    rollbacks included: indexes are watchers, and so are the in-memory views a repository
+    keeps up to date document by document instead of rebuilding them from the table."""
+
+    def update(
+        self, doc_id: int, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+    ) -> None:
+        """Document `doc_id` went from `old` to `new` (None: absent before, or removed)."""
+        raise NotImplementedError
+
+
+class Index(Watcher):
     """Documents grouped by a value computed from each (`None`: not indexed)."""
 
     def __init__(self, key: Callable[[Mapping[str, Any]], Hashable | None]) -> None:
@@ -96,7 +108,7 @@ class IncrementalTable(Table):
     def __init__(self, storage: Storage, name: str, **kwargs: Any) -> None:
         super().__init__(storage, name, **kwargs)
         self._raw = self._storage.table_data(name)
-        self._indexes: list[Index] = []
+        self._watchers: list[Watcher] = []
         self._last_id: int | None = None
         self.version = 0
         """Counts changes (rollbacks included): caches derived from the whole table check it."""
@@ -106,11 +118,13 @@ class IncrementalTable(Table):
         """The table's documents as stored (string ids); do not mutate them."""
         return self._raw
 
-    def add_index(self, index: IndexT) -> IndexT:
+    def add_index(self, watcher: WatcherT) -> WatcherT:
+        """Start `watcher` (an index, a view) on the documents there are, then tell it every
+        change."""
         for key, doc in self.raw.items():
-            index.update(int(key), None, doc)
-        self._indexes.append(index)
-        return index
+            watcher.update(int(key), None, doc)
+        self._watchers.append(watcher)
+        return watcher
 
     def doc(self, doc_id: int) -> Doc | None:
         return self._raw.get(str(doc_id))
@@ -142,8 +156,8 @@ class IncrementalTable(Table):
             del raw[key]
         else:
             raw[key] = new
-        for index in self._indexes:
-            index.update(doc_id, old, new)
+        for watcher in self._watchers:
+            watcher.update(doc_id, old, new)
 
     def restore(self, doc_id: int, doc: Doc | None) -> None:
         """Put back a document's earlier version (rollback): indexes follow, nothing is
