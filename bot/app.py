@@ -28,10 +28,10 @@ import gc
 import logging
 import os
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import aiohttp
 import httpx
@@ -540,6 +540,36 @@ def chat_services(config: Config, bot: Bot) -> Services:
     )
 
 
+class Adapter(Protocol):
+    """A started chat adapter as the composition root handles it."""
+
+    async def problem(self) -> str | None:
+        """Why it cannot take commands right now (None: it can), for readiness."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+AdapterT = TypeVar("AdapterT", bound=Adapter)
+
+
+async def start_adapter(
+    name: str,
+    start: Awaitable[AdapterT],
+    stack: contextlib.AsyncExitStack,
+    health: Health | None,
+) -> AdapterT:
+    """The adapter `start` makes, its shutdown on `stack`; with `health`, readiness
+    (`/readyz`) waits for it while it starts and asks it afterwards (`name`: the condition)."""
+    if health is not None:
+        health.expect(name)
+    adapter = await start
+    stack.push_async_callback(adapter.close)
+    if health is not None:
+        health.add_check(name, adapter.problem)
+    return adapter
+
+
 async def start_chat_adapters(
     config: Config,
     bot: Bot,
@@ -559,17 +589,17 @@ async def start_chat_adapters(
 
     health = bot.health
     if slack_wanted(config, environ):
-        if health is not None:
-            health.expect("slack")
-        slack = await start_slack(
-            config,
-            bot.store,
-            services=chat_services(config, bot),
-            on_command=bot.after_command,
+        slack = await start_adapter(
+            "slack",
+            start_slack(
+                config,
+                bot.store,
+                services=chat_services(config, bot),
+                on_command=bot.after_command,
+            ),
+            stack,
+            health,
         )
-        stack.push_async_callback(slack.close)
-        if health is not None:
-            health.add_check("slack", slack.problem)
         senders["slack"] = slack.sender
         started.append("Slack")
 
@@ -578,18 +608,18 @@ async def start_chat_adapters(
     discord_wanted = "discord" in config.sections or bool(environ.get(discord_settings.TOKEN_ENV))
     discord_config: discord_settings.DiscordSettings = config.section("discord")
     if discord_wanted:
-        if health is not None:
-            health.expect("discord")
-        discord = await discord_runtime.start(
-            chat_services(config, bot),
-            settings=discord_config,
-            on_command=bot.after_command,
-            webhook_env=url_env,
-            on_fatal=bot.fail,
+        discord = await start_adapter(
+            "discord",
+            discord_runtime.start(
+                chat_services(config, bot),
+                settings=discord_config,
+                on_command=bot.after_command,
+                webhook_env=url_env,
+                on_fatal=bot.fail,
+            ),
+            stack,
+            health,
         )
-        stack.push_async_callback(discord.close)
-        if health is not None:
-            health.add_check("discord", discord.problem)
         senders["discord"] = discord.sender
         senders["discord-webhook"] = discord.webhook_sender
         started.append("Discord")
@@ -778,12 +808,9 @@ async def start_web(
                 '--role web serves Slack over HTTP: set [slack] mode = "http" (Socket Mode '
                 "connects out from a process with --role all)"
             )
-        if health is not None:
-            health.expect("slack")
-        slack = await start_slack(config, store, services=services)
-        stack.push_async_callback(slack.close)
-        if health is not None:
-            health.add_check("slack", slack.problem)
+        slack = await start_adapter(
+            "slack", start_slack(config, store, services=services), stack, health
+        )
         web.slack_port = slack.port
         web.started.append("Slack (HTTP)")
 
@@ -791,14 +818,12 @@ async def start_web(
 
     if "discord" in config.sections or environ.get(discord_settings.TOKEN_ENV):
         discord_config: discord_settings.DiscordSettings = config.section("discord")
-        if health is not None:
-            health.expect("discord")
-        discord = await discord_runtime.start(
-            services, settings=replace(discord_config, interactions="http")
+        discord = await start_adapter(
+            "discord",
+            discord_runtime.start(services, settings=replace(discord_config, interactions="http")),
+            stack,
+            health,
         )
-        stack.push_async_callback(discord.close)
-        if health is not None:
-            health.add_check("discord", discord.problem)
         web.discord_port = discord.interactions.port if discord.interactions else None
         web.started.append("Discord (interactions endpoint)")
     if not web.started:
