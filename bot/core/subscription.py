@@ -171,6 +171,20 @@ def interned(sub: Subscription, shared: dict[object, object]) -> Subscription:
     return replace(sub, kinds=kinds, periods=periods, filters=filters)
 
 
+def paused_record(sub: Subscription, reason: str, now: datetime) -> Subscription:
+    """`sub` with its deliveries paused for `reason` (what a platform said), for every
+    backend's `pause`."""
+    return replace(sub, paused=True, pause_reason=reason, updated_at=now)
+
+
+def resumed_record(sub: Subscription, now: datetime, by: str = "") -> Subscription:
+    """`sub` delivering again, `by` (who resumed it, when given) its last editor, for every
+    backend's `resume`."""
+    return replace(
+        sub, paused=False, pause_reason=None, updated_at=now, updated_by=by or sub.updated_by
+    )
+
+
 def declared_record(
     old: Subscription | None, declared: Subscription, now: datetime
 ) -> Subscription | None:

@@ -11,14 +11,20 @@ each distinct ask once.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
 from bot.core.messages import ChannelRef
-from bot.core.subscription import CONFIG_WORKSPACE, Subscription, declared_record, interned
+from bot.core.subscription import (
+    CONFIG_WORKSPACE,
+    Subscription,
+    declared_record,
+    interned,
+    paused_record,
+    resumed_record,
+)
 from bot.store.postgres.connection import Session
 from bot.store.postgres.held import PgHeldAlerts
 from bot.store.protocols import DetectionAsks
@@ -104,15 +110,14 @@ class PgSubscriptions:
         async with self._db.transaction():
             sub = await self.get(channel)
             if sub is not None:
-                await self.upsert(replace(sub, paused=True, pause_reason=reason, updated_at=now))
+                await self.upsert(paused_record(sub, reason, now))
 
     async def resume(self, channel: ChannelRef, now: datetime, by: str = "") -> Subscription | None:
         async with self._db.transaction():
             sub = await self.get(channel)
             if sub is None:
                 return None
-            resumed = replace(sub, paused=False, pause_reason=None, updated_at=now)
-            return await self.upsert(replace(resumed, updated_by=by or sub.updated_by))
+            return await self.upsert(resumed_record(sub, now, by))
 
     async def is_paused(self, channel: ChannelRef) -> bool:
         return bool(

@@ -13,12 +13,18 @@ kept in line with the file by `sync_declared`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from bot.core.messages import ChannelRef
-from bot.core.subscription import CONFIG_WORKSPACE, Subscription, declared_record, interned
+from bot.core.subscription import (
+    CONFIG_WORKSPACE,
+    Subscription,
+    declared_record,
+    interned,
+    paused_record,
+    resumed_record,
+)
 from bot.store.protocols import DetectionAsks
 from bot.store.tinydb.table import Database, Doc, Index, UniqueIndex, Watcher, Writes
 
@@ -152,14 +158,13 @@ class TinySubscriptions:
     async def pause(self, channel: ChannelRef, reason: str, now: datetime) -> None:
         sub = await self.get(channel)
         if sub is not None:
-            await self.upsert(replace(sub, paused=True, pause_reason=reason, updated_at=now))
+            await self.upsert(paused_record(sub, reason, now))
 
     async def resume(self, channel: ChannelRef, now: datetime, by: str = "") -> Subscription | None:
         sub = await self.get(channel)
         if sub is None:
             return None
-        resumed = replace(sub, paused=False, pause_reason=None, updated_at=now)
-        return await self.upsert(replace(resumed, updated_by=by or sub.updated_by))
+        return await self.upsert(resumed_record(sub, now, by))
 
     async def is_paused(self, channel: ChannelRef) -> bool:
         doc_id = self._by_channel.get(channel.key)
