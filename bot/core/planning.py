@@ -143,16 +143,8 @@ def catch_up_note(catch_up: CatchUp) -> Text:
     )
 
 
-def route(
-    sub: Subscription, events: Iterable[Event], now: datetime, *, note: Text | None = None
-) -> Routed:
-    """A channel's share of one poll's events: paused channels get nothing planned; `note`
-    goes with a post made now (not with events held for later)."""
-    return Router(events, note=note).route(sub, now)
-
-
 class Router:
-    """`route` for every subscription of one poll.
+    """Each channel's share of one poll's events (`route`), for every subscription of it.
 
     What a channel wants depends only on what it asks for (kinds, periods, filters), and the
     grouped message only on what it wants: both are worked out once per distinct ask and
@@ -168,6 +160,8 @@ class Router:
         self._shared = _SharedPosts()
 
     def route(self, sub: Subscription, now: datetime) -> Routed:
+        """A channel's share: paused channels get nothing planned; `note` goes with a post
+        made now (not with events held for later)."""
         # subscriptions whose settings are the very same objects (a store shares equal
         # values) skip even the hashing of their ask; the entry keeps those objects alive,
         # so their ids cannot be reused by others while the router lives
@@ -220,17 +214,8 @@ class _SharedPosts:
         return Planned(channel, first.message, key, first.title, first.notice, first.note)
 
 
-def release(sub: Subscription, held: Sequence[Held], now: datetime) -> Released:
-    """Held events become one message when their digest is due or quiet hours have ended.
-
-    A digest is due at its first scheduled time after the oldest held event. Events that come
-    due while the channel is muted are dropped and counted like any muted alert.
-    """
-    return Releaser().release(sub, held, now)
-
-
 class Releaser:
-    """`release` for every channel of one tick.
+    """What becomes of each channel's held events (`release`), for every channel of one tick.
 
     Channels that held the same events since the same moment, under the same kind of hold,
     get the same message: it is grouped once and shared (the same `Message` object, as
@@ -242,6 +227,10 @@ class Releaser:
         self._shared = _SharedPosts()
 
     def release(self, sub: Subscription, held: Sequence[Held], now: datetime) -> Released:
+        """Held events become one message when their digest is due or quiet hours have
+        ended. A digest is due at its first scheduled time after the oldest held event.
+        Events that come due while the channel is muted are dropped and counted like any
+        muted alert."""
         if not held or sub.paused:
             return Released()
         oldest = min(h.held_at for h in held)
