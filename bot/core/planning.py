@@ -84,22 +84,21 @@ def without_implied(events: Iterable[Event]) -> list[Event]:
 
 
 def plan_key(channel: ChannelRef, events: Sequence[Event], prefix: str = "post") -> str:
-    """Stable across restarts: the channel key and the hash of the sorted event keys, hashed."""
-    return _hashed_key(prefix, channel, _events_hash(events))
+    """Stable across restarts: the channel key and the hash of the sorted event keys."""
+    return _post_key(prefix, channel, _events_hash(events))
 
 
-def _events_hash(events: Iterable[Event]) -> bytes:
-    """What a post's key says of its events: computed once for a message that thousands of
-    channels share (`Router`, `Releaser`), where each channel's key then hashes ~70 bytes
-    instead of every event key again."""
+def _events_hash(events: Iterable[Event]) -> str:
+    """What a post's key says of its events (32 hex digits of their sorted keys' SHA-256):
+    computed once for a message that thousands of channels share (`Router`, `Releaser`), so
+    a channel's key costs one string join, not a hash of its own. The channel key is in the
+    post key in clear, so two channels never share a key."""
     joined = "".join("\n" + key for key in sorted(e.key for e in events))
-    return hashlib.sha256(joined.encode()).digest()
+    return hashlib.sha256(joined.encode()).hexdigest()[:32]
 
 
-def _hashed_key(prefix: str, channel: ChannelRef, events_hash: bytes) -> str:
-    channel_key = channel.key
-    digest = hashlib.sha256(channel_key.encode() + events_hash).hexdigest()[:32]
-    return f"{prefix}:{channel_key}:{digest}"
+def _post_key(prefix: str, channel: ChannelRef, events_hash: str) -> str:
+    return f"{prefix}:{channel.key}:{events_hash}"
 
 
 def grouped(
@@ -190,7 +189,7 @@ class _SharedPosts:
     once per `ask` and shared (the same `Message` object); a channel only gets its own key."""
 
     def __init__(self) -> None:
-        self._first: dict[object, tuple[Planned, bytes]] = {}
+        self._first: dict[object, tuple[Planned, str]] = {}
 
     def post(
         self,
@@ -209,7 +208,7 @@ class _SharedPosts:
             first = grouped(channel, events, title=title, prefix=prefix, note=note)
             shared = self._first[ask] = (first, _events_hash(first.message.events))
         first, events_hash = shared
-        key = _hashed_key(prefix, channel, events_hash)
+        key = _post_key(prefix, channel, events_hash)
         # built directly: `dataclasses.replace` costs several times more, once per channel
         return Planned(channel, first.message, key, first.title, first.notice, first.note)
 
