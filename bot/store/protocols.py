@@ -36,10 +36,12 @@ from bot.core.model import Snapshot
 from bot.core.planning import Held, Planned
 from bot.core.subscription import Subscription
 
-SCHEMA_VERSION = 3
-"""The data model these protocols describe. 2 → 3: posts refer to their events by key (bodies
-stored once and shared), sent posts are pruned, failed posts keep their body and say why,
-held alerts refer to events by key, the source's raw days are one table for every source."""
+SCHEMA_VERSION = 4
+"""The data model these protocols describe, and the TinyDB file format. 2 → 3: posts refer to
+their events by key (bodies stored once and shared), sent posts are pruned, failed posts keep
+their body and say why, held alerts refer to events by key, the source's raw days are one
+table for every source. 3 → 4: the same data; the TinyDB journal writes a fan-out's posts as
+one line (`bot.store.tinydb.migrate`)."""
 
 
 # --- history ---------------------------------------------------------------------------------

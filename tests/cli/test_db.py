@@ -23,7 +23,7 @@ def test_compact_shrinks_the_files_and_keeps_the_history(
     capsys.readouterr()
     assert main(["db", "compact", "--db", str(db)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"compacted {db}: ") and "(schema 3)" in out
+    assert out.startswith(f"compacted {db}: ") and "(schema 4)" in out
     assert journal.stat().st_size == 0
     assert read_store(db, lambda s: s.history.events()) == before
 

@@ -15,6 +15,7 @@ from bot.core.countries import shipped_table
 from bot.core.events import DetectorState, DetectParams, Event, detect
 from bot.core.model import Snapshot
 from bot.engine.ingest import ingest, ingest_baseline
+from bot.store.protocols import SCHEMA_VERSION
 from bot.store.tinydb import TinyStore
 from tests.helpers import snap
 
@@ -313,7 +314,7 @@ async def test_an_old_database_rebuilds_its_milestones_once_from_stored_snapshot
             await ingest(store, weekly(6, 1300 * B), params=params, countries=COUNTRIES)
         ).events
         assert [e for e in events if e.kind == "milestone"] == []
-        assert store.schema_version == 3
+        assert store.schema_version == SCHEMA_VERSION
 
 
 # --- a long story: 66 weeks with coverage changes, flicker and a restated week ----------------

@@ -6,6 +6,9 @@ is its changed documents, one JSON line each, then a commit marker:
 
     {"t": "outbox", "i": 812, "d": {...}}     a document as it is now
     {"t": "held", "i": 17}                    a document removed
+    {"t": "outbox", "s": {...}, "f": ["key", "channel"], "r": [[813, "k1", "c1"], ...]}
+                                              new documents alike (`Alike`): each row is an
+                                              id and its `f` values, `s` the fields they share
     {"c": 4711}                               commit 4711 is complete
 
 Crash atomicity comes from the marker: on open, entries count only once their marker is read,
@@ -42,7 +45,7 @@ from typing import Any
 
 from bot.errors import StoreCorrupt, StoreIOError
 from bot.store.tinydb.files import io_error, journal_path, write_atomically
-from bot.store.tinydb.table import Doc, Op
+from bot.store.tinydb.table import Alike, Doc, Op
 
 Tables = dict[str, dict[str, Doc]]
 
@@ -88,11 +91,14 @@ def _line(obj: Any) -> bytes:
     return _encode(obj).encode() + b"\n"
 
 
-def _entry(table: str, doc_id: int, doc: Doc | None) -> str:
+def _entry(op: Op) -> str:
     """One journal line without its newline."""
-    entry: dict[str, Any] = (
-        {"t": table, "i": doc_id} if doc is None else {"t": table, "i": doc_id, "d": doc}
-    )
+    entry: dict[str, Any]
+    if isinstance(op, Alike):
+        entry = {"t": op.table.name, "s": op.same, "f": op.fields, "r": op.rows}
+    else:
+        table, doc_id, doc = op
+        entry = {"t": table, "i": doc_id} if doc is None else {"t": table, "i": doc_id, "d": doc}
     return "".join(_c_encoder(entry, 0)) if _c_encoder is not None else _encode(entry)
 
 
@@ -163,7 +169,13 @@ def replay(path: Path, tables: Tables, base_seq: int) -> Replayed:
         if number == seq + 1:
             for op in pending:
                 docs = tables.setdefault(op["t"], {})
-                if "d" in op:
+                if "r" in op:  # new documents alike (`Alike`)
+                    fields, same = op["f"], op["s"]
+                    for row in op["r"]:
+                        doc = dict(zip(fields, row[1:], strict=True))
+                        doc.update(same)
+                        docs[str(row[0])] = doc
+                elif "d" in op:
                     docs[str(op["i"])] = op["d"]
                 else:
                     docs.pop(str(op["i"]), None)
@@ -273,7 +285,7 @@ class JournalWriter:
             return self.failed
         parts: list[str] = []
         for commit in commits:
-            parts.extend(_entry(table, doc_id, doc) for table, doc_id, doc in commit.ops)
+            parts.extend(_entry(op) for op in commit.ops)
             parts.append(f'{{"c":{commit.seq}}}')
         parts.append("")
         payload = "\n".join(parts).encode()

@@ -1,4 +1,4 @@
-"""Upgrading a schema 1 or 2 database (one TinyDB file) to schema 3, in memory.
+"""Upgrading an older database to the current schema (4), in memory.
 
 `TinyStore.open` calls `upgrade` on the loaded file; opened for writing, it then keeps the old
 file as `P.schema<N>.bak` and writes the result as the new base. A read-only open (`rankbot
@@ -14,6 +14,11 @@ top` while the old bot still runs) upgrades in memory only. What changes:
   `raw_days` (one table for every source's days).
 
 Schema 1 differs from 2 only in detector states, which ingest completes itself.
+
+Schema 3 → 4 changes no document: schema 4's journal may write several new documents as one
+line (`bot.store.tinydb.table.Alike`), which a schema 3 rankbot cannot read, so the version
+says it. `TinyStore.open` replays a schema 3 journal before the upgrade, so the backup is the
+whole schema 3 database in one file and the upgraded base starts an empty journal.
 """
 
 from __future__ import annotations
@@ -27,11 +32,16 @@ from bot.store.tinydb.journal import Tables
 from bot.store.tinydb.outbox import body_document
 from bot.store.tinydb.table import Doc
 
-READABLE = (1, 2, SCHEMA_VERSION)
+READABLE = (1, 2, 3, SCHEMA_VERSION)
 
 
 def upgrade(old: Tables, version: int) -> Tables:
-    """Schema `version` (1 or 2) → schema 3."""
+    """Schema `version` (1, 2 or 3) → schema 4."""
+    if version == 3:
+        meta = old["meta"]["1"]
+        stamp = utcnow().isoformat(timespec="seconds")
+        upgraded = {**meta, "schema": SCHEMA_VERSION, "migrated_from": 3, "migrated": stamp}
+        return {**old, "meta": {"1": upgraded}}
     tables: Tables = {
         name: docs
         for name, docs in old.items()

@@ -50,7 +50,7 @@ from bot.store.protocols import (
     PostState,
     Requeued,
 )
-from bot.store.tinydb.table import Database, Doc, Index, UniqueIndex, Watcher, Writes
+from bot.store.tinydb.table import Alike, Database, Doc, Index, UniqueIndex, Watcher, Writes
 
 if TYPE_CHECKING:
     from bot.store.tinydb.history import TinyHistory
@@ -58,6 +58,9 @@ if TYPE_CHECKING:
 OUTBOX = "outbox"
 BODIES = "bodies"
 BLOBS = "blobs"
+_VARYING = ("key", "channel")
+"""What sets one post's document apart from the others of its body (the first fields of an
+item: `{key, channel, state, enqueued_at, body}`)."""
 FINISHED = (SENT, DROPPED)
 """States that let go of their body and are pruned after `keep_sent_days`."""
 
@@ -280,32 +283,29 @@ class TinyOutbox:
         charts: Mapping[str, ChartSpec] | None = None,
     ) -> int:
         stamp = now.isoformat()
-        bodies: dict[tuple[int, ChartSpec | None], str] = {}
+        # the posts of one body differ only in key and channel: one `Alike` (one journal
+        # line) per body, not a line per post
+        bodies: dict[tuple[int, ChartSpec | None], Alike] = {}
         alive: list[Message] = []  # keeps `id(message)` unique while `bodies` uses it
         added = 0
-        table, by_key = self.items_table, self._index.by_key
+        by_key = self._index.by_key
         slices = Slices()
         async with self._store.write():
             for post in posts:
                 if slices.due():
                     await slices.pause()
-                if by_key.get(post.key) is not None:
+                key = post.key
+                if key in by_key:
                     continue
-                chart = charts.get(post.key) if charts else None
+                chart = charts.get(key) if charts else None
                 ident = (id(post.message), chart)
-                body_id = bodies.get(ident)
-                if body_id is None:
-                    body_id = bodies[ident] = self._store_body(post.message, chart, now)
+                alike = bodies.get(ident)
+                if alike is None:
+                    body_id = self._store_body(post.message, chart, now)
+                    same = {"state": PENDING, "enqueued_at": stamp, "body": body_id}
+                    alike = bodies[ident] = self.items_table.alike(_VARYING, same)
                     alive.append(post.message)
-                table.add(
-                    {
-                        "key": post.key,
-                        "channel": post.channel.key,
-                        "state": PENDING,
-                        "enqueued_at": stamp,
-                        "body": body_id,
-                    }
-                )
+                alike.add(key, post.channel.key)
                 added += 1
         return added
 

@@ -124,12 +124,89 @@ def test_schema_versions(tmp_path: Path) -> None:
     path = tmp_path / "db.json"
     TinyStore.open(path).close_now()
     data = json.loads(path.read_text())
-    assert data["meta"]["1"]["schema"] == 3  # where a rankbot of schema 2 looks, and refuses
+    assert data["meta"]["1"]["schema"] == 4  # where an older rankbot looks, and refuses
     data["meta"]["1"]["schema"] = 99
     path.write_text(json.dumps(data))
-    refusal = "schema version 99; this rankbot reads versions 1, 2, 3 (a newer rankbot wrote it"
+    refusal = "schema version 99; this rankbot reads versions 1, 2, 3, 4 (a newer rankbot wrote"
     with pytest.raises(StoreCorrupt, match=re.escape(refusal)):
         TinyStore.open(path)
+
+
+async def test_a_schema_3_database_is_upgraded_with_its_journal(tmp_path: Path) -> None:
+    """Schema 4's journal writes a fan-out as one line, which a schema 3 rankbot cannot read:
+    the upgrade takes the schema 3 journal in and keeps the whole old database as the backup."""
+    path = tmp_path / "db.json"
+    async with TinyStore.open(path) as store:
+        await store.state.set("in-base", 1)
+        await store.compact()
+        await store.state.set("in-journal", 2)  # schema 3 journals hold lines like this one
+    data = json.loads(path.read_text())
+    data["meta"]["1"]["schema"] = 3
+    path.write_text(json.dumps(data))
+    assert journal_path(path).stat().st_size > 0
+
+    async with TinyStore.open(path) as store:
+        assert store.schema_version == 4
+        assert (await store.state.get("in-base"), await store.state.get("in-journal")) == (1, 2)
+        await store.state.set("after", 3)
+    async with TinyStore.open(path) as store:
+        assert [await store.state.get(k) for k in ("in-base", "in-journal", "after")] == [1, 2, 3]
+    backup = json.loads((tmp_path / "db.json.schema3.bak").read_text())
+    assert backup["meta"]["1"]["schema"] == 3
+    assert {d["key"] for d in backup["state"].values()} == {"in-base", "in-journal"}
+    meta = json.loads(path.read_text())["meta"]["1"]
+    assert (meta["schema"], meta["migrated_from"]) == (4, 3)
+
+
+def fan_out(count: int, message: Message, prefix: str = "k") -> list[Planned]:
+    return [
+        Planned(ChannelRef("webhook", "config", f"c{i}"), message, f"{prefix}{i}")
+        for i in range(count)
+    ]
+
+
+async def test_a_fan_out_is_one_journal_line_per_body_and_reads_back_the_same(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "db.json"
+    async with TinyStore.open(path) as store:
+        await store.compact()
+        posts = fan_out(300, Message(notice="n")) + fan_out(5, Message(notice="other"), "o")
+        assert await store.outbox.enqueue(posts, now=NOW) == 305
+        before = store.documents()["outbox"]
+    lines = [json.loads(line) for line in journal_path(path).read_text().splitlines()]
+    outbox_lines = [line for line in lines if line.get("t") == "outbox"]
+    assert [len(line["r"]) for line in outbox_lines] == [300, 5]
+    assert outbox_lines[0]["f"] == ["key", "channel"]
+    fields = ["key", "channel", "state", "enqueued_at", "body"]
+    async with TinyStore.open(path) as store:
+        assert store.documents()["outbox"] == before
+        assert {tuple(d) for d in before.values()} == {tuple(fields)}
+        assert all(list(d) == fields for d in store.documents()["outbox"].values())
+        head = await store.outbox.head(ChannelRef("webhook", "config", "c7"))
+        assert head is not None and (head.key, head.message.notice) == ("k7", "n")
+        assert await store.outbox.count() == 305
+
+
+async def test_a_rolled_back_fan_out_leaves_nothing_and_a_changed_post_is_read_back_changed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "db.json"
+    async with TinyStore.open(path) as store:
+        with pytest.raises(RuntimeError, match="planned to fail"):
+            async with store.transaction():
+                await store.outbox.enqueue(fan_out(50, Message(notice="n")), now=NOW)
+                assert await store.outbox.state_of("k3") == "pending"
+                raise RuntimeError("planned to fail")
+        assert await store.outbox.state_of("k3") is None
+        assert await store.outbox.count() == 0 and store.documents()["outbox"] == {}
+        async with store.transaction():  # the same keys again; one of them dropped at once
+            assert await store.outbox.enqueue(fan_out(50, Message(notice="n")), now=NOW) == 50
+            assert await store.outbox.drop(["k3"], NOW) == 1
+    async with TinyStore.open(path) as store:
+        assert await store.outbox.state_of("k3") == "dropped"
+        assert await store.outbox.state_of("k4") == "pending"
+        assert await store.outbox.count() == 49
 
 
 def test_garbage_is_reported_not_overwritten(tmp_path: Path) -> None:
@@ -240,7 +317,7 @@ async def test_every_name_of_one_database_shares_one_lock(tmp_path: Path) -> Non
         (b'{"outbox": [1, 2]}', "does not hold a rankbot database"),
         (b'{"outbox": {"1": 5}}', "does not hold a rankbot database"),
         (  # valid JSON of the current schema, a post without its fields
-            b'{"meta": {"1": {"schema": 3, "seq": 0}}, "outbox": {"1": {"key": "k"}}}',
+            b'{"meta": {"1": {"schema": 4, "seq": 0}}, "outbox": {"1": {"key": "k"}}}',
             "a record has the wrong shape",
         ),
         (  # an old schema: the upgrade must not be written for a file that does not load

@@ -31,11 +31,11 @@ async def test_an_old_database_is_upgraded_with_a_backup(tmp_path: Path) -> None
     path = copy(tmp_path)
     old = json.loads(FIXTURE.read_text())
     async with TinyStore.open(path) as store:
-        assert store.schema_version == 3
+        assert store.schema_version == 4
     backup = tmp_path / "rankbot.db.json.schema2.bak"
     assert backup.read_bytes() == FIXTURE.read_bytes()
     meta = json.loads(path.read_text())["meta"]["1"]
-    assert (meta["schema"], meta["migrated_from"]) == (3, 2)
+    assert (meta["schema"], meta["migrated_from"]) == (4, 2)
     async with TinyStore.open(path) as store:  # and again: already upgraded, nothing to do
         history = store.history
         assert await history.snapshot_count() == len(old["snapshots"])
