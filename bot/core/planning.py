@@ -26,9 +26,12 @@ from bot.core.subscription import Subscription, summary
 from bot.core.text import TN, Dates, T, Text, joined
 
 
-@dataclass(frozen=True, slots=True)
-class Planned:
-    """One post for the outbox: `key` is its idempotency key."""
+class Planned(NamedTuple):
+    """One post for the outbox: `key` is its idempotency key.
+
+    A named tuple, not a frozen dataclass: a busy poll makes one per channel (10,000), and a
+    frozen dataclass's `__init__` costs three times as much (a `object.__setattr__` per
+    field)."""
 
     channel: ChannelRef
     message: Message

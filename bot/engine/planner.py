@@ -115,6 +115,7 @@ class Planner:
                     continue
                 subs[channel] = sub
         planned: list[Planned] = []
+        held_by = set(holding)  # asked once per channel below: not a list scan each time
         releaser = Releaser()  # holds the shared messages, whose ids `said` is keyed by
         said: dict[tuple[int, str, str | None], Message] = {}
         for channel in sorted(subs, key=lambda c: c.key):
@@ -123,7 +124,7 @@ class Planner:
             if not sub.confirmed and not sub.paused:
                 planned.append(in_channel_language(confirmation(sub, now), sub))
                 updated = replace(updated, confirmed=True)
-            items = await store.held.of(channel) if channel in holding else []
+            items = await store.held.of(channel) if channel in held_by else []
             released = releaser.release(updated, items, now)
             if released.post is not None:
                 planned.append(in_channel_language(released.post, sub, said))

@@ -95,7 +95,7 @@ def _entry(op: Op) -> str:
     """One journal line without its newline."""
     entry: dict[str, Any]
     if isinstance(op, Alike):
-        entry = {"t": op.table.name, "s": op.same, "f": op.fields, "r": op.rows}
+        entry = {"t": op.table.name, "s": op.same, "f": op.fields, "r": op.rows()}
     else:
         table, doc_id, doc = op
         entry = {"t": table, "i": doc_id} if doc is None else {"t": table, "i": doc_id, "d": doc}

@@ -305,7 +305,7 @@ class TinyOutbox:
                     same = {"state": PENDING, "enqueued_at": stamp, "body": body_id}
                     alike = bodies[ident] = self.items_table.alike(_VARYING, same)
                     alive.append(post.message)
-                alike.add(key, post.channel.key)
+                alike.add({"key": key, "channel": post.channel.key, **alike.same})
                 added += 1
         return added
 
