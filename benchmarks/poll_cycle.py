@@ -9,7 +9,8 @@ durable and the alert charts are drawn and attached: CPU of the whole process (e
 the journal writer's encoding and fsync included) plus the chart worker process's, and wall
 time, on the real clock.
 
-- quiet day: a new day whose figures repeat the steady days before it: nothing is news;
+- quiet day: a new day whose figures repeat the steady days before it: nothing is news (the
+  day before it was polled alike, so the cycle is a running bot's, not its first store);
 - busy day: the second of two days on which a new model takes #1 (the rolling week
   confirms it), with entries, exits and moves below it: most channels get a post.
 

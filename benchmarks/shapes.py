@@ -115,10 +115,13 @@ def last_day(days: dict[date, Rows]) -> date:
     return max(days)
 
 
-def quiet_day(days: dict[date, Rows]) -> tuple[date, Rows]:
-    """The day after the steady stretch, with the same figures: nothing is news."""
+def quiet_days(days: dict[date, Rows]) -> list[tuple[date, Rows]]:
+    """Two days after the steady stretch, with the same figures: nothing is news. The first
+    is the eve: a running bot has stored a day before (a process's first store pays for its
+    caches once: the next document id of each table, the known models), so the second is
+    the cycle a benchmark measures, as `busy_days` does."""
     end = last_day(days)
-    return end + timedelta(days=1), list(days[end])
+    return [(end + timedelta(days=k), list(days[end])) for k in (1, 2)]
 
 
 def busy_days(days: dict[date, Rows]) -> list[tuple[date, Rows]]:
@@ -249,7 +252,7 @@ async def bot_on_the_eve(
     await add_subscriptions(store, subscription_mix(count, now=clock()))
     bot = await app.build_bot(config, store, app.build_source(config), {}, clock=clock)
     await bot.poller.tick()  # nothing new: caches warm, the day's prune done
-    news = [quiet_day(days)] if kind == "quiet" else busy_days(days)
+    news = quiet_days(days) if kind == "quiet" else busy_days(days)
     for day, rows in news[:-1]:  # the busy day's eve
         api.publish(day, rows)
         clock.set(as_of_now(day))
