@@ -163,8 +163,9 @@ def default_senders(
     of a channel worker. Slack incoming webhooks always get Slack's blocks and escaping
     (`bot.platforms.slack.webhook`: httpx only, no Slack library)."""
     url_env = webhook_url_env(config)
+    renderer.warm("text")  # at start-up, not during the first fan-out
     slack_webhook = SlackWebhookSender(
-        client, slack_renderer(config.templates_dir), url_env=url_env
+        client, slack_renderer(config.templates_dir).warm("slack"), url_env=url_env
     )
     return {
         "console": ConsoleSender(renderer),

@@ -168,3 +168,26 @@ def test_an_override_that_fails_at_send_time_falls_back_to_the_built_in(
         text = Renderer(root).event(leader)
     assert text == Renderer().event(leader)
     assert "template override text/new_leader.j2 does not render" in caplog.text
+
+
+def test_warm_compiles_a_flavours_templates_before_the_first_post(tmp_path: Path) -> None:
+    """The first alert of a process compiled its templates on the event loop (the worst
+    stall of a 5,000-webhook fan-out): `warm` does it at start-up, one flavour at a time,
+    and leaves an override that does not compile to `render`'s fallback."""
+    (tmp_path / "text").mkdir()
+    (tmp_path / "text" / "top.j2").write_text("{% if %}broken")
+    renderer = Renderer(tmp_path)
+    compiled: list[str] = []
+    get_template = renderer.env.get_template
+
+    def counting(name: str) -> object:
+        compiled.append(name)
+        return get_template(name)
+
+    renderer.env.get_template = counting  # type: ignore[method-assign]
+    assert renderer.warm("text") is renderer
+    assert "text/grouped.j2" in compiled and "text/top.j2" in compiled
+    assert not [n for n in compiled if not n.startswith("text/")]
+    shipped = [n for n in Renderer().env.list_templates() if n.startswith("text/")]
+    assert renderer.env.cache is not None
+    assert len(renderer.env.cache) == len(shipped) - 1  # all compiled but the broken one

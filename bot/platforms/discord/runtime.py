@@ -92,7 +92,8 @@ def webhook_sender(
     webhooks can use it without `start` (the caller closes `session`). `url_env` names each
     channel's URL variable (`bot.delivery.webhook_urls`)."""
     apply_endpoints(settings)
-    return DiscordWebhookSender(session, discord_renderer(templates_dir), url_env=url_env)
+    renderer = discord_renderer(templates_dir).warm("discord")
+    return DiscordWebhookSender(session, renderer, url_env=url_env)
 
 
 FATAL_CLOSES: dict[int, str] = {
@@ -204,7 +205,7 @@ async def worker_sender(
     apply_endpoints(settings)
     client = new_client(settings, None)
     await login(client, token, settings.api_base)
-    return DiscordSender(client, discord_renderer(templates_dir)), client.close
+    return DiscordSender(client, discord_renderer(templates_dir).warm("discord")), client.close
 
 
 async def start(

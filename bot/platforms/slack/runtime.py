@@ -173,7 +173,7 @@ def worker_sender(
     endpoint (the web role answers commands). One workspace: `SLACK_BOT_TOKEN`; OAuth: each
     workspace's installed token from the shared database."""
     settings: SlackSettings = config.section("slack")
-    renderer = slack_renderer(config.templates_dir)
+    renderer = slack_renderer(config.templates_dir).warm("slack")
     if settings.oauth:
         return SlackSender(_installed_clients(settings, store), renderer)
     token = SlackSecrets.from_env(environ).bot_token
