@@ -69,6 +69,11 @@ log = logging.getLogger("rankbot.delivery")
 OnPermanent = Callable[[ChannelRef, str, datetime], Awaitable[None]]
 IN_FLIGHT_PER_SLOT = 8
 """Sends in flight (active or stalled) per `concurrency` slot."""
+START_BATCH = 64
+"""Workers started before the loop gets a turn, whatever the time slice says: a new worker's
+first step (its post read, rendered, its request sent) runs in the loop's next turn, and a
+10 ms slice started ~1,000 of them, whose first steps then ran back to back in one turn
+(60–110 ms of lag in the 5,000-webhook fan-out, `benchmarks/loop_lag.py`)."""
 IsPaused = Callable[[ChannelRef], Awaitable[bool]]
 OnOutcome = Callable[[OutboxItem, Outcome, SendResult], None]
 """Told every recorded outcome with the answer it came from (the `[ops]` metrics)."""
@@ -368,6 +373,8 @@ class Delivery:
             self._workers[channel] = task
             task.add_done_callback(self._worker_done)
             started += 1
+            if started % START_BATCH == 0:
+                await asyncio.sleep(0)  # the batch takes its first steps before more start
         return started
 
     def _worker_done(self, task: asyncio.Task[None]) -> None:

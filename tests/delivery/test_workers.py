@@ -252,3 +252,34 @@ def test_a_retry_after_hint_is_bounded_by_max_retry_after_seconds(hint: float) -
     )
     assert 0.5 <= delay <= 600
     assert START + timedelta(seconds=delay) > START  # a datetime can take it
+
+
+def test_workers_start_in_batches_that_take_their_first_step_before_more_start(
+    store: TinyStore,
+) -> None:
+    """A 10 ms slice of the starter started ~1,000 workers, whose first steps (read, render,
+    send) then ran back to back in one turn of the loop: 60-110 ms of lag in a 5,000-channel
+    fan-out. Each batch of `START_BATCH` now sends before the next one starts."""
+    from bot.delivery.workers import START_BATCH
+
+    channels = [ChannelRef("console", "", f"c{i:03d}") for i in range(3 * START_BATCH)]
+    outbox = store.outbox
+    fill(outbox, channels, per_channel=1)
+    started_when_sent: list[int] = []
+
+    async def main(clock: VirtualClock) -> None:
+        sender = FakeSender(clock)
+        delivery = Delivery(outbox, {"console": sender}, clock=clock.now)
+        send = sender.send
+
+        async def observed(*args: Any, **kwargs: Any) -> SendResult:
+            started_when_sent.append(len(delivery._workers))
+            return await send(*args, **kwargs)
+
+        sender.send = observed  # type: ignore[method-assign]
+        await delivery.run_until_idle()
+
+    run_virtual(main)
+    assert len(started_when_sent) == 3 * START_BATCH
+    assert started_when_sent[0] <= START_BATCH  # the first batch sent before the second began
+    assert sync(outbox.count()) == 0
