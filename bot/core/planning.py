@@ -183,8 +183,14 @@ class Router:
             return Routed(skipped=len(wanted))
         if sub.digest is not None or (sub.quiet is not None and sub.quiet.contains(now)):
             return Routed(hold=wanted)
-        # `wanted` is kept alive by `_wanted`, so its id names it while the router lives
-        return Routed(post=self._shared.post(id(wanted), sub.channel, wanted, note=self._note))
+        # `wanted` is kept alive by `_wanted`, so its id names it while the router lives;
+        # built here, not through `_shared.post`: once per channel, the call was a tenth of it
+        shared = self._shared.firsts.get(id(wanted))
+        if shared is None:
+            shared = self._shared.first(id(wanted), sub.channel, wanted, note=self._note)
+        first, channel = shared[0], sub.channel
+        key = _post_key("post", channel, shared[1])
+        return Routed(Planned(channel, first.message, key, first.title, first.notice, first.note))
 
 
 class _SharedPosts:
@@ -192,7 +198,26 @@ class _SharedPosts:
     once per `ask` and shared (the same `Message` object); a channel only gets its own key."""
 
     def __init__(self) -> None:
-        self._first: dict[object, tuple[Planned, str]] = {}
+        self.firsts: dict[object, tuple[Planned, str]] = {}
+        """Per ask: the first channel's post and its events' hash (`first`)."""
+
+    def first(
+        self,
+        ask: object,
+        channel: ChannelRef,
+        events: Sequence[Event],
+        *,
+        prefix: str = "post",
+        title: Text | None = None,
+        note: Text | None = None,
+    ) -> tuple[Planned, str]:
+        """The first channel's post for `ask` (grouped now if it is the first), and the
+        hash of its events that every channel's key carries (`_post_key`)."""
+        shared = self.firsts.get(ask)
+        if shared is None:
+            first = grouped(channel, events, title=title, prefix=prefix, note=note)
+            shared = self.firsts[ask] = (first, _events_hash(first.message.events))
+        return shared
 
     def post(
         self,
@@ -206,11 +231,7 @@ class _SharedPosts:
     ) -> Planned:
         """`grouped(channel, events, ...)` for a channel whose `ask` (what decides the
         message) was grouped before, or is grouped now."""
-        shared = self._first.get(ask)
-        if shared is None:
-            first = grouped(channel, events, title=title, prefix=prefix, note=note)
-            shared = self._first[ask] = (first, _events_hash(first.message.events))
-        first, events_hash = shared
+        first, events_hash = self.first(ask, channel, events, prefix=prefix, title=title, note=note)
         key = _post_key(prefix, channel, events_hash)
         # built directly: `dataclasses.replace` costs several times more, once per channel
         return Planned(channel, first.message, key, first.title, first.notice, first.note)

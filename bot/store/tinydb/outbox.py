@@ -285,8 +285,8 @@ class TinyOutbox:
         stamp = now.isoformat()
         # the posts of one body differ only in key and channel: one `Alike` (one journal
         # line) per body, not a line per post
-        bodies: dict[tuple[int, ChartSpec | None], Alike] = {}
-        alive: list[Message] = []  # keeps `id(message)` unique while `bodies` uses it
+        bodies: dict[tuple[int, int], Alike] = {}
+        alive: list[tuple[Message, ChartSpec | None]] = []  # their ids stay unique meanwhile
         added = 0
         by_key = self._index.by_key
         slices = Slices()
@@ -298,13 +298,15 @@ class TinyOutbox:
                 if key in by_key:
                     continue
                 chart = charts.get(key) if charts else None
-                ident = (id(post.message), chart)
+                # by identity: the planner shares one message and one chart among a fan-out's
+                # posts (equal ones that are not the same object only cost a second lookup)
+                ident = (id(post.message), id(chart))
                 alike = bodies.get(ident)
                 if alike is None:
                     body_id = self._store_body(post.message, chart, now)
                     same = {"state": PENDING, "enqueued_at": stamp, "body": body_id}
                     alike = bodies[ident] = self.items_table.alike(_VARYING, same)
-                    alive.append(post.message)
+                    alive.append((post.message, chart))
                 alike.add({"key": key, "channel": post.channel.key, **alike.same})
                 added += 1
         return added
