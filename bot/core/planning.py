@@ -183,14 +183,12 @@ class Router:
             return Routed(skipped=len(wanted))
         if sub.digest is not None or (sub.quiet is not None and sub.quiet.contains(now)):
             return Routed(hold=wanted)
-        # `wanted` is kept alive by `_wanted`, so its id names it while the router lives;
-        # built here, not through `_shared.post`: once per channel, the call was a tenth of it
+        # `wanted` is kept alive by `_wanted`, so its id names it while the router lives; the
+        # shared first post is looked up here, without a call with keywords per channel
         shared = self._shared.firsts.get(id(wanted))
         if shared is None:
             shared = self._shared.first(id(wanted), sub.channel, wanted, note=self._note)
-        first, channel = shared[0], sub.channel
-        key = _post_key("post", channel, shared[1])
-        return Routed(Planned(channel, first.message, key, first.title, first.notice, first.note))
+        return Routed(_from_first(shared, sub.channel, "post"))
 
 
 class _SharedPosts:
@@ -219,22 +217,14 @@ class _SharedPosts:
             shared = self.firsts[ask] = (first, _events_hash(first.message.events))
         return shared
 
-    def post(
-        self,
-        ask: object,
-        channel: ChannelRef,
-        events: Sequence[Event],
-        *,
-        prefix: str = "post",
-        title: Text | None = None,
-        note: Text | None = None,
-    ) -> Planned:
-        """`grouped(channel, events, ...)` for a channel whose `ask` (what decides the
-        message) was grouped before, or is grouped now."""
-        first, events_hash = self.first(ask, channel, events, prefix=prefix, title=title, note=note)
-        key = _post_key(prefix, channel, events_hash)
-        # built directly: `dataclasses.replace` costs several times more, once per channel
-        return Planned(channel, first.message, key, first.title, first.notice, first.note)
+
+def _from_first(shared: tuple[Planned, str], channel: ChannelRef, prefix: str) -> Planned:
+    """`channel`'s post of a shared message (`_SharedPosts.first`): the same message, its own
+    key. Built directly, positionally: once per channel (`dataclasses.replace` cost several
+    times more)."""
+    first = shared[0]
+    key = _post_key(prefix, channel, shared[1])
+    return Planned(channel, first.message, key, first.title, first.notice, first.note)
 
 
 class Releaser:
@@ -276,14 +266,16 @@ class Releaser:
                 title = T(
                     "Weekly digest: %(n)s alert(s) since %(since)s", n=len(events), since=oldest
                 )
-            post = self._shared.post(ask, sub.channel, events, prefix="digest", title=title)
+            shared = self._shared.first(ask, sub.channel, events, prefix="digest", title=title)
+            post = _from_first(shared, sub.channel, "digest")
             return Released(post, clear=True)
         heading = (
             T("Held during quiet hours (%(range)s)", range=str(sub.quiet))
             if sub.quiet is not None
             else None
         )
-        return Released(self._shared.post(ask, sub.channel, events, title=heading), clear=True)
+        shared = self._shared.first(ask, sub.channel, events, title=heading)
+        return Released(_from_first(shared, sub.channel, "post"), clear=True)
 
 
 def confirmation(sub: Subscription, now: datetime) -> Planned:
