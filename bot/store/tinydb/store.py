@@ -178,7 +178,8 @@ class TinyStore:
             with translated("read", path):
                 done = replay(path, tables, int(meta3.get("seq", 0)))
             tables["meta"]["1"] = {**meta3, "seq": done.seq}
-            raw = b"".join(encode_base(tables))
+            if not readonly:  # the backup: the whole schema 3 database, journal included
+                raw = b"".join(encode_base(tables))
         if version < SCHEMA_VERSION:
             old = tables
             tables = cls._checked(path, lambda: migrate.upgrade(old, version))

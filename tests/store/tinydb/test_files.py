@@ -364,3 +364,21 @@ async def test_a_full_disk_during_compaction_leaves_no_temporary_file(
             store.close_now()
     assert path.read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+async def test_a_schema_3_database_opened_read_only_is_read_whole_and_left_as_it_was(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "db.json"
+    async with TinyStore.open(path) as store:
+        await store.state.set("in-base", 1)
+        await store.compact()
+        await store.state.set("in-journal", 2)
+    data = json.loads(path.read_text())
+    data["meta"]["1"]["schema"] = 3
+    path.write_text(json.dumps(data))
+    base, journal = path.read_bytes(), journal_path(path).read_bytes()
+    async with TinyStore.open(path, readonly=True) as reader:
+        assert (await reader.state.get("in-base"), await reader.state.get("in-journal")) == (1, 2)
+    assert (path.read_bytes(), journal_path(path).read_bytes()) == (base, journal)
+    assert not (tmp_path / "db.json.schema3.bak").exists()
