@@ -143,13 +143,6 @@ class IncrementalTable(Table):
             raise RuntimeError("a store write outside a transaction (a bug in a repository)")
         return changes.alike(self, fields, same)
 
-    def _insert(self, doc_id: int, doc: Doc) -> None:
-        """A new document, recorded by its `Alike` (not one by one in the transaction)."""
-        self.version += 1
-        self._raw[str(doc_id)] = doc
-        for watcher in self._watchers:
-            watcher.update(doc_id, None, doc)
-
     def delete(self, doc_id: int) -> None:
         self._apply(doc_id, None)
 
@@ -262,7 +255,7 @@ class Alike:
         if len(doc) != self._size:
             raise ValueError(f"not alike: {sorted(doc)} for {self.fields} + {sorted(self.same)}")
         doc_id = table._get_next_id()
-        table._insert(doc_id, doc)
+        table._apply(doc_id, doc, record=False)  # recorded here, not one by one
         self.ids.append(doc_id)
         self.docs.append(doc)
         return doc_id
