@@ -28,7 +28,7 @@ import gc
 import logging
 import os
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -463,9 +463,8 @@ async def ops_listener(config: Config, bot: Bot) -> AsyncIterator[ops_service.Op
         return Admin(bot.store, config, source=source, live=live, backup=backup)
 
     async with ops_service.serve(config.section("ops"), bot.store, utcnow, admin=admin) as ops:
-        bot.poller.on_tick = lambda report: ops.metrics.on_tick(source, report)
-        bot.delivery.on_outcome = ops.metrics.on_outcome
-        ops.metrics.platforms(bot.senders)
+        count_polls(ops, bot.poller, source)
+        count_deliveries(ops, bot.delivery, bot.senders)
 
         async def no_token_held() -> str | None:
             held = tokens_held(bot)
@@ -485,6 +484,20 @@ def tokens_held(bot: Bot) -> list[tuple[str, str, str]]:
         (scope[0], describe_token(scope), held.reason)
         for scope, held in bot.delivery.tokens.all.items()
     ]
+
+
+def count_polls(ops: ops_service.Ops, poller: Poller, source: str) -> None:
+    """`/metrics` counts `poller`'s ticks of `source` (every role that polls)."""
+    poller.on_tick = lambda report: ops.metrics.on_tick(source, report)
+
+
+def count_deliveries(
+    ops: ops_service.Ops, delivery: Delivery | ClaimedDelivery, senders: Iterable[str]
+) -> None:
+    """`/metrics` counts `delivery`'s outcomes, with a series per platform of `senders` from
+    the start (every role that delivers)."""
+    delivery.on_outcome = ops.metrics.on_outcome
+    ops.metrics.platforms(senders)
 
 
 @contextlib.asynccontextmanager
@@ -685,8 +698,7 @@ async def run_poller(
     (`bot.engine.leader`); delivery is the workers'."""
     bot = await build_bot(config, store, source, {})
     if ops is not None:
-        metrics = ops.metrics
-        bot.poller.on_tick = lambda report: metrics.on_tick(source.name, report)
+        count_polls(ops, bot.poller, source.name)
     warm_charts()
     log.info("rankbot poller started: standing by for the lead")
     leadership = store.leadership()
@@ -704,8 +716,7 @@ async def run_worker(
         senders = await worker_senders(config, store, client, stack)
         delivery = worker_delivery(config, store, senders)
         if ops is not None:
-            ops.metrics.platforms(senders)
-            delivery.on_outcome = ops.metrics.on_outcome
+            count_deliveries(ops, delivery, senders)
         log.info("rankbot worker %s delivering: %s", delivery.name, ", ".join(sorted(senders)))
         await delivery.serve()
 
