@@ -253,7 +253,7 @@ async def bot_on_the_eve(
     bot = await app.build_bot(config, store, app.build_source(config), {}, clock=clock)
     await bot.poller.tick()  # nothing new: caches warm, the day's prune done
     news = quiet_days(days) if kind == "quiet" else busy_days(days)
-    for day, rows in news[:-1]:  # the busy day's eve
+    for day, rows in news[:-1]:  # the eve
         api.publish(day, rows)
         clock.set(as_of_now(day))
         await bot.poller.tick()
