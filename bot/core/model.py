@@ -100,24 +100,25 @@ class Snapshot:
         parsed: list[tuple[str, str, str, int, str | None, bool]] = []
         seen: set[str] = set()
         for index, raw in enumerate(entries, start=1):
-            where = f"entry {index}"
             if index > MAX_ENTRIES:
                 raise SnapshotError(f"snapshot: more than {MAX_ENTRIES} entries")
             if not isinstance(raw, Mapping):
-                raise SnapshotError(f"{where}: expected an object, got {type(raw).__name__}")
-            model = plain_text(raw.get("model"), f"{where} 'model'", MAX_ID)
-            where = f"entry {index} ({model})"
+                raise SnapshotError(f"entry {index}: expected an object, got {type(raw).__name__}")
+            model, name, author = _identity(index, raw)
             if model in seen:
-                raise SnapshotError(f"{where}: duplicate model")
+                raise SnapshotError(f"entry {index} ({model}): duplicate model")
             seen.add(model)
-            tokens = _parse_tokens(raw.get("tokens"), f"{where} 'tokens'")
-            name = plain_text(raw.get("name") or model, f"{where} 'name'", MAX_NAME)
-            author = plain_text(raw.get("author") or author_of(model), f"{where} 'author'", MAX_ID)
-            country = _parse_country(raw.get("country"), where)
+            tokens = raw.get("tokens")
+            if type(tokens) is not int or not 0 <= tokens <= MAX_TOKENS:
+                tokens = _parse_tokens(tokens, f"entry {index} ({model}) 'tokens'")
+            country = raw.get("country")
+            if country is not None:
+                country = _parse_country(country, f"entry {index} ({model})")
             lower_bound = raw.get("lower_bound", False)
-            if not isinstance(lower_bound, bool):
+            if lower_bound is not True and lower_bound is not False:
                 raise SnapshotError(
-                    f"{where}: 'lower_bound' must be true or false, got {lower_bound!r}"
+                    f"entry {index} ({model}): 'lower_bound' must be true or false, "
+                    f"got {lower_bound!r}"
                 )
             parsed.append((model, name, author, tokens, country, lower_bound))
         if not parsed:
@@ -220,6 +221,35 @@ MAX_ATTRIBUTION = 500
 _ASCII_DIGITS = frozenset("0123456789")
 
 
+_IDENTITIES: dict[tuple[str, str | None, str | None], tuple[str, str, str]] = {}
+"""Entry identities already validated (model, name, author as given → as stored): a poll
+derives its windows from the same few hundred models every day, and checking each string
+character by character again was a quarter of building a snapshot. Bounded: cleared when
+full (`_IDENTITIES_KEPT`)."""
+_IDENTITIES_KEPT = 20_000
+
+
+def _identity(index: int, raw: Mapping[str, Any]) -> tuple[str, str, str]:
+    """An entry's model id, display name and author, validated (or known valid already)."""
+    model, name, author = raw.get("model"), raw.get("name"), raw.get("author")
+    key = (model, name, author)
+    try:
+        known = _IDENTITIES.get(key)
+    except TypeError:  # an unhashable value (a list where a string belongs): not cacheable
+        known, key = None, None
+    if known is not None:
+        return known
+    model = plain_text(model, f"entry {index} 'model'", MAX_ID)
+    where = f"entry {index} ({model})"
+    name = plain_text(name or model, f"{where} 'name'", MAX_NAME)
+    author = plain_text(author or author_of(model), f"{where} 'author'", MAX_ID)
+    if key is not None:
+        if len(_IDENTITIES) >= _IDENTITIES_KEPT:
+            _IDENTITIES.clear()
+        _IDENTITIES[key] = (model, name, author)
+    return model, name, author
+
+
 def _parse_tokens(value: Any, where: str) -> int:
     """A non-negative integer of at most 64 bits: a JSON integer, an integral float, or a
     string of ASCII digits only (no sign, no spaces, no other script's digits)."""
@@ -264,14 +294,12 @@ def plain_text(value: Any, where: str, limit: int, *, spaces: bool = True) -> st
     if len(text) > limit:
         raise SnapshotError(f"{where}: longer than {limit} characters ({len(text)})")
     # printable text has no control (or format) character: skip the per-character look-up
-    bad = (
-        None
-        if text.isprintable()
-        else next((c for c in text if unicodedata.category(c)[0] == "C"), None)
-    )
+    printable = text.isprintable()
+    bad = None if printable else next((c for c in text if unicodedata.category(c)[0] == "C"), None)
     if bad is not None:
         raise SnapshotError(f"{where}: contains the control character U+{ord(bad):04X}")
-    if not spaces and any(c.isspace() for c in text):
+    # printable text holds no space but U+0020 (other spaces are separators, not printable)
+    if not spaces and (" " in text or (not printable and any(c.isspace() for c in text))):
         raise SnapshotError(f"{where}: must not contain spaces, got {text!r}")
     return text
 

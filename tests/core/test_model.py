@@ -152,3 +152,34 @@ def test_hostile_snapshot_fields_are_refused(fields: dict[str, object], message:
     }
     with pytest.raises(SnapshotError, match=re.escape(message)):
         Snapshot.create(**args)  # type: ignore[arg-type]
+
+
+def test_an_entry_known_valid_does_not_vouch_for_another_with_the_same_model() -> None:
+    """Validated identities are remembered (`_identity`): a hostile name or author on a model
+    seen before is still refused, and a value that cannot be remembered (a list) is refused
+    with the same one line."""
+
+    def create(entry: dict[str, object]) -> Snapshot:
+        return Snapshot.create(
+            source="openrouter", period="day", as_of="2026-02-16", entries=[entry]
+        )
+
+    assert create({"model": "a/x", "name": "X", "tokens": 5}).entries[0].name == "X"
+    assert create({"model": "a/x", "name": "X", "tokens": 5}).entries[0].author == "a"
+    with pytest.raises(SnapshotError, match=re.escape("'name': contains the control character")):
+        create({"model": "a/x", "name": "X\u0007", "tokens": 5})
+    with pytest.raises(SnapshotError, match=re.escape("'author': contains the control character")):
+        create({"model": "a/x", "name": "X", "author": "\u202ea", "tokens": 5})
+    with pytest.raises(
+        SnapshotError, match=re.escape("entry 1 'model': must be a non-empty string")
+    ):
+        create({"model": ["a/x"], "tokens": 5})
+
+
+@pytest.mark.parametrize("space", [" ", "\u00a0", "\u3000", "\u2028"])
+def test_a_text_that_must_not_hold_spaces_refuses_every_kind_of_space(space: str) -> None:
+    from bot.core.model import plain_text
+
+    assert plain_text("lab/model", "id", 100, spaces=False) == "lab/model"
+    with pytest.raises(SnapshotError, match="must not contain spaces"):
+        plain_text(f"lab/a{space}b", "id", 100, spaces=False)

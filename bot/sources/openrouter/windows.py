@@ -10,8 +10,11 @@ is only built when every one of its days is held: a missing day would make every
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
+from itertools import chain, repeat
+from operator import add
 
 from bot.core.model import WINDOW_DAYS, Snapshot
 from bot.sources.openrouter.rows import Day
@@ -41,12 +44,14 @@ def window_snapshot(
     """Sum `days` (exactly the window's days) into one ranked snapshot of the top 50."""
     if [d.date for d in days] != window_dates(days[-1].date, period):
         raise ValueError(f"a {period} window needs {LENGTH[period]} consecutive days")
+    # a month is 1,500 figures summed on every poll: the loops run in C (map, zip, Counter)
     sums: dict[str, int] = {}
-    seen: dict[str, int] = {}
+    get = sums.get
     for day in days:
-        for model, tokens in day.tokens.items():
-            sums[model] = sums.get(model, 0) + tokens
-            seen[model] = seen.get(model, 0) + 1
+        tokens = day.tokens
+        added = map(add, map(get, tokens, repeat(0)), tokens.values())
+        sums.update(zip(tokens, added, strict=True))
+    seen = Counter(chain.from_iterable(day.tokens for day in days))
     ranked = sorted(sums, key=lambda m: (-sums[m], m))[:TOP]
     as_of = max(d.as_of for d in days)
     return Snapshot.create(
