@@ -221,7 +221,7 @@ MAX_ATTRIBUTION = 500
 _ASCII_DIGITS = frozenset("0123456789")
 
 
-_IDENTITIES: dict[tuple[str, str | None, str | None], tuple[str, str, str]] = {}
+_IDENTITIES: dict[tuple[Any, Any, Any], tuple[str, str, str]] = {}
 """Entry identities already validated (model, name, author as given → as stored): a poll
 derives its windows from the same few hundred models every day, and checking each string
 character by character again was a quarter of building a snapshot. Bounded: cleared when
@@ -236,14 +236,16 @@ def _identity(index: int, raw: Mapping[str, Any]) -> tuple[str, str, str]:
     try:
         known = _IDENTITIES.get(key)
     except TypeError:  # an unhashable value (a list where a string belongs): not cacheable
-        known, key = None, None
+        known, cacheable = None, False
+    else:
+        cacheable = True
     if known is not None:
         return known
     model = plain_text(model, f"entry {index} 'model'", MAX_ID)
     where = f"entry {index} ({model})"
     name = plain_text(name or model, f"{where} 'name'", MAX_NAME)
     author = plain_text(author or author_of(model), f"{where} 'author'", MAX_ID)
-    if key is not None:
+    if cacheable:
         if len(_IDENTITIES) >= _IDENTITIES_KEPT:
             _IDENTITIES.clear()
         _IDENTITIES[key] = (model, name, author)
