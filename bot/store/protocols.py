@@ -112,8 +112,14 @@ class SourceDays(Protocol):
     The documents are the source's own JSON objects; the store only keeps them by
     (source, day)."""
 
-    async def load(self, source: str) -> dict[str, Mapping[str, Any]]:
-        """Every stored day of `source`: `YYYY-MM-DD` → its document (do not mutate it)."""
+    async def load(self, source: str, since: str | None = None) -> dict[str, Mapping[str, Any]]:
+        """The stored days of `source` on or after `since` (`YYYY-MM-DD`; every day when
+        None), oldest first: `YYYY-MM-DD` → its document (do not mutate it). A poll asks for
+        the days its windows need, not for the whole history."""
+        ...
+
+    async def newest(self, source: str) -> str | None:
+        """The newest stored day of `source` (`YYYY-MM-DD`), or None when it has none."""
         ...
 
     async def put(self, source: str, day: str, doc: Mapping[str, Any]) -> None:

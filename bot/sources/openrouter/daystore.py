@@ -24,10 +24,12 @@ year of days, and decoding 18,000 token figures every time cost more than the po
 A day whose document changed (restated) is decoded again."""
 
 
-async def load_days(days: SourceDays) -> dict[date, Day]:
+async def load_days(days: SourceDays, since: date | None = None) -> dict[date, Day]:
+    """The stored days from `since` on (every day when None), decoded."""
     cache = _decoded.setdefault(days, {})
     out: dict[date, Day] = {}
-    for key, doc in (await days.load(SOURCE)).items():
+    start = since.isoformat() if since is not None else None
+    for key, doc in (await days.load(SOURCE, start)).items():
         cached = cache.get(key)
         if cached is None or cached[0] is not doc:
             cached = cache[key] = (doc, Day.from_doc(doc))

@@ -51,7 +51,7 @@ from bot.sources.openrouter.limiter import BudgetExhausted, RequestLimiter
 from bot.sources.openrouter.poll_schedule import next_poll
 from bot.sources.openrouter.rows import Day, SuspectPayload
 from bot.sources.openrouter.settings import SourceSettings
-from bot.sources.openrouter.windows import snapshots_for
+from bot.sources.openrouter.windows import days_needed, snapshots_for
 from bot.store import keys
 from bot.store.protocols import Store
 from bot.store.source_health import read_health, write_health
@@ -77,16 +77,17 @@ class CatchUpProgress:
         return {"first": self.first.isoformat(), "done_through": end.isoformat()}
 
 
-def catch_up_progress(state: Any, held: Mapping[date, Any], recent: date) -> CatchUpProgress | None:
+def catch_up_progress(state: Any, newest: date | None, recent: date) -> CatchUpProgress | None:
     """The catch-up to start or resume: one under way (its mark in the store), or a gap
-    (days missing before `recent`, the first day an ordinary poll asks for); None if neither."""
+    (days missing after the `newest` stored day and before `recent`, the first day an
+    ordinary poll asks for); None if neither."""
     if isinstance(state, dict) and state.get("first"):
         done = state.get("done_through")
         return CatchUpProgress(
             date.fromisoformat(state["first"]), date.fromisoformat(done) if done else None
         )
-    if held:
-        first = max(held) + timedelta(days=1)
+    if newest is not None:
+        first = newest + timedelta(days=1)
         if first < recent:
             return CatchUpProgress(first)
     return None
@@ -152,11 +153,26 @@ class OpenRouterSource:
         if not is_complete(await store.state.get(keys.backfill(self.name))):
             report = await self.run_backfill(store, now, since=self.settings.backfill_since)
             return report.as_fetched()
-        held = await load_days(store.days)
+        stored_newest = await store.days.newest(self.name)
         yesterday = now.date() - timedelta(days=1)
         recent = yesterday - timedelta(days=POLL_DAYS - 1)
-        gap = catch_up_progress(await store.state.get(keys.catch_up(self.name)), held, recent)
+        gap = catch_up_progress(
+            await store.state.get(keys.catch_up(self.name)),
+            date.fromisoformat(stored_newest) if stored_newest else None,
+            recent,
+        )
         ranges = [(recent, yesterday)] if gap is None else plan_ranges(gap.resume_from, yesterday)
+        # the days this poll can change: those it fetches, and those stored by a poll whose
+        # snapshots never reached the poller (a crash in between, or a catch-up interrupted
+        # before its last range); their windows need the days before them, nothing older
+        latest = [
+            await store.history.latest_snapshot(self.name, period)
+            for period in self.settings.periods
+        ]
+        covered = [s.as_of for s in latest if s is not None]
+        unsnapped = min(covered) + timedelta(days=1) if len(covered) == len(latest) else None
+        first = min(ranges[0][0], unsnapped) if unsnapped is not None else None
+        held = await load_days(store.days, since=days_needed(first, self.settings.periods))
         api = self.api()
         try:
             async with api:
@@ -184,12 +200,9 @@ class OpenRouterSource:
             newest = max(held) if held else None
             health = health.succeeded(now, newest, held[newest].as_of if newest else None)
             await self._save(store, health.rejected(fetched.rejected), now)
-        # days stored by a poll whose snapshots never reached the poller (a crash in between,
-        # or a catch-up interrupted before its last range)
-        for period in self.settings.periods:
-            latest = await store.history.latest_snapshot(self.name, period)
-            if latest is not None:
-                changed.update(d for d in held if d > latest.as_of)
+        for snapshot in latest:
+            if snapshot is not None:
+                changed.update(d for d in held if d > snapshot.as_of)
         snapshots = snapshots_for(
             sorted(changed), held, self.settings.periods, self._namer(names), fetched_at=now
         )

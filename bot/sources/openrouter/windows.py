@@ -73,6 +73,15 @@ def window_snapshot(
     )
 
 
+def days_needed(first_changed: date | None, periods: Iterable[str]) -> date | None:
+    """The oldest stored day a poll needs when days from `first_changed` on may change:
+    the rest of the longest window ending on it, and its eve (the 10× check compares a day
+    with the day before). None (every day) when `first_changed` is unknown."""
+    if first_changed is None:
+        return None
+    return first_changed - timedelta(days=max((LENGTH[p] for p in periods), default=1))
+
+
 def affected_ends(changed: Iterable[date], held: Iterable[date], period: str) -> list[date]:
     """End dates of `period` windows that include a changed day and whose days are all held."""
     held_set = set(held)

@@ -31,11 +31,16 @@ class PgSourceDays:
     def __init__(self, session: Session) -> None:
         self._db = session
 
-    async def load(self, source: str) -> dict[str, Mapping[str, Any]]:
+    async def load(self, source: str, since: str | None = None) -> dict[str, Mapping[str, Any]]:
         rows = await self._db.rows(
-            "SELECT day, doc->'doc' FROM raw_days WHERE source = %s", (source,)
+            "SELECT day, doc->'doc' FROM raw_days WHERE source = %s AND day >= %s ORDER BY day",
+            (source, since or ""),
         )
         return {day: doc for day, doc in rows}
+
+    async def newest(self, source: str) -> str | None:
+        day = await self._db.value("SELECT max(day) FROM raw_days WHERE source = %s", (source,))
+        return day if isinstance(day, str) else None
 
     async def put(self, source: str, day: str, doc: Mapping[str, Any]) -> None:
         await self._db.write(

@@ -3,6 +3,7 @@ data per day), for `bot.store.protocols.StateValues` and `SourceDays`."""
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,13 +13,17 @@ STATE = "state"
 RAW_DAYS = "raw_days"
 
 
+_ATOMS = frozenset({str, int, float, bool, type(None)})
+
+
 def json_copy(value: Any) -> Any:
     """A copy of a JSON value (what `copy.deepcopy` does, without its bookkeeping: the
-    catalogue and health records are read on every poll)."""
+    catalogue and health records are read on every poll). Strings and numbers are kept as
+    they are without a call each: the catalogue is hundreds of names."""
     if isinstance(value, dict):
-        return {k: json_copy(v) for k, v in value.items()}
+        return {k: v if type(v) in _ATOMS else json_copy(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [json_copy(v) for v in value]
+        return [v if type(v) in _ATOMS else json_copy(v) for v in value]
     return value
 
 
@@ -59,21 +64,29 @@ class TinyStateValues:
 
 class _DaysBySource(Watcher):
     """Each source's days as `load` returns them, kept up to date document by document (a
-    poll loads a year of days: sorting their ids and looking each up was 12 % of a quiet
-    poll). In insertion order, as the ids were."""
+    poll loads the days its windows need: sorting a year of ids and looking each up was 12 %
+    of a quiet poll), with each source's days in order for a range."""
 
     def __init__(self) -> None:
         self.days: dict[str, dict[str, Mapping[str, Any]]] = {}
+        self.order: dict[str, list[str]] = {}
+        """Each source's days, oldest first (days arrive mostly in order: appending is the
+        usual insertion)."""
 
     def update(
         self, doc_id: int, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
     ) -> None:
-        if old is not None and (
-            new is None or (old["source"], old["day"]) != (new["source"], new["day"])
-        ):
-            self.days[old["source"]].pop(old["day"], None)
+        moved = new is None or (
+            old is not None and (old["source"], old["day"]) != (new["source"], new["day"])
+        )
+        if old is not None and moved and self.days[old["source"]].pop(old["day"], None) is not None:
+            order = self.order[old["source"]]
+            del order[bisect_left(order, old["day"])]
         if new is not None:
-            self.days.setdefault(new["source"], {})[new["day"]] = new["doc"]
+            days = self.days.setdefault(new["source"], {})
+            if new["day"] not in days:
+                insort(self.order.setdefault(new["source"], []), new["day"])
+            days[new["day"]] = new["doc"]
 
 
 class TinySourceDays:
@@ -85,8 +98,15 @@ class TinySourceDays:
         self._by_day = self.table.add_index(UniqueIndex(lambda d: (d["source"], d["day"])))
         self._by_source = self.table.add_index(_DaysBySource())
 
-    async def load(self, source: str) -> dict[str, Mapping[str, Any]]:
-        return dict(self._by_source.days.get(source, {}))
+    async def load(self, source: str, since: str | None = None) -> dict[str, Mapping[str, Any]]:
+        days = self._by_source.days.get(source, {})
+        order = self._by_source.order.get(source, [])
+        start = bisect_left(order, since) if since is not None else 0
+        return {day: days[day] for day in order[start:]}
+
+    async def newest(self, source: str) -> str | None:
+        order = self._by_source.order.get(source)
+        return order[-1] if order else None
 
     async def put(self, source: str, day: str, doc: Mapping[str, Any]) -> None:
         stored = {"source": source, "day": day, "doc": json_copy(dict(doc))}

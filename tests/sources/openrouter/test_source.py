@@ -16,6 +16,7 @@ import respx
 
 from bot.core.countries import shipped_table
 from bot.core.events import DetectParams, Event
+from bot.core.model import WINDOW_DAYS
 from bot.engine.ingest import ingest
 from bot.errors import SourceError
 from bot.sources.openrouter.catalogue import display_name, names_from_models, readable_name
@@ -165,6 +166,37 @@ async def test_a_new_day_lost_in_a_crash_before_ingest_comes_back(
     ]
     assert ("new_leader", "day") in {(e.kind, e.period) for e in events}
     assert await fetch(source, store, NEXT_DAY + timedelta(hours=6)) == []
+
+
+async def test_a_poll_reads_only_the_days_its_windows_need_and_still_finds_lost_ones(
+    source: OpenRouterSource, store: Store, fake: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A poll loads the days from one month window (and its eve) before the first day it may
+    change, not the whole history; a day stored by a poll whose snapshots were lost, older
+    than the days the next poll fetches, is still among them."""
+    asked: list[str | None] = []
+    load = store.days.load
+
+    async def recording(source_name: str, since: str | None = None) -> Any:
+        asked.append(since)
+        return await load(source_name, since)
+
+    monkeypatch.setattr(store.days, "load", recording)
+    fake.days.update(history(NEW, NEW + timedelta(days=3)))
+    lost = await fetch(source, store, NEXT_DAY)  # 07-31 stored, its snapshots never ingested
+    assert {s.as_of for s in lost} == {NEW}
+    # the next poll fetches 08-01 .. 08-03 and must bring 07-31's windows back too
+    later = await fetch(source, store, NEXT_DAY + timedelta(days=3))
+    assert sorted({s.as_of for s in later}) == [NEW + timedelta(days=i) for i in range(4)]
+    longest = max(source.settings.periods, key=lambda p: WINDOW_DAYS[p])
+    n = WINDOW_DAYS[longest]  # the longest window ending on the first day, and its eve
+    assert asked == [
+        (NEW - timedelta(days=2 + n)).isoformat(),
+        (NEW - timedelta(days=n)).isoformat(),
+    ]
+    window = {(s.period, s.as_of): s for s in later}[(longest, NEW)]
+    held = await load_days(store.days)  # every day: the whole history gives the same window
+    assert window.total == sum(held[NEW - timedelta(days=i)].total for i in range(n))
 
 
 async def test_an_unchanged_poll_returns_nothing(

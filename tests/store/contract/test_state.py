@@ -32,3 +32,31 @@ async def test_raw_days_are_kept_per_source_and_day(store: Store, backend: Backe
         "2026-01-06": {"rows": {"a/x": "6"}, "as_of": "t1"},
     }
     assert await store.days.load("nothing") == {}
+
+
+async def test_raw_days_load_from_a_day_on_oldest_first_and_know_the_newest(
+    store: Store, backend: Backend
+) -> None:
+    """A poll reads the days its windows need, not the whole history."""
+    assert await store.days.newest("openrouter") is None
+    for day in ("2026-01-07", "2026-01-05", "2026-01-06", "2025-12-31"):
+        await store.days.put("openrouter", day, {"rows": {"a/x": day[-1]}})
+    await store.days.put("csv", "2026-02-01", {"rows": {}})
+    await store.days.put("openrouter", "2026-01-06", {"rows": {"a/x": "restated"}})
+    for reopened in (False, True):
+        if reopened:
+            store = await backend.reopen(store)
+        since = await store.days.load("openrouter", "2026-01-06")
+        assert list(since.items()) == [
+            ("2026-01-06", {"rows": {"a/x": "restated"}}),
+            ("2026-01-07", {"rows": {"a/x": "7"}}),
+        ]
+        assert list(await store.days.load("openrouter")) == [
+            "2025-12-31",
+            "2026-01-05",
+            "2026-01-06",
+            "2026-01-07",
+        ]
+        assert await store.days.load("openrouter", "2026-01-08") == {}
+        assert await store.days.newest("openrouter") == "2026-01-07"
+        assert await store.days.newest("csv") == "2026-02-01"
