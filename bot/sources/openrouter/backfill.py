@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TextIO
@@ -119,11 +119,13 @@ async def fetch_ranges(
     progress_key: str | None = None,
     progress: Callable[[date], Any] | None = None,
     on_range: Callable[[date], None] | None = None,
+    with_last: Callable[[list[str]], Awaitable[None]] | None = None,
 ) -> RangesFetched:
     """Fetch `ranges` in order; each range's days are stored together with its progress
     mark (`store.state.set(progress_key, progress(end))`, when given) in one transaction, so
     a run that stops (budget spent, an outage outlasting the retries) resumes after its last
-    whole range.
+    whole range. `with_last(rejected)` runs inside the last range's transaction: what the
+    caller records about a fetch that succeeded commits with its days (one commit, not two).
 
     The backfill and the poll that catches up after an outage both fetch this way. `held`
     is updated in place. Raises what the API raises (or `SuspectPayload`).
@@ -131,7 +133,8 @@ async def fetch_ranges(
     first_request = api.requests
     stored: list[date] = []
     rejected: list[str] = []
-    for start, end in ranges:
+    ranges = list(ranges)
+    for index, (start, end) in enumerate(ranges):
         payload = await api.rankings_daily(start, end)
         parsed = parse_payload(payload, today=today)
         eves = {day.date - timedelta(days=1) for day in parsed.days}  # what `screen` compares
@@ -143,8 +146,13 @@ async def fetch_ranges(
             stored += await upsert_days(store.days, accepted, held)
             if progress_key is not None and progress is not None:
                 await store.state.set(progress_key, progress(end))
+            if with_last is not None and index == len(ranges) - 1:
+                await with_last(rejected)
         if on_range is not None:
             on_range(end)
+    if with_last is not None and not ranges:  # nothing left to ask: it succeeded all the same
+        async with store.transaction():
+            await with_last(rejected)
     return RangesFetched(stored, rejected, api.requests - first_request)
 
 

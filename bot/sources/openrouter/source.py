@@ -174,6 +174,12 @@ class OpenRouterSource:
         first = min(ranges[0][0], unsnapped) if unsnapped is not None else None
         held = await load_days(store.days, since=days_needed(first, self.settings.periods))
         api = self.api()
+
+        async def succeeded(rejected: list[str]) -> None:
+            newest = max(held) if held else None
+            done = health.succeeded(now, newest, held[newest].as_of if newest else None)
+            await self._save(store, done.rejected(rejected), now)
+
         try:
             async with api:
                 fetched = await fetch_ranges(
@@ -184,6 +190,7 @@ class OpenRouterSource:
                     today=now.date(),
                     progress_key=None if gap is None else keys.catch_up(self.name),
                     progress=None if gap is None else gap.mark,
+                    with_last=succeeded,
                 )
                 brought = {m for d in fetched.stored for m in held[d].tokens}
                 names = await self.names(store, api, now, models=brought)
@@ -196,10 +203,7 @@ class OpenRouterSource:
             await self._save(store, health, now)
             raise SourceError(reason) from None
         changed = set(fetched.stored)
-        async with store.transaction():
-            newest = max(held) if held else None
-            health = health.succeeded(now, newest, held[newest].as_of if newest else None)
-            await self._save(store, health.rejected(fetched.rejected), now)
+        newest = max(held) if held else None
         for snapshot in latest:
             if snapshot is not None:
                 changed.update(d for d in held if d > snapshot.as_of)
