@@ -7,6 +7,7 @@ afternoon). Everything here is pure: the current time is always passed in, timez
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -123,7 +124,12 @@ class Digest:
     """0 = Monday; only used by weekly digests."""
 
     def next_due(self, after: datetime) -> datetime:
-        """The first digest time strictly after `after` (a UTC-comparable aware datetime)."""
+        """The first digest time strictly after `after` (a UTC-comparable aware datetime).
+        Remembered: every minute's tick asks it for each channel holding a digest, and the
+        channels of one poll share their digest settings and the moment they held."""
+        return _next_due(self, after)
+
+    def _next_due(self, after: datetime) -> datetime:
         zone = ZoneInfo(self.tz)
         local = after.astimezone(zone)
         for offset in range(0, 9):
@@ -150,3 +156,8 @@ class Digest:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Digest:
         return cls(data["every"], parse_hhmm(data["at"]), data["tz"], int(data.get("weekday", 0)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _next_due(digest: Digest, after: datetime) -> datetime:
+    return digest._next_due(after)

@@ -227,6 +227,18 @@ def _from_first(shared: tuple[Planned, str], channel: ChannelRef, prefix: str) -
     return Planned(channel, first.message, key, first.title, first.notice, first.note)
 
 
+def holds_back(sub: Subscription, oldest: datetime, now: datetime) -> bool:
+    """Whether a channel keeps holding what it holds since `oldest`: it is paused, its
+    digest is not due yet (due at its first scheduled time after `oldest`), or it is in its
+    quiet hours. Known from the oldest moment alone, so a tick looks no further into a
+    channel that holds back (`Releaser.release` asks the same)."""
+    if sub.paused:
+        return True
+    if sub.digest is not None:
+        return now < sub.digest.next_due(oldest)
+    return sub.quiet is not None and sub.quiet.contains(now)
+
+
 class Releaser:
     """What becomes of each channel's held events (`release`), for every channel of one tick.
 
@@ -244,13 +256,10 @@ class Releaser:
         ended. A digest is due at its first scheduled time after the oldest held event.
         Events that come due while the channel is muted are dropped and counted like any
         muted alert."""
-        if not held or sub.paused:
+        if not held:
             return Released()
         oldest = min(h.held_at for h in held)
-        if sub.digest is not None:
-            if now < sub.digest.next_due(oldest):
-                return Released()
-        elif sub.quiet is not None and sub.quiet.contains(now):
+        if holds_back(sub, oldest, now):
             return Released()
         if sub.muted(now):
             return Released(skipped=len(held), clear=True)

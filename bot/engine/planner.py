@@ -28,6 +28,7 @@ from bot.core.planning import (
     confirmation,
     health_notices,
     health_text,
+    holds_back,
     mute_ended,
 )
 from bot.core.source_health import Notice
@@ -105,26 +106,36 @@ class Planner:
         """Confirmations of new subscriptions, mute-ended notices, and held posts now due."""
         store = self._store
         subs = {s.channel: s for s in await store.subscriptions.needing_attention()}
-        holding = await store.held.channels()
-        for channel in holding:
-            if channel not in subs:
-                sub = await store.subscriptions.get(channel)
-                if sub is None:  # unsubscribed: what it held goes too
-                    held = await store.held.of(channel)
-                    await store.held.release(channel, [h.event.key for h in held])
-                    continue
-                subs[channel] = sub
+        holding = await store.held.holding()
+        # a channel that holds back (digest not due, quiet hours) is looked at no further:
+        # its events are read only when they may go out (a minute's tick between polls
+        # otherwise read every digest channel's events, one query each on PostgreSQL)
+        slices = Slices()
+        for channel, oldest in holding.items():
+            if slices.due():
+                await slices.pause()
+            if channel in subs:
+                continue
+            sub = await store.subscriptions.get(channel)
+            if sub is None:  # unsubscribed: what it held goes too
+                held = await store.held.of(channel)
+                await store.held.release(channel, [h.event.key for h in held])
+                continue
+            if holds_back(sub, oldest, now):
+                continue
+            subs[channel] = sub
         planned: list[Planned] = []
-        held_by = set(holding)  # asked once per channel below: not a list scan each time
         releaser = Releaser()  # holds the shared messages, whose ids `said` is keyed by
         said: dict[tuple[int, str, str | None], Message] = {}
         for channel in sorted(subs, key=lambda c: c.key):
+            if slices.due():
+                await slices.pause()
             sub = subs[channel]
             updated = sub
             if not sub.confirmed and not sub.paused:
                 planned.append(in_channel_language(confirmation(sub, now), sub))
                 updated = replace(updated, confirmed=True)
-            items = await store.held.of(channel) if channel in held_by else []
+            items = await store.held.of(channel) if channel in holding else []
             released = releaser.release(updated, items, now)
             if released.post is not None:
                 planned.append(in_channel_language(released.post, sub, said))

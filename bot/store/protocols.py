@@ -213,8 +213,10 @@ class HeldAlerts(Protocol):
         """Forget the held events with these keys (they were posted or dropped)."""
         ...
 
-    async def channels(self) -> list[ChannelRef]:
-        """Channels holding anything, sorted by key."""
+    async def holding(self) -> dict[ChannelRef, datetime]:
+        """Each channel holding anything, sorted by key, with when its oldest held event was
+        held: what decides whether anything is due (a digest is due at its first scheduled
+        time after it), so a tick reads the events of due channels only."""
         ...
 
     async def count(self) -> int: ...

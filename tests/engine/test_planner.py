@@ -173,6 +173,43 @@ async def test_channels_due_the_same_digest_share_one_message_with_their_own_key
     }
 
 
+async def test_a_tick_reads_the_events_of_due_channels_only(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A minute's tick between polls asks each holding channel no more than when it held:
+    one whose digest is not due or whose quiet hours go on is not read (on PostgreSQL each
+    read is a query); a paused channel keeps what it holds; a digest changed to none since
+    (settings edited) goes out at the next tick."""
+    quiet = QuietHours(time(22), time(7), "UTC")
+    await subscribe(store, CH, digest=Digest("daily", time(9), "UTC"))
+    await subscribe(store, OTHER, quiet=quiet)
+    paused = ChannelRef("slack", "T3", "C3")
+    await subscribe(store, paused, digest=Digest("daily", time(9), "UTC"))
+    night = datetime(2026, 2, 16, 23, 0, tzinfo=UTC)
+    assert await planned_after(store, [LEADER], night) == []
+    sub = await store.subscriptions.get(paused)
+    assert sub is not None
+    await store.subscriptions.upsert(replace(sub, paused=True))
+    read: list[ChannelRef] = []
+    of = store.held.of
+
+    async def counted(channel: ChannelRef) -> Any:
+        read.append(channel)
+        return await of(channel)
+
+    monkeypatch.setattr(store.held, "of", counted)
+    assert await flush(store, night + timedelta(minutes=1)) == []
+    assert read == []  # none due: nothing read
+    woken = await flush(store, datetime(2026, 2, 17, 7, 0, tzinfo=UTC))  # quiet hours over
+    assert [p.channel for p in woken] == [OTHER] and read == [OTHER]
+    sub = await store.subscriptions.get(CH)
+    assert sub is not None
+    await store.subscriptions.upsert(replace(sub, digest=None))  # the digest turned off
+    assert [p.channel for p in await flush(store, datetime(2026, 2, 17, 7, 1, tzinfo=UTC))] == [CH]
+    assert await flush(store, datetime(2026, 2, 18, 9, 0, tzinfo=UTC)) == []  # paused: kept
+    assert list(await store.held.holding()) == [paused]
+
+
 async def test_a_weekly_digest_waits_for_its_day(store: Store) -> None:
     await subscribe(store, digest=Digest("weekly", time(9), "UTC", weekday=4))
     await planned_after(store, [LEADER], NOW)

@@ -52,9 +52,12 @@ class PgHeldAlerts:
     async def drop_channel(self, channel: ChannelRef) -> None:
         await self._db.write("DELETE FROM held WHERE channel = %s", (channel.key,))
 
-    async def channels(self) -> list[ChannelRef]:
-        rows = await self._db.rows("SELECT DISTINCT channel FROM held ORDER BY channel")
-        return [ChannelRef.from_key(r[0]) for r in rows]
+    async def holding(self) -> dict[ChannelRef, datetime]:
+        rows = await self._db.rows(
+            "SELECT channel, min((doc->>'held_at')::timestamptz) FROM held GROUP BY channel "
+            "ORDER BY channel"
+        )
+        return {ChannelRef.from_key(channel): oldest for channel, oldest in rows}
 
     async def count(self) -> int:
         return int(await self._db.value("SELECT count(*) FROM held"))

@@ -64,8 +64,14 @@ class TinyHeldAlerts:
         for doc_id in list(ids):
             self.table.delete(doc_id)
 
-    async def channels(self) -> list[ChannelRef]:
-        return [ChannelRef.from_key(cast(str, k)) for k in sorted(self._by_channel.groups, key=str)]
+    async def holding(self) -> dict[ChannelRef, datetime]:
+        out: dict[ChannelRef, datetime] = {}
+        doc = self.table.doc
+        for key in sorted(self._by_channel.groups, key=str):
+            stamps = {d["held_at"] for d in map(doc, self._by_channel.ids(key)) if d is not None}
+            if stamps:  # a channel's events are mostly held at one moment: parse each once
+                out[ChannelRef.from_key(cast(str, key))] = min(map(datetime.fromisoformat, stamps))
+        return out
 
     async def count(self) -> int:
         return len(self.table.raw)

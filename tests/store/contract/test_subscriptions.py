@@ -150,9 +150,13 @@ async def test_held_alerts_by_channel(store: Store, backend: Backend) -> None:
     store = await backend.reopen(store)
     held = store.held
     assert [(h.event, h.held_at) for h in await held.of(CH)] == [(a, NOW), (b, NOW)]
-    assert await held.channels() == [OTHER, CH] and await held.count() == 3
+    assert await held.holding() == {OTHER: NOW, CH: NOW} and await held.count() == 3
+    assert list(await held.holding()) == [OTHER, CH]  # sorted by key
     await held.release(CH, [a.key])
     assert [h.event for h in await held.of(CH)] == [b]
+    await held.hold(CH, [a], NOW + timedelta(hours=2))
+    await held.release(CH, [b.key])  # the oldest goes: the next one is the oldest now
+    assert await held.holding() == {OTHER: NOW, CH: NOW + timedelta(hours=2)}
     await store.subscriptions.upsert(Subscription(OTHER))
     await store.subscriptions.remove(OTHER)  # what an unsubscribed channel held goes too
-    assert await held.of(OTHER) == [] and await held.channels() == [CH]
+    assert await held.of(OTHER) == [] and list(await held.holding()) == [CH]
