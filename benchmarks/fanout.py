@@ -75,7 +75,7 @@ class Fake:
         self.stats_url = self.urls["stats"]
 
     def stats(self) -> dict[str, Any]:
-        return dict(httpx.get(self.stats_url, timeout=30).json())
+        return dict(shapes.harness_http().get(self.stats_url).json())
 
     def close(self) -> None:
         self.proc.terminate()

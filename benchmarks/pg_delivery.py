@@ -81,7 +81,7 @@ class WebhookSink:
         self.proc.wait(10)
 
     def stats(self) -> dict:
-        return httpx.get(self.stats_url, timeout=10).json()
+        return shapes.harness_http().get(self.stats_url).json()
 
 
 async def bare_client(sink: WebhookSink, posts: int, channels: int, concurrency: int) -> Run:
