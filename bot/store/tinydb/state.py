@@ -76,17 +76,20 @@ class _DaysBySource(Watcher):
     def update(
         self, doc_id: int, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
     ) -> None:
-        moved = new is None or (
-            old is not None and (old["source"], old["day"]) != (new["source"], new["day"])
-        )
-        if old is not None and moved and self.days[old["source"]].pop(old["day"], None) is not None:
-            order = self.order[old["source"]]
-            del order[bisect_left(order, old["day"])]
+        if old is not None and (
+            new is None or (old["source"], old["day"]) != (new["source"], new["day"])
+        ):
+            self._drop(old["source"], old["day"])
         if new is not None:
             days = self.days.setdefault(new["source"], {})
             if new["day"] not in days:
                 insort(self.order.setdefault(new["source"], []), new["day"])
             days[new["day"]] = new["doc"]
+
+    def _drop(self, source: str, day: str) -> None:
+        if self.days[source].pop(day, None) is not None:
+            order = self.order[source]
+            del order[bisect_left(order, day)]
 
 
 class TinySourceDays:
