@@ -7,20 +7,30 @@ left empty mean "any"; globs (`openai/*`, `*-preview*`) match case-insensitively
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from fnmatch import fnmatchcase
+import re
+from collections.abc import Callable, Iterable, Sequence
+from fnmatch import translate
+from functools import lru_cache
 
 from bot.core.events import Event
 from bot.core.model import author_of
 from bot.core.subscription import Subscription
 
 
-def matches_any(value: str, patterns: Iterable[str]) -> bool:
-    low = value.lower()
-    return any(fnmatchcase(low, p.lower()) for p in patterns)
+def matches_any(value: str, patterns: tuple[str, ...]) -> bool:
+    return _matcher(patterns)(value.lower()) is not None
 
 
-def _included(values: Sequence[str], include: Sequence[str], exclude: Sequence[str]) -> bool:
+@lru_cache(maxsize=1024)
+def _matcher(patterns: tuple[str, ...]) -> Callable[[str], re.Match[str] | None]:
+    """A whole pattern list as one compiled expression (`fnmatch`'s own translation of each
+    glob, lowercased, as alternatives), made once per list: a poll judges each of a few
+    dozen events for every distinct subscription, and `fnmatchcase` per pattern lowercased
+    and looked up each pattern every time."""
+    return re.compile("|".join(translate(p.lower()) for p in patterns)).match
+
+
+def _included(values: Sequence[str], include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
     """`values` are what the event says on one dimension (a flip names two countries)."""
     if not values:
         return True

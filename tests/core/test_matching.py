@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from fnmatch import fnmatchcase
+from itertools import pairwise
 from typing import Any
 
 import pytest
 
 from bot.core.events import Event
-from bot.core.matching import select, wants
+from bot.core.matching import matches_any, select, wants
 from bot.core.messages import ChannelRef
 from bot.core.subscription import Filters, Subscription
 
@@ -144,3 +146,30 @@ def test_filters_combine_with_and(event: Event, expected: bool) -> None:
 def test_select_keeps_each_event_once() -> None:
     e = ev("new_leader")
     assert select(sub(), [e, e, ev("surge", change_pct=70.0)]) == [e, ev("surge", change_pct=70.0)]
+
+
+PATTERNS = ("openai/*", "*-Preview*", "qwen/qwen3-[a-c]*", "gpt-4.1", "a?c", "x[!y]z", "[", "*")
+VALUES = (
+    "OpenAI/gpt-5",
+    "google/gemini-3-preview",
+    "qwen/qwen3-coder",
+    "gpt-4x1",
+    "gpt-4.1",
+    "abc",
+    "ac",
+    "xaz",
+    "xyz",
+    "[",
+    "a\nc",
+    "",
+)
+
+
+@pytest.mark.parametrize("value", VALUES)
+def test_a_pattern_list_matches_as_each_glob_would_alone(value: str) -> None:
+    """The compiled list (one expression per list) says what `fnmatchcase` on the lowercased
+    pattern and value says, for every list of these patterns taken one, two or all at once."""
+    lists = [(p,) for p in PATTERNS] + list(pairwise(PATTERNS)) + [PATTERNS[:-1]]
+    for patterns in lists:
+        expected = any(fnmatchcase(value.lower(), p.lower()) for p in patterns)
+        assert matches_any(value, patterns) == expected, (value, patterns)
