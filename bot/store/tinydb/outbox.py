@@ -285,11 +285,16 @@ class TinyOutbox:
         stamp = now.isoformat()
         # the posts of one body differ only in key and channel: one `Alike` (one journal
         # line) per body, not a line per post
-        bodies: dict[tuple[int, int], Alike] = {}
+        bodies: dict[tuple[int, int], tuple[Alike, str]] = {}
         alive: list[tuple[Message, ChartSpec | None]] = []  # their ids stay unique meanwhile
         added = 0
         by_key = self._index.by_key
         slices = Slices()
+        # a fan-out's posts come one after the other: the body of the post before is tried
+        # first, by identity, before a lookup (once per post of a busy poll)
+        message: Message | None = None
+        chart: ChartSpec | None = None
+        add, body_id = None, ""
         async with self._store.write():
             for post in posts:
                 if slices.due():
@@ -297,17 +302,30 @@ class TinyOutbox:
                 key = post.key
                 if key in by_key:
                     continue
-                chart = charts.get(key) if charts else None
-                # by identity: the planner shares one message and one chart among a fan-out's
-                # posts (equal ones that are not the same object only cost a second lookup)
-                ident = (id(post.message), id(chart))
-                alike = bodies.get(ident)
-                if alike is None:
-                    body_id = self._store_body(post.message, chart, now)
-                    same = {"state": PENDING, "enqueued_at": stamp, "body": body_id}
-                    alike = bodies[ident] = self.items_table.alike(_VARYING, same)
-                    alive.append((post.message, chart))
-                alike.add({"key": key, "channel": post.channel.key, **alike.same})
+                chart_of = charts.get(key) if charts else None
+                if add is None or post.message is not message or chart_of is not chart:
+                    message, chart = post.message, chart_of
+                    # by identity: the planner shares one message and one chart among a
+                    # fan-out's posts (equal ones that are not the same object only cost a
+                    # second lookup)
+                    ident = (id(message), id(chart))
+                    known = bodies.get(ident)
+                    if known is None:
+                        body_id = self._store_body(message, chart, now)
+                        same = {"state": PENDING, "enqueued_at": stamp, "body": body_id}
+                        known = bodies[ident] = (self.items_table.alike(_VARYING, same), body_id)
+                        alive.append((message, chart))
+                    add, body_id = known[0].add, known[1]
+                # a dict display of the Alike's `fields` then its `same` (see `Alike.add`)
+                add(
+                    {
+                        "key": key,
+                        "channel": post.channel.key,
+                        "state": PENDING,
+                        "enqueued_at": stamp,
+                        "body": body_id,
+                    }
+                )
                 added += 1
         return added
 
