@@ -255,12 +255,7 @@ class Alike:
         if len(doc) != self._size:
             raise ValueError(f"not alike: {sorted(doc)} for {self.fields} + {sorted(self.same)}")
         doc_id = table._get_next_id()
-        # `_apply` for a new id, unrolled (once per post of a busy poll): no earlier version
-        # to compare or restore, recorded here (`ids`, `docs`), not one by one
-        table._raw[str(doc_id)] = doc
-        table.version += 1
-        for watcher in table._watchers:
-            watcher.update(doc_id, None, doc)
+        table._apply(doc_id, doc, record=False)  # recorded here, not one by one
         self.ids.append(doc_id)
         self.docs.append(doc)
         return doc_id
