@@ -285,7 +285,7 @@ class TinyOutbox:
         stamp = now.isoformat()
         # the posts of one body differ only in key and channel: one `Alike` (one journal
         # line) per body, not a line per post
-        bodies: dict[tuple[int, int], tuple[Alike, str]] = {}
+        bodies: dict[tuple[int, int], Alike] = {}
         alive: list[tuple[Message, ChartSpec | None]] = []  # their ids stay unique meanwhile
         added = 0
         by_key = self._index.by_key
@@ -309,13 +309,13 @@ class TinyOutbox:
                     # fan-out's posts (equal ones that are not the same object only cost a
                     # second lookup)
                     ident = (id(message), id(chart))
-                    known = bodies.get(ident)
-                    if known is None:
-                        body_id = self._store_body(message, chart, now)
-                        same = {"state": PENDING, "enqueued_at": stamp, "body": body_id}
-                        known = bodies[ident] = (self.items_table.alike(_VARYING, same), body_id)
+                    alike = bodies.get(ident)
+                    if alike is None:
+                        body = self._store_body(message, chart, now)
+                        same = {"state": PENDING, "enqueued_at": stamp, "body": body}
+                        alike = bodies[ident] = self.items_table.alike(_VARYING, same)
                         alive.append((message, chart))
-                    add, body_id = known[0].add, known[1]
+                    add, body_id = alike.add, alike.same["body"]
                 # a dict display of the Alike's `fields` then its `same` (see `Alike.add`)
                 add(
                     {
